@@ -1,0 +1,237 @@
+//! The parser driver: tokens to AST, and LALRPOP's errors to [`SyntaxError`]s.
+//!
+//! Source -[lex]-> tokens -[split at item keywords]-> one token run per item
+//! -[nesting check]-> -[LALRPOP `Item` parser]-> AST items.
+//!
+//! Item keywords (`use party secret const fn`) only ever start an item, so splitting there is
+//! sound and isolates errors: an unclosed brace in one function cannot swallow the next one.
+//! Bracket nesting is checked before parsing and expression depth while parsing (in the grammar's
+//! actions), so every tree the parser returns can be walked recursively without overflowing the
+//! stack, whatever the input.
+
+use lalrpop_util::{ErrorRecovery, ParseError};
+
+use crate::ast::{BinOp, Expr, ExprKind, Ident, Item, Placement, Program, UnOp};
+use crate::error::{Expected, SyntaxError};
+use crate::span::Span;
+use crate::token::{Spanned, Token, lex};
+use crate::{MAX_EXPR_DEPTH, MAX_NESTING};
+
+/// An error raised inside a grammar action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionError {
+    ExpressionTooDeep { span: Span },
+}
+
+type ActionResult<'s> = Result<Expr, ParseError<usize, Token<'s>, ActionError>>;
+
+/// Builds an expression node, refusing it if it nests deeper than [`MAX_EXPR_DEPTH`].
+pub(crate) fn node<'s>(kind: ExprKind, l: usize, r: usize) -> ActionResult<'s> {
+    let expr = Expr::new(kind, Span::new(l, r));
+    if expr.depth() > MAX_EXPR_DEPTH {
+        return Err(ParseError::User {
+            error: ActionError::ExpressionTooDeep { span: expr.span },
+        });
+    }
+    Ok(expr)
+}
+
+pub(crate) fn binary<'s>(op: BinOp, lhs: Expr, rhs: Expr, l: usize, r: usize) -> ActionResult<'s> {
+    node(
+        ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
+        l,
+        r,
+    )
+}
+
+pub(crate) fn unary<'s>(op: UnOp, operand: Expr, l: usize, r: usize) -> ActionResult<'s> {
+    node(ExprKind::Unary { op, operand: Box::new(operand) }, l, r)
+}
+
+/// `@name` to a placement; the span of a named placement is the name's, without the `@`.
+pub(crate) fn placement(name: &str, l: usize, r: usize) -> Placement {
+    if name == "public" {
+        Placement::Public(Span::new(l, r))
+    } else {
+        Placement::Named(Ident::new(name, Span::new(l + 1, r)))
+    }
+}
+
+/// Parses a whole source file. On failure, returns every syntax error found, in source order.
+pub fn parse(src: &str) -> Result<Program, Vec<SyntaxError>> {
+    let (tokens, mut errors) = lex(src);
+    let mut items = Vec::new();
+    for chunk in split_items(tokens) {
+        parse_chunk(chunk, &mut items, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(Program { items, span: Span::new(0, src.len()) })
+    } else {
+        errors.sort_by_key(|e| e.span().start);
+        Err(errors)
+    }
+}
+
+/// Parses a single expression (for tests and tools).
+pub fn parse_expr(src: &str) -> Result<Expr, Vec<SyntaxError>> {
+    let (tokens, mut errors) = lex(src);
+    let spans: Vec<Span> = tokens.iter().map(|(l, _, r)| Span::new(*l, *r)).collect();
+    if let Some(err) = check_nesting(&tokens) {
+        errors.push(err);
+        return Err(errors);
+    }
+    let mut recovered = Vec::new();
+    let result = crate::grammar::ExprParser::new().parse(&mut recovered, tokens);
+    for r in recovered {
+        errors.push(convert(r.error, &spans, None));
+    }
+    match result {
+        Ok(expr) if errors.is_empty() => Ok(expr),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.push(convert(e, &spans, None));
+            Err(errors)
+        }
+    }
+}
+
+/// One item's tokens, and the token that follows them (the next item's keyword), if any.
+struct Chunk<'s> {
+    tokens: Vec<Spanned<'s>>,
+    next: Option<Spanned<'s>>,
+}
+
+fn is_item_keyword(token: &Token<'_>) -> bool {
+    matches!(
+        token,
+        Token::Use | Token::Party | Token::Secret | Token::Const | Token::Fn
+    )
+}
+
+fn split_items(tokens: Vec<Spanned<'_>>) -> Vec<Chunk<'_>> {
+    let mut chunks: Vec<Chunk<'_>> = Vec::new();
+    let mut current = Vec::new();
+    for tok in tokens {
+        if is_item_keyword(&tok.1) && !current.is_empty() {
+            let next = Some(tok.clone());
+            chunks.push(Chunk { tokens: std::mem::take(&mut current), next });
+        }
+        current.push(tok);
+    }
+    if !current.is_empty() {
+        chunks.push(Chunk { tokens: current, next: None });
+    }
+    chunks
+}
+
+fn parse_chunk<'s>(
+    chunk: Chunk<'s>,
+    items: &mut Vec<Item>,
+    errors: &mut Vec<SyntaxError>,
+) {
+    let Chunk { tokens, next } = chunk;
+    let first = &tokens[0];
+    if !is_item_keyword(&first.1) {
+        let last = tokens.last().expect("chunks are never empty");
+        errors.push(SyntaxError::ExpectedItem {
+            span: Span::new(first.0, last.2),
+            found: first.1.describe(),
+        });
+        return;
+    }
+    if let Some(err) = check_nesting(&tokens) {
+        errors.push(err);
+        return;
+    }
+    let spans: Vec<Span> = tokens.iter().map(|(l, _, r)| Span::new(*l, *r)).collect();
+    let mut recovered: Vec<ErrorRecovery<usize, Token<'s>, ActionError>> = Vec::new();
+    let result = crate::grammar::ItemParser::new().parse(&mut recovered, tokens);
+    let next = next.as_ref();
+    for r in recovered {
+        errors.push(convert(r.error, &spans, next));
+    }
+    match result {
+        Ok(item) => items.push(item),
+        Err(e) => {
+            let err = convert(e, &spans, next);
+            // Recovery that runs into the end of the item reports the same spot twice.
+            if errors.last() != Some(&err) {
+                errors.push(err);
+            }
+        }
+    }
+}
+
+/// Refuses brackets nested deeper than [`MAX_NESTING`] before the parser sees them.
+fn check_nesting(tokens: &[Spanned<'_>]) -> Option<SyntaxError> {
+    let mut depth = 0usize;
+    for (l, tok, r) in tokens {
+        match tok {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(SyntaxError::NestingTooDeep {
+                        span: Span::new(*l, *r),
+                        limit: MAX_NESTING,
+                    });
+                }
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The token before the one at `offset`, if any: where a missing `;` belongs.
+fn previous_token(spans: &[Span], offset: usize) -> Option<Span> {
+    let i = spans.partition_point(|s| s.start < offset);
+    i.checked_sub(1).map(|i| spans[i])
+}
+
+fn convert(
+    err: ParseError<usize, Token<'_>, ActionError>,
+    spans: &[Span],
+    next: Option<&Spanned<'_>>,
+) -> SyntaxError {
+    match err {
+        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
+            SyntaxError::UnexpectedToken {
+                span: Span::new(l, r),
+                found: tok.describe(),
+                expected: Expected::from_terminals(&expected),
+                previous: previous_token(spans, l),
+            }
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            let expected = Expected::from_terminals(&expected);
+            let previous = previous_token(spans, location);
+            match next {
+                // The item ran into the next item's keyword: report that keyword.
+                Some((l, tok, r)) => SyntaxError::UnexpectedToken {
+                    span: Span::new(*l, *r),
+                    found: tok.describe(),
+                    expected,
+                    previous,
+                },
+                None => SyntaxError::UnexpectedEnd {
+                    span: Span::new(location, location),
+                    expected,
+                    previous,
+                },
+            }
+        }
+        ParseError::ExtraToken { token: (l, tok, r) } => SyntaxError::UnexpectedToken {
+            span: Span::new(l, r),
+            found: tok.describe(),
+            expected: Expected::default(),
+            previous: previous_token(spans, l),
+        },
+        ParseError::InvalidToken { location } => SyntaxError::InvalidCharacter {
+            span: Span::new(location, location + 1),
+        },
+        ParseError::User { error: ActionError::ExpressionTooDeep { span } } => {
+            SyntaxError::ExpressionTooDeep { span, limit: MAX_EXPR_DEPTH }
+        }
+    }
+}

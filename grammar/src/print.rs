@@ -1,0 +1,1 @@
+//! Pretty-printer (stub).
