@@ -1,1 +1,28 @@
+//! The tfe compiler: from source text to checked programs (and, later, per-party programs).
+//!
+//! ```text
+//! source -[tfe_grammar::parse]-> AST -[resolve]-> -[types]-> -[flow]-> typed HIR
+//!        -[lower]-> protocol IR -[project]-> one program per party
+//! ```
+//!
+//! Today the pipeline stops after parsing; name resolution, types and the flow checker come
+//! next (see the issues). The crate is pure: no files, no network, no terminal. It takes text
+//! and returns values and [`Diagnostic`]s; the `tfec` binary does the I/O.
 
+pub mod diagnostics;
+pub mod explain;
+pub mod syntax;
+
+pub use diagnostics::{Diagnostic, Label, RenderOptions, Severity, render};
+pub use tfe_grammar::ast;
+
+/// Parses a source file; syntax errors come back as diagnostics.
+pub fn parse(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
+    tfe_grammar::parse(src)
+        .map_err(|errors| errors.iter().map(|e| syntax::diagnostic(e, src)).collect())
+}
+
+/// Everything `tfec check` verifies. For now: the syntax.
+pub fn check(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
+    parse(src)
+}

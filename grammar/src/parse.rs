@@ -3,8 +3,10 @@
 //! Source -[lex]-> tokens -[split at item keywords]-> one token run per item
 //! -[nesting check]-> -[LALRPOP `Item` parser]-> AST items.
 //!
-//! Item keywords (`use party secret const fn`) only ever start an item, so splitting there is
-//! sound and isolates errors: an unclosed brace in one function cannot swallow the next one.
+//! Item keywords (`use party secret const fn`) only ever start an item. Splitting the tokens
+//! before each item keyword that begins a line isolates errors: an unclosed brace in one
+//! function cannot swallow the next one. (Only keywords at the start of a line split, so that
+//! `let fn = 1;` is one error, not two; a chunk may hold several items written on one line.)
 //! Bracket nesting is checked before parsing and expression depth while parsing (in the grammar's
 //! actions), so every tree the parser returns can be walked recursively without overflowing the
 //! stack, whatever the input.
@@ -61,8 +63,16 @@ pub(crate) fn placement(name: &str, l: usize, r: usize) -> Placement {
 pub fn parse(src: &str) -> Result<Program, Vec<SyntaxError>> {
     let (tokens, mut errors) = lex(src);
     let mut items = Vec::new();
-    for chunk in split_items(tokens) {
+    for chunk in split_items(src, tokens) {
         parse_chunk(chunk, &mut items, &mut errors);
+    }
+    // A block comment that runs to the end of the file makes the file end early; the
+    // parser's complaint about that end says nothing new.
+    if errors
+        .iter()
+        .any(|e| matches!(e, SyntaxError::UnterminatedBlockComment { .. }))
+    {
+        errors.retain(|e| !matches!(e, SyntaxError::UnexpectedEnd { .. }));
     }
     if errors.is_empty() {
         Ok(Program { items, span: Span::new(0, src.len()) })
@@ -108,11 +118,14 @@ fn is_item_keyword(token: &Token<'_>) -> bool {
     )
 }
 
-fn split_items(tokens: Vec<Spanned<'_>>) -> Vec<Chunk<'_>> {
-    let mut chunks: Vec<Chunk<'_>> = Vec::new();
-    let mut current = Vec::new();
+fn split_items<'s>(src: &str, tokens: Vec<Spanned<'s>>) -> Vec<Chunk<'s>> {
+    let mut chunks: Vec<Chunk<'s>> = Vec::new();
+    let mut current: Vec<Spanned<'s>> = Vec::new();
     for tok in tokens {
-        if is_item_keyword(&tok.1) && !current.is_empty() {
+        let starts_line = current
+            .last()
+            .is_some_and(|prev| src[prev.2..tok.0].contains('\n'));
+        if is_item_keyword(&tok.1) && starts_line {
             let next = Some(tok.clone());
             chunks.push(Chunk { tokens: std::mem::take(&mut current), next });
         }
@@ -145,13 +158,13 @@ fn parse_chunk<'s>(
     }
     let spans: Vec<Span> = tokens.iter().map(|(l, _, r)| Span::new(*l, *r)).collect();
     let mut recovered: Vec<ErrorRecovery<usize, Token<'s>, ActionError>> = Vec::new();
-    let result = crate::grammar::ItemParser::new().parse(&mut recovered, tokens);
+    let result = crate::grammar::ItemsParser::new().parse(&mut recovered, tokens);
     let next = next.as_ref();
     for r in recovered {
         errors.push(convert(r.error, &spans, next));
     }
     match result {
-        Ok(item) => items.push(item),
+        Ok(parsed) => items.extend(parsed),
         Err(e) => {
             let err = convert(e, &spans, next);
             // Recovery that runs into the end of the item reports the same spot twice.

@@ -1,1 +1,184 @@
-fn main(){}
+//! `tfec`: the command line of tfe. The only crate that touches files and the terminal.
+//!
+//! Exit codes: 0 success, 1 the program has errors, 2 usage or I/O errors.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tfe_compiler::{Diagnostic, RenderOptions};
+
+/// Machine learning on encrypted data, as a language.
+///
+/// A `.tfe` program says who owns which data and who may learn which result. `tfec` checks that
+/// the program leaks nothing it does not state.
+#[derive(Parser, Debug)]
+#[command(name = "tfec", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a program and report every error found.
+    ///
+    /// Today this checks the syntax; name resolution, types, placements and the
+    /// information-flow rules are being added. Exits with 1 if the program has errors.
+    Check {
+        /// The `.tfe` source file.
+        file: PathBuf,
+    },
+    /// Show a stage of the compilation of a program.
+    Build {
+        /// The `.tfe` source file.
+        file: PathBuf,
+        /// What to print: `ast` (the syntax tree with positions). Later stages: `hir`, `ir`,
+        /// `protocol`, `party:NAME`.
+        #[arg(long, value_name = "STAGE")]
+        emit: String,
+    },
+    /// Explain an error code in detail, with a wrong and a right example.
+    ///
+    /// Without a code, lists every code.
+    Explain {
+        /// An error code such as `E0006` (or `e6`).
+        code: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How a command failed.
+enum Failure {
+    /// The program has errors, already reported (exit code 1).
+    Program,
+    /// A usage or I/O problem, with its message (exit code 2).
+    Usage(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Compilation recurses over the syntax tree. The parser bounds the tree's depth, and a
+    // large stack leaves a wide margin on top of that bound.
+    let worker = std::thread::Builder::new()
+        .name("tfec".into())
+        .stack_size(256 << 20)
+        .spawn(move || run(cli));
+    let result = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(Failure::Usage("internal error: this is a bug in tfec".into()))
+        }),
+        Err(e) => Err(Failure::Usage(format!("cannot start the compiler thread: {e}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Program) => ExitCode::from(1),
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let render = RenderOptions { color };
+    match cli.command {
+        Command::Check { file } => {
+            let src = read_source(&file)?;
+            compile(&file, &src, render)?;
+            eprintln!("{}: ok", file.display());
+            Ok(())
+        }
+        Command::Build { file, emit } => {
+            let src = read_source(&file)?;
+            match emit.as_str() {
+                "ast" => {
+                    let program = compile(&file, &src, render)?;
+                    print!("{}", tfe_grammar::dump::program(&program, &src));
+                    Ok(())
+                }
+                "hir" | "ir" | "protocol" => Err(Failure::Usage(format!(
+                    "`--emit {emit}` is not available yet: this version of tfec stops after parsing"
+                ))),
+                other if other.starts_with("party:") => Err(Failure::Usage(format!(
+                    "`--emit {other}` is not available yet: this version of tfec stops after parsing"
+                ))),
+                other => Err(Failure::Usage(format!(
+                    "unknown stage `{other}` for --emit; the stages are: ast, hir, ir, protocol, party:NAME"
+                ))),
+            }
+        }
+        Command::Explain { code: Some(code) } => match tfe_compiler::explain::lookup(&code) {
+            Some(e) => {
+                println!("{}: {}\n\n{}", e.code, e.title, e.text);
+                Ok(())
+            }
+            None => Err(Failure::Usage(format!(
+                "no error code `{code}`; `tfec explain` lists them all"
+            ))),
+        },
+        Command::Explain { code: None } => {
+            for e in tfe_compiler::explain::all() {
+                println!("{}  {}", e.code, e.title);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads a source file. A missing or unreadable file is a usage error; bytes that are not
+/// UTF-8 are an error in the program, reported at their line.
+fn read_source(path: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::Usage(format!("cannot read `{}`: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+        eprintln!(
+            "error: `{}` is not UTF-8 text: invalid byte 0x{:02x} on line {line}",
+            path.display(),
+            bytes[offset]
+        );
+        Failure::Program
+    })
+}
+
+/// Runs the compiler front end, printing diagnostics to stderr on failure.
+fn compile(
+    file: &Path,
+    src: &str,
+    render: RenderOptions,
+) -> Result<tfe_compiler::ast::Program, Failure> {
+    tfe_compiler::check(src).map_err(|diagnostics| {
+        report(file, src, &diagnostics, render);
+        Failure::Program
+    })
+}
+
+fn report(file: &Path, src: &str, diagnostics: &[Diagnostic], render: RenderOptions) {
+    let name = file.display().to_string();
+    eprint!("{}", tfe_compiler::render(diagnostics, &name, src, render));
+    let n = diagnostics.len();
+    eprintln!(
+        "error: `{name}` has {n} error{}",
+        if n == 1 { "" } else { "s" }
+    );
+}
