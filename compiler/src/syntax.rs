@@ -100,6 +100,17 @@ fn unexpected_token(
     src: &str,
 ) -> Diagnostic {
     let line_of = |offset: usize| src[..offset.min(src.len())].matches('\n').count();
+    let found_text = src.get(span.range()).unwrap_or("");
+    let previous_text = previous.and_then(|p| src.get(p.range())).unwrap_or("");
+    // The next item starts while a block is still open: the `}` is missing, not a `;`.
+    if expected.contains("`}`") && ["fn", "party", "secret", "const", "use"].contains(&found_text) {
+        return Diagnostic::error(
+            "E0006",
+            format!("expected `}}` before {found}"),
+            Label::new(span, format!("{found} starts a new item, but a block is still open")),
+        )
+        .with_help("a `{` is never closed: add the missing `}` at the end of the function");
+    }
     // A `;` is missing when one would have been accepted and the unexpected token starts a
     // new line: point at the end of the statement, not at the next one.
     if expected.phrases.first().is_some_and(|p| p == "`;`")
@@ -123,15 +134,39 @@ fn unexpected_token(
         },
         Label::new(span, format!("unexpected {found}")),
     );
-    let found_text = src.get(span.range()).unwrap_or("");
-    if expected.contains("a name") && tfe_grammar::token::KEYWORDS.contains(&found_text) {
-        d = d.with_help(format!("`{found_text}` is a keyword and cannot be used as a name"));
+    const COMPARISONS: &[&str] = &["<", "<=", ">", ">=", "==", "!="];
+    const OPERATORS: &[&str] = &["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"];
+    let help = if expected.contains("a name") && tfe_grammar::token::KEYWORDS.contains(&found_text) {
+        Some(format!("`{found_text}` is a keyword and cannot be used as a name"))
     } else if found_text == "=" && expected.contains("an operator") {
-        d = d.with_help("to compare, write `==`; to assign, write `name = value;` as a statement");
-    } else if found_text == "@" || found.starts_with("placement") {
-        d = d.with_help("a placement goes after the type: `let x: fixed @alice = …;`");
+        Some("to compare, write `==`; to assign, write `name = value;` as a statement".to_string())
+    } else if COMPARISONS.contains(&found_text) && expected.contains("`&&`") {
+        Some("comparisons do not chain: write `a < b && b < c`".to_string())
+    } else if OPERATORS.contains(&found_text) && previous_text == "}" {
+        Some(
+            "to use an `if`, `on` or block expression as an operand, put it in parentheses: \
+             `(if c { a } else { b }) + 1`"
+                .to_string(),
+        )
+    } else if found.starts_with("placement") && expected.contains("`public`") {
+        Some("inside `reveals(…)` parties are written without `@`: `reveals(analyst)`".to_string())
+    } else if found.starts_with("placement") {
+        Some("a placement goes after the type: `let x: fixed @alice = …;`".to_string())
+    } else if expected.contains("`{`") && expected.contains("`if`") && expected.phrases.len() == 2 {
+        Some("`else` is followed by a block or another `if`: `else { 2 }`".to_string())
+    } else if found_text == ":" && previous_text.starts_with('@') {
+        Some("the type goes before the placement: `let x: fixed @alice = …;`".to_string())
+    } else if expected.phrases == ["`::`"] {
+        Some("import a name with its module's path: `use std::nn::sigmoid;`".to_string())
+    } else if expected.phrases == ["`:`"] {
+        Some("a parameter needs a type: `x: fixed[..]`".to_string())
     } else if expected.contains("`;`") && found_text == "}" {
-        d = d.with_help("add `;` to end the statement");
+        Some("add `;` to end the statement".to_string())
+    } else {
+        None
+    };
+    if let Some(help) = help {
+        d = d.with_help(help);
     }
     d
 }

@@ -98,8 +98,9 @@ impl Expected {
         }
         if has_all(&set, BINARY_OPERATORS) {
             remove(&mut set, BINARY_OPERATORS);
-            // `[` after an operand is indexing, which reads as part of "an operator" here.
-            remove(&mut set, &["["]);
+            // After an operand, `[` (indexing), `(` and `::` (a call) read as part of "an
+            // operator" here: listing them only lengthens the message.
+            remove(&mut set, &["[", "(", "::"]);
             categories.push("an operator".to_string());
         }
         if has_all(&set, OPERAND_START) {
@@ -136,6 +137,11 @@ impl Expected {
         }
         phrases.extend(categories);
         Expected { phrases }
+    }
+
+    /// Whether only the start of an item would do (the parser is between items).
+    pub fn is_item_start(&self) -> bool {
+        self.phrases.len() == 1 && self.phrases[0].starts_with("an item")
     }
 
     pub fn is_empty(&self) -> bool {

@@ -62,10 +62,16 @@ pub(crate) fn placement(name: &str, l: usize, r: usize) -> Placement {
 /// Parses a whole source file. On failure, returns every syntax error found, in source order.
 pub fn parse(src: &str) -> Result<Program, Vec<SyntaxError>> {
     let (tokens, mut errors) = lex(src);
+    let shadowed = shadowed_by_lexical_errors(src, &tokens, &errors);
     let mut items = Vec::new();
     for chunk in split_items(src, tokens) {
         parse_chunk(chunk, &mut items, &mut errors);
     }
+    // The parser's complaints right after a bad character or string repeat the lexer's.
+    errors.retain(|e| {
+        !matches!(e, SyntaxError::UnexpectedToken { .. } | SyntaxError::UnexpectedEnd { .. })
+            || !shadowed(e.span().start)
+    });
     // A block comment that runs to the end of the file makes the file end early; the
     // parser's complaint about that end says nothing new.
     if errors
@@ -103,6 +109,26 @@ pub fn parse_expr(src: &str) -> Result<Expr, Vec<SyntaxError>> {
             Err(errors)
         }
     }
+}
+
+/// Where the parser's errors would only repeat a lexical error: on the rest of the line of a
+/// bad character, string or number, and at the first token after it.
+fn shadowed_by_lexical_errors(
+    src: &str,
+    tokens: &[Spanned<'_>],
+    lexical: &[SyntaxError],
+) -> impl Fn(usize) -> bool + use<> {
+    let ranges: Vec<(usize, usize)> = lexical
+        .iter()
+        .map(|e| {
+            let start = e.span().start;
+            let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+            let i = tokens.partition_point(|t| t.0 < e.span().end);
+            let next_token = tokens.get(i).map_or(src.len(), |t| t.0);
+            (start, line_end.max(next_token))
+        })
+        .collect();
+    move |offset| ranges.iter().any(|&(start, end)| start < offset && offset <= end)
 }
 
 /// One item's tokens, and the token that follows them (the next item's keyword), if any.
@@ -160,6 +186,7 @@ fn parse_chunk<'s>(
     let mut recovered: Vec<ErrorRecovery<usize, Token<'s>, ActionError>> = Vec::new();
     let result = crate::grammar::ItemsParser::new().parse(&mut recovered, tokens);
     let next = next.as_ref();
+    let recovered_any = !recovered.is_empty();
     for r in recovered {
         errors.push(convert(r.error, &spans, next));
     }
@@ -167,8 +194,16 @@ fn parse_chunk<'s>(
         Ok(parsed) => items.extend(parsed),
         Err(e) => {
             let err = convert(e, &spans, next);
-            // Recovery that runs into the end of the item reports the same spot twice.
-            if errors.last() != Some(&err) {
+            // After recovery (which skips to a `;`), a stray `}` or the end of the item only
+            // echo the error already reported; so does the same spot reported twice.
+            let echo = recovered_any
+                && (matches!(err, SyntaxError::UnexpectedEnd { .. })
+                    || matches!(
+                        &err,
+                        SyntaxError::UnexpectedToken { found, .. }
+                        | SyntaxError::ExpectedItem { found, .. } if found == "`}`"
+                    ));
+            if !echo && errors.last() != Some(&err) {
                 errors.push(err);
             }
         }
@@ -208,6 +243,11 @@ fn convert(
     next: Option<&Spanned<'_>>,
 ) -> SyntaxError {
     match err {
+        ParseError::UnrecognizedToken { token: (l, tok, r), expected }
+            if Expected::from_terminals(&expected).is_item_start() =>
+        {
+            SyntaxError::ExpectedItem { span: Span::new(l, r), found: tok.describe() }
+        }
         ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
             SyntaxError::UnexpectedToken {
                 span: Span::new(l, r),

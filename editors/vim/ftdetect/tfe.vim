@@ -1,0 +1,2 @@
+" .tfe files are tfe programs.
+autocmd BufRead,BufNewFile *.tfe setfiletype tfe

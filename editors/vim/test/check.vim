@@ -1,0 +1,140 @@
+" Asserts the syntax groups that syntax/tfe.vim gives to tokens of sample files.
+" Run by run.sh: vim -Nu NONE -i NONE -es --cmd 'let g:tfe_root=...' -S check.vim
+" Each Expect(needle, group[, nth]) finds the nth occurrence of the literal text in the
+" current buffer and requires every character of it to have that syntax group ('' = none).
+let s:passed = 0
+let s:failed = []
+
+function! s:Expect(needle, group, ...) abort
+  let nth = a:0 ? a:1 : 1
+  call cursor(1, 1)
+  let flags = 'cW'
+  let pos = [0, 0]
+  for i in range(nth)
+    let pos = searchpos('\V' . escape(a:needle, '\'), flags)
+    let flags = 'W'
+  endfor
+  let where = expand('%:t') . ': ' . string(a:needle) . (nth > 1 ? ' #' . nth : '')
+  if pos == [0, 0]
+    call add(s:failed, where . ': not found')
+    return
+  endif
+  for col in range(pos[1], pos[1] + strlen(a:needle) - 1)
+    let name = synIDattr(synID(pos[0], col, 1), 'name')
+    if name !=# a:group
+      call add(s:failed, printf('%s: line %d col %d is %s, expected %s',
+            \ where, pos[0], col, string(name), string(a:group)))
+      return
+    endif
+  endfor
+  let s:passed += 1
+endfunction
+
+function! s:Open(path) abort
+  execute 'edit! ' . fnameescape(a:path)
+  if &filetype !=# 'tfe'
+    call add(s:failed, a:path . ': filetype is ' . string(&filetype) . ', expected tfe (ftdetect)')
+  elseif get(b:, 'current_syntax', '') !=# 'tfe'
+    call add(s:failed, a:path . ': syntax/tfe.vim was not loaded')
+  else
+    let s:passed += 1
+  endif
+endfunction
+
+let v:errmsg = ''
+execute 'set runtimepath^=' . fnameescape(g:tfe_root . '/vim')
+filetype plugin on
+syntax on
+
+" The program of the language design, section 2.
+call s:Open(g:tfe_root . '/fixtures/sketch.tfe')
+call s:Expect('// Two hospitals', 'tfeLineComment')
+call s:Expect('use', 'tfeInclude')
+call s:Expect('std', 'tfeNamespace')
+call s:Expect('::', 'tfeNamespaceSep')
+call s:Expect('party', 'tfeDeclaration', 2)
+call s:Expect('secret', 'tfeDeclaration', 2)
+call s:Expect('rep', 'tfeSecretName')
+call s:Expect('aby3', 'tfeProtocol')
+call s:Expect('const', 'tfeDeclaration')
+call s:Expect('EPOCHS', 'tfeConstName')
+call s:Expect('int', 'tfeType')
+call s:Expect('10', 'tfeInteger')
+call s:Expect('0.5', 'tfeFixed')
+call s:Expect('fn', 'tfeDeclaration')
+call s:Expect('main', 'tfeFuncName')
+call s:Expect('let', 'tfeDeclaration')
+call s:Expect('xa', 'tfeBinding')
+call s:Expect('fixed[', 'tfeType', 2)
+call s:Expect('_', 'tfeWildcard', 2)
+call s:Expect('@alice', 'tfePlacement')
+call s:Expect('@rep', 'tfePlacement')
+call s:Expect('read_csv', 'tfeBuiltin')
+call s:Expect('"alice_x.csv"', 'tfeString')
+call s:Expect('concat', 'tfeBuiltin')
+call s:Expect('axis', 'tfeParameter')
+call s:Expect('mut', 'tfeModifier')
+call s:Expect('zeros', 'tfeBuiltin')
+call s:Expect('for', 'tfeRepeat')
+call s:Expect(' in ', '', 1)
+call s:Expect('in', 'tfeRepeat', 4)
+call s:Expect('0..EPOCHS', '', 1)
+call s:Expect('0', 'tfeInteger', 3)
+call s:Expect('..', 'tfeRange')
+call s:Expect('EPOCHS {', '')
+call s:Expect('EPOCHS', 'tfeConstant', 2)
+call s:Expect('rows', 'tfeBuiltin')
+call s:Expect('/', 'tfeOperator', 7)
+call s:Expect('sigmoid(', 'tfeFuncCall')
+call s:Expect('matmul', 'tfeBuiltin')
+call s:Expect('transpose', 'tfeBuiltin')
+call s:Expect('sum', 'tfeBuiltin')
+call s:Expect('write_csv', 'tfeBuiltin')
+call s:Expect('reveal', 'tfeBuiltin')
+call s:Expect('to', 'tfeParameter', 1)
+call s:Expect(';', 'tfeDelimiter')
+
+" Edge cases: nested comments, escapes, unterminated strings, numbers, invalid characters.
+call s:Open(g:tfe_root . '/vim/test/sample.tfe')
+call s:Expect('/* outer /* inner */ still outer */', 'tfeBlockComment')
+call s:Expect('after_nest', 'tfeBinding')
+call s:Expect('1', 'tfeInteger')
+call s:Expect('let hidden = 2; // still inside', 'tfeBlockComment')
+call s:Expect('K2', 'tfeConstName')
+call s:Expect('\t', 'tfeEscape')
+call s:Expect('\"', 'tfeEscape')
+call s:Expect('\\', 'tfeEscape')
+call s:Expect('\0', 'tfeEscape')
+call s:Expect('\q', 'tfeEscapeError')
+call s:Expect(' end"', 'tfeString')
+call s:Expect('4', 'tfeInteger')
+call s:Expect('"no closing quote', 'tfeString')
+call s:Expect('next_line', 'tfeBinding')
+call s:Expect('42', 'tfeInteger')
+call s:Expect('1_000', 'tfeInteger')
+call s:Expect('0.5', 'tfeFixed')
+call s:Expect('3.25e-3', 'tfeFixed')
+call s:Expect('1e6', 'tfeFixed')
+call s:Expect('0', 'tfeInteger', 5)
+call s:Expect('..', 'tfeRange')
+call s:Expect('10', 'tfeInteger')
+call s:Expect('.', 'tfeError', 9)
+call s:Expect('$', 'tfeError')
+call s:Expect('#', 'tfeError')
+call s:Expect('pond', 'tfeProtocol')
+call s:Expect('dealer', '')
+call s:Expect('@public', 'tfePlacement')
+call s:Expect('reveals', 'tfeModifier')
+call s:Expect('public)', 'tfePublic')
+
+let s:total = s:passed + len(s:failed)
+if v:errmsg !=# ''
+  call add(s:failed, 'vim reported an error: ' . v:errmsg)
+endif
+let s:out = s:failed + [printf('vim: %d passed, %d failed', s:passed, len(s:failed))]
+call writefile(s:out, g:tfe_out)
+if empty(s:failed)
+  qall!
+else
+  cquit!
+endif
