@@ -55,8 +55,8 @@ syn match   tfeFixed          "\<\d[0-9_]*\%(\.\d[0-9_]*\%([eE][+-]\=\d\+\)\=\|[
 syn match   tfeOperator       "[-+*/%=<>!]"
 syn match   tfeOperator       "==\|!=\|<=\|>=\|&&\|||\|->"
 syn match   tfeRange          "\.\."
-syn match   tfeNamespaceSep   "::"
 syn match   tfeDelimiter      "[,;:]"
+syn match   tfeNamespaceSep   "::"
 
 " Strings do not span lines; escapes are \\ \" \n \t \r \0.
 syn match   tfeEscape         contained +\\[\\"ntr0]+
