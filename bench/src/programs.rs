@@ -25,13 +25,16 @@ pub fn generate(lines: usize) -> String {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut out = String::with_capacity(lines * 40);
     out.push_str("// Generated for the parse benchmark.\nuse std::nn::sigmoid;\n\n");
-    out.push_str("party alice, bob, analyst;\nparty s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\n");
+    out.push_str(
+        "party alice, bob, analyst;\nparty s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\n",
+    );
     out.push_str("const EPOCHS: int = 10;\nconst BATCH: int = 32;\nconst LR: fixed = 0.5;\n\n");
     let mut f = 0;
-    while out.matches('\n').count() < lines {
+    let mut n_lines = out.matches('\n').count();
+    while n_lines < lines {
         let before = out.len();
         function(&mut out, &mut rng, f);
-        let _ = before;
+        n_lines += out[before..].matches('\n').count();
         f += 1;
     }
     out
@@ -58,7 +61,9 @@ fn function(out: &mut String, rng: &mut Rng, index: usize) {
         out.push_str("    }\n");
     }
     out.push_str("    let local = on alice {\n");
-    out.push_str("        let v: fixed[_, 30] @alice = read_csv(\"alice_x.csv\"); // a party's own data\n");
+    out.push_str(
+        "        let v: fixed[_, 30] @alice = read_csv(\"alice_x.csv\"); // a party's own data\n",
+    );
     out.push_str("        if rows(v) > 0 { sum(v, axis: 0) } else { zeros([30]) }\n");
     out.push_str("    };\n");
     out.push_str("    w2\n}\n\n");

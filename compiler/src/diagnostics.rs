@@ -23,7 +23,10 @@ pub struct Label {
 
 impl Label {
     pub fn new(span: Span, message: impl Into<String>) -> Label {
-        Label { span, message: message.into() }
+        Label {
+            span,
+            message: message.into(),
+        }
     }
 }
 
@@ -74,7 +77,12 @@ pub struct RenderOptions {
 }
 
 /// Renders diagnostics of one file for a person, in order, separated by blank lines.
-pub fn render(diagnostics: &[Diagnostic], file_name: &str, src: &str, options: RenderOptions) -> String {
+pub fn render(
+    diagnostics: &[Diagnostic],
+    file_name: &str,
+    src: &str,
+    options: RenderOptions,
+) -> String {
     let mut out = Vec::new();
     let config = Config::default()
         .with_index_type(IndexType::Byte)

@@ -126,10 +126,19 @@ mod tests {
     #[test]
     fn codes_are_unique_sorted_and_have_examples() {
         for pair in EXPLANATIONS.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
+            assert!(
+                pair[0].code < pair[1].code,
+                "{} before {}",
+                pair[0].code,
+                pair[1].code
+            );
         }
         for e in EXPLANATIONS {
-            assert!(e.text.contains("Wrong:") && e.text.contains("Right:"), "{}", e.code);
+            assert!(
+                e.text.contains("Wrong:") && e.text.contains("Right:"),
+                "{}",
+                e.code
+            );
         }
     }
 

@@ -12,7 +12,10 @@ pub fn diagnostic(error: &SyntaxError, src: &str) -> Diagnostic {
             let found = text(*span);
             let d = Diagnostic::error(
                 "E0001",
-                format!("unexpected character{} `{found}`", if found.chars().count() > 1 { "s" } else { "" }),
+                format!(
+                    "unexpected character{} `{found}`",
+                    if found.chars().count() > 1 { "s" } else { "" }
+                ),
                 Label::new(*span, "not part of any token"),
             );
             if found.starts_with('@') {
@@ -32,9 +35,14 @@ pub fn diagnostic(error: &SyntaxError, src: &str) -> Diagnostic {
         SyntaxError::UnterminatedString { span } => Diagnostic::error(
             "E0003",
             "unterminated string",
-            Label::new(*span, "this string is not closed before the end of the line"),
+            Label::new(
+                *span,
+                "this string is not closed before the end of the line",
+            ),
         )
-        .with_help("add the closing `\"`; a string cannot span lines (write `\\n` for a line break)"),
+        .with_help(
+            "add the closing `\"`; a string cannot span lines (write `\\n` for a line break)",
+        ),
         SyntaxError::InvalidEscape { span } => Diagnostic::error(
             "E0004",
             format!("unknown escape `{}` in a string", text(*span)),
@@ -47,17 +55,30 @@ pub fn diagnostic(error: &SyntaxError, src: &str) -> Diagnostic {
             Label::new(*span, "too large"),
         )
         .with_help("integer literals are at most 18446744073709551615, and reals must be finite"),
-        SyntaxError::UnexpectedToken { span, found, expected, previous } => {
-            unexpected_token(*span, found, expected, *previous, src)
-        }
-        SyntaxError::UnexpectedEnd { span, expected, previous } => {
+        SyntaxError::UnexpectedToken {
+            span,
+            found,
+            expected,
+            previous,
+        } => unexpected_token(*span, found, expected, *previous, src),
+        SyntaxError::UnexpectedEnd {
+            span,
+            expected,
+            previous,
+        } => {
             let primary = match previous {
-                Some(prev) => Label::new(*prev, format!("expected {} after this", expected.to_sentence())),
+                Some(prev) => Label::new(
+                    *prev,
+                    format!("expected {} after this", expected.to_sentence()),
+                ),
                 None => Label::new(*span, "the file is empty here"),
             };
             let d = Diagnostic::error(
                 "E0007",
-                format!("unexpected end of file; expected {}", expected.to_sentence()),
+                format!(
+                    "unexpected end of file; expected {}",
+                    expected.to_sentence()
+                ),
                 primary,
             );
             if expected.contains("`}`") {
@@ -80,15 +101,23 @@ pub fn diagnostic(error: &SyntaxError, src: &str) -> Diagnostic {
         SyntaxError::NestingTooDeep { span, limit } => Diagnostic::error(
             "E0009",
             "brackets nested too deeply",
-            Label::new(*span, format!("this bracket is nested more than {limit} deep")),
+            Label::new(
+                *span,
+                format!("this bracket is nested more than {limit} deep"),
+            ),
         )
         .with_help("compute the inner parts first and give them names with `let`"),
         SyntaxError::ExpressionTooDeep { span, limit } => Diagnostic::error(
             "E0010",
             "expression nested too deeply",
-            Label::new(*span, format!("this expression nests more than {limit} levels deep")),
+            Label::new(
+                *span,
+                format!("this expression nests more than {limit} levels deep"),
+            ),
         )
-        .with_help("break it into steps with `let`; a long chain `a + b + …` nests one level per operator"),
+        .with_help(
+            "break it into steps with `let`; a long chain `a + b + …` nests one level per operator",
+        ),
     }
 }
 
@@ -107,7 +136,10 @@ fn unexpected_token(
         return Diagnostic::error(
             "E0006",
             format!("expected `}}` before {found}"),
-            Label::new(span, format!("{found} starts a new item, but a block is still open")),
+            Label::new(
+                span,
+                format!("{found} starts a new item, but a block is still open"),
+            ),
         )
         .with_help("a `{` is never closed: add the missing `}` at the end of the function");
     }
@@ -122,7 +154,10 @@ fn unexpected_token(
             "expected `;` after this statement",
             Label::new(prev, "expected `;` after this"),
         )
-        .with_secondary(Label::new(span, format!("{found} starts the next statement")))
+        .with_secondary(Label::new(
+            span,
+            format!("{found} starts the next statement"),
+        ))
         .with_help("every statement except the last expression of a block ends with `;`");
     }
     let mut d = Diagnostic::error(
@@ -135,9 +170,14 @@ fn unexpected_token(
         Label::new(span, format!("unexpected {found}")),
     );
     const COMPARISONS: &[&str] = &["<", "<=", ">", ">=", "==", "!="];
-    const OPERATORS: &[&str] = &["+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"];
-    let help = if expected.contains("a name") && tfe_grammar::token::KEYWORDS.contains(&found_text) {
-        Some(format!("`{found_text}` is a keyword and cannot be used as a name"))
+    const OPERATORS: &[&str] = &[
+        "+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||",
+    ];
+    let help = if expected.contains("a name") && tfe_grammar::token::KEYWORDS.contains(&found_text)
+    {
+        Some(format!(
+            "`{found_text}` is a keyword and cannot be used as a name"
+        ))
     } else if found_text == "=" && expected.contains("an operator") {
         Some("to compare, write `==`; to assign, write `name = value;` as a statement".to_string())
     } else if COMPARISONS.contains(&found_text) && expected.contains("`&&`") {

@@ -85,8 +85,9 @@ fn syntax_fail_programs_are_rejected_with_their_codes() {
 fn parse_ok_programs_parse_and_their_trees_are_snapshots() {
     let settings = snapshot_settings("parse_ok");
     for (name, src) in programs("parse_ok") {
-        let program = tfe_compiler::parse(&src)
-            .unwrap_or_else(|d| panic!("{name}: {}", tfe_compiler::render(&d, &name, &src, plain())));
+        let program = tfe_compiler::parse(&src).unwrap_or_else(|d| {
+            panic!("{name}: {}", tfe_compiler::render(&d, &name, &src, plain()))
+        });
         let dump = tfe_grammar::dump::program(&program, &src);
         settings.bind(|| insta::assert_snapshot!(name.as_str(), dump));
     }

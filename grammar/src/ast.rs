@@ -19,7 +19,10 @@ pub struct Ident {
 
 impl Ident {
     pub fn new(name: impl Into<String>, span: Span) -> Ident {
-        Ident { name: name.into(), span }
+        Ident {
+            name: name.into(),
+            span,
+        }
     }
 }
 
@@ -206,8 +209,14 @@ impl Block {
     /// (`{ …; if c { a } else { b } }`) into the tail, as Rust does.
     pub fn new(mut stmts: Vec<Stmt>, mut tail: Option<Box<Expr>>, span: Span) -> Block {
         if tail.is_none()
-            && let Some(Stmt { kind: StmtKind::Expr { semi: false, .. }, .. }) = stmts.last()
-            && let Some(Stmt { kind: StmtKind::Expr { expr, .. }, .. }) = stmts.pop()
+            && let Some(Stmt {
+                kind: StmtKind::Expr { semi: false, .. },
+                ..
+            }) = stmts.last()
+            && let Some(Stmt {
+                kind: StmtKind::Expr { expr, .. },
+                ..
+            }) = stmts.pop()
         {
             tail = Some(Box::new(expr));
         }
@@ -217,7 +226,12 @@ impl Block {
             .chain(tail.iter().map(|e| e.depth))
             .max()
             .unwrap_or(0);
-        Block { stmts, tail, span, depth }
+        Block {
+            stmts,
+            tail,
+            span,
+            depth,
+        }
     }
 
     /// Nesting depth of the deepest expression or block inside, plus one.
@@ -264,7 +278,9 @@ impl Stmt {
     fn depth(&self) -> u32 {
         match &self.kind {
             StmtKind::Let { value, .. } | StmtKind::Assign { value, .. } => value.depth,
-            StmtKind::For { start, end, body, .. } => start.depth.max(end.depth).max(body.depth),
+            StmtKind::For {
+                start, end, body, ..
+            } => start.depth.max(end.depth).max(body.depth),
             StmtKind::While { cond, body } => cond.depth.max(body.depth),
             StmtKind::Return(value) => value.as_ref().map_or(0, |v| v.depth),
             StmtKind::Expr { expr, .. } => expr.depth,
@@ -311,11 +327,24 @@ pub enum ExprKind {
     /// `[a, b, c]`: a list (of tensors for `concat`, of sizes for `zeros`).
     Array(Vec<Expr>),
     /// `f(x, axis: 0)` or `std::nn::sigmoid(x)`.
-    Call { callee: Path, args: Vec<Arg> },
+    Call {
+        callee: Path,
+        args: Vec<Arg>,
+    },
     /// `x[i]`, `x[a .. b]`, `x[a .. b, c .. d]`.
-    Index { base: Box<Expr>, indices: Vec<IndexItem> },
-    Unary { op: UnOp, operand: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Index {
+        base: Box<Expr>,
+        indices: Vec<IndexItem>,
+    },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `if cond { … } else { … }`; `else_branch` is a `Block` or another `If` expression.
     If {
         cond: Box<Expr>,
@@ -323,7 +352,10 @@ pub enum ExprKind {
         else_branch: Option<Box<Expr>>,
     },
     /// `on alice { … }`: computed entirely at one party.
-    On { party: Ident, body: Block },
+    On {
+        party: Ident,
+        body: Block,
+    },
     Block(Block),
 }
 
@@ -345,7 +377,11 @@ impl ExprKind {
                 .max(base.depth),
             ExprKind::Unary { operand, .. } => operand.depth,
             ExprKind::Binary { lhs, rhs, .. } => lhs.depth.max(rhs.depth),
-            ExprKind::If { cond, then_branch, else_branch } => cond
+            ExprKind::If {
+                cond,
+                then_branch,
+                else_branch,
+            } => cond
                 .depth
                 .max(then_branch.depth)
                 .max(else_branch.as_ref().map_or(0, |e| e.depth)),

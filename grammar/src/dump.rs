@@ -9,7 +9,12 @@ use crate::span::{LineIndex, Span};
 
 /// Dumps a program; `src` is the text it was parsed from (for line and column numbers).
 pub fn program(program: &Program, src: &str) -> String {
-    let mut d = Dumper { out: String::new(), depth: 0, src, lines: LineIndex::new(src) };
+    let mut d = Dumper {
+        out: String::new(),
+        depth: 0,
+        src,
+        lines: LineIndex::new(src),
+    };
     d.node("Program", program.span);
     d.depth += 1;
     for item in &program.items {
@@ -26,7 +31,11 @@ struct Dumper<'a> {
 }
 
 fn names(idents: &[Ident]) -> String {
-    idents.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+    idents
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn placement_text(placement: Option<&Placement>) -> String {
@@ -69,7 +78,10 @@ impl Dumper<'_> {
             }
             Item::Party(p) => self.node(&format!("Party {}", names(&p.names)), p.span),
             Item::Secret(s) => {
-                self.node(&format!("Secret {} = {}", s.name.name, s.protocol.name), s.span);
+                self.node(
+                    &format!("Secret {} = {}", s.name.name, s.protocol.name),
+                    s.span,
+                );
                 self.children(|d| {
                     for arg in &s.args {
                         match arg {
@@ -141,7 +153,13 @@ impl Dumper<'_> {
 
     fn stmt(&mut self, stmt: &Stmt) {
         match &stmt.kind {
-            StmtKind::Let { mutable, name, ty, placement, value } => {
+            StmtKind::Let {
+                mutable,
+                name,
+                ty,
+                placement,
+                value,
+            } => {
                 let label = format!(
                     "Let {}{}{}{}",
                     if *mutable { "mut " } else { "" },
@@ -156,7 +174,12 @@ impl Dumper<'_> {
                 self.node(&format!("Assign {}", target.name), stmt.span);
                 self.children(|d| d.expr(value));
             }
-            StmtKind::For { var, start, end, body } => {
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
                 self.node(&format!("For {}", var.name), stmt.span);
                 self.children(|d| {
                     d.expr(start);
@@ -180,7 +203,14 @@ impl Dumper<'_> {
                 });
             }
             StmtKind::Expr { expr, semi } => {
-                self.node(if *semi { "ExprStmt" } else { "ExprStmt (no `;`)" }, stmt.span);
+                self.node(
+                    if *semi {
+                        "ExprStmt"
+                    } else {
+                        "ExprStmt (no `;`)"
+                    },
+                    stmt.span,
+                );
                 self.children(|d| d.expr(expr));
             }
         }
@@ -203,7 +233,10 @@ impl Dumper<'_> {
                     for arg in args {
                         match &arg.name {
                             Some(name) => {
-                                d.node(&format!("Named {}", name.name), name.span.to(arg.value.span));
+                                d.node(
+                                    &format!("Named {}", name.name),
+                                    name.span.to(arg.value.span),
+                                );
                                 d.children(|d| d.expr(&arg.value));
                             }
                             None => d.expr(&arg.value),
@@ -240,7 +273,11 @@ impl Dumper<'_> {
                     d.expr(rhs);
                 });
             }
-            ExprKind::If { cond, then_branch, else_branch } => {
+            ExprKind::If {
+                cond,
+                then_branch,
+                else_branch,
+            } => {
                 self.node("If", expr.span);
                 self.children(|d| {
                     d.expr(cond);

@@ -82,10 +82,7 @@ impl Expected {
     /// Summarises LALRPOP's expected terminals (their names as written in the grammar,
     /// quoted: `"\";\""`, `"\"IDENT\""`).
     pub fn from_terminals(terminals: &[String]) -> Expected {
-        let mut set: Vec<&str> = terminals
-            .iter()
-            .map(|t| t.trim_matches('"'))
-            .collect();
+        let mut set: Vec<&str> = terminals.iter().map(|t| t.trim_matches('"')).collect();
         let has_all = |set: &[&str], group: &[&str]| group.iter().all(|t| set.contains(t));
         let remove = |set: &mut Vec<&str>, group: &[&str]| set.retain(|t| !group.contains(t));
         let mut phrases = Vec::new();

@@ -40,14 +40,25 @@ pub(crate) fn node<'s>(kind: ExprKind, l: usize, r: usize) -> ActionResult<'s> {
 
 pub(crate) fn binary<'s>(op: BinOp, lhs: Expr, rhs: Expr, l: usize, r: usize) -> ActionResult<'s> {
     node(
-        ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
+        ExprKind::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
         l,
         r,
     )
 }
 
 pub(crate) fn unary<'s>(op: UnOp, operand: Expr, l: usize, r: usize) -> ActionResult<'s> {
-    node(ExprKind::Unary { op, operand: Box::new(operand) }, l, r)
+    node(
+        ExprKind::Unary {
+            op,
+            operand: Box::new(operand),
+        },
+        l,
+        r,
+    )
 }
 
 /// `@name` to a placement; the span of a named placement is the name's, without the `@`.
@@ -69,8 +80,10 @@ pub fn parse(src: &str) -> Result<Program, Vec<SyntaxError>> {
     }
     // The parser's complaints right after a bad character or string repeat the lexer's.
     errors.retain(|e| {
-        !matches!(e, SyntaxError::UnexpectedToken { .. } | SyntaxError::UnexpectedEnd { .. })
-            || !shadowed(e.span().start)
+        !matches!(
+            e,
+            SyntaxError::UnexpectedToken { .. } | SyntaxError::UnexpectedEnd { .. }
+        ) || !shadowed(e.span().start)
     });
     // A block comment that runs to the end of the file makes the file end early; the
     // parser's complaint about that end says nothing new.
@@ -81,7 +94,10 @@ pub fn parse(src: &str) -> Result<Program, Vec<SyntaxError>> {
         errors.retain(|e| !matches!(e, SyntaxError::UnexpectedEnd { .. }));
     }
     if errors.is_empty() {
-        Ok(Program { items, span: Span::new(0, src.len()) })
+        Ok(Program {
+            items,
+            span: Span::new(0, src.len()),
+        })
     } else {
         errors.sort_by_key(|e| e.span().start);
         Err(errors)
@@ -128,7 +144,11 @@ fn shadowed_by_lexical_errors(
             (start, line_end.max(next_token))
         })
         .collect();
-    move |offset| ranges.iter().any(|&(start, end)| start < offset && offset <= end)
+    move |offset| {
+        ranges
+            .iter()
+            .any(|&(start, end)| start < offset && offset <= end)
+    }
 }
 
 /// One item's tokens, and the token that follows them (the next item's keyword), if any.
@@ -153,21 +173,23 @@ fn split_items<'s>(src: &str, tokens: Vec<Spanned<'s>>) -> Vec<Chunk<'s>> {
             .is_some_and(|prev| src[prev.2..tok.0].contains('\n'));
         if is_item_keyword(&tok.1) && starts_line {
             let next = Some(tok.clone());
-            chunks.push(Chunk { tokens: std::mem::take(&mut current), next });
+            chunks.push(Chunk {
+                tokens: std::mem::take(&mut current),
+                next,
+            });
         }
         current.push(tok);
     }
     if !current.is_empty() {
-        chunks.push(Chunk { tokens: current, next: None });
+        chunks.push(Chunk {
+            tokens: current,
+            next: None,
+        });
     }
     chunks
 }
 
-fn parse_chunk<'s>(
-    chunk: Chunk<'s>,
-    items: &mut Vec<Item>,
-    errors: &mut Vec<SyntaxError>,
-) {
+fn parse_chunk<'s>(chunk: Chunk<'s>, items: &mut Vec<Item>, errors: &mut Vec<SyntaxError>) {
     let Chunk { tokens, next } = chunk;
     let first = &tokens[0];
     if !is_item_keyword(&first.1) {
@@ -243,19 +265,22 @@ fn convert(
     next: Option<&Spanned<'_>>,
 ) -> SyntaxError {
     match err {
-        ParseError::UnrecognizedToken { token: (l, tok, r), expected }
-            if Expected::from_terminals(&expected).is_item_start() =>
-        {
-            SyntaxError::ExpectedItem { span: Span::new(l, r), found: tok.describe() }
-        }
-        ParseError::UnrecognizedToken { token: (l, tok, r), expected } => {
-            SyntaxError::UnexpectedToken {
-                span: Span::new(l, r),
-                found: tok.describe(),
-                expected: Expected::from_terminals(&expected),
-                previous: previous_token(spans, l),
-            }
-        }
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } if Expected::from_terminals(&expected).is_item_start() => SyntaxError::ExpectedItem {
+            span: Span::new(l, r),
+            found: tok.describe(),
+        },
+        ParseError::UnrecognizedToken {
+            token: (l, tok, r),
+            expected,
+        } => SyntaxError::UnexpectedToken {
+            span: Span::new(l, r),
+            found: tok.describe(),
+            expected: Expected::from_terminals(&expected),
+            previous: previous_token(spans, l),
+        },
         ParseError::UnrecognizedEof { location, expected } => {
             let expected = Expected::from_terminals(&expected);
             let previous = previous_token(spans, location);
@@ -283,8 +308,11 @@ fn convert(
         ParseError::InvalidToken { location } => SyntaxError::InvalidCharacter {
             span: Span::new(location, location + 1),
         },
-        ParseError::User { error: ActionError::ExpressionTooDeep { span } } => {
-            SyntaxError::ExpressionTooDeep { span, limit: MAX_EXPR_DEPTH }
-        }
+        ParseError::User {
+            error: ActionError::ExpressionTooDeep { span },
+        } => SyntaxError::ExpressionTooDeep {
+            span,
+            limit: MAX_EXPR_DEPTH,
+        },
     }
 }

@@ -50,14 +50,23 @@ struct Context {
 
 impl Context {
     /// Right of `=`, a call argument, inside parentheses.
-    const TOP: Context = Context { min_precedence: 0, allow_block_like: true };
+    const TOP: Context = Context {
+        min_precedence: 0,
+        allow_block_like: true,
+    };
     /// A condition, a loop bound, an index, a block's tail: operators only.
-    const OPERATOR: Context = Context { min_precedence: 0, allow_block_like: false };
+    const OPERATOR: Context = Context {
+        min_precedence: 0,
+        allow_block_like: false,
+    };
     const UNARY_PRECEDENCE: u8 = 6;
     const POSTFIX_PRECEDENCE: u8 = 7;
 
     fn operand(min_precedence: u8) -> Context {
-        Context { min_precedence, allow_block_like: false }
+        Context {
+            min_precedence,
+            allow_block_like: false,
+        }
     }
 }
 
@@ -214,7 +223,11 @@ impl Printer {
         if let Some(tail) = &block.tail {
             self.line_start();
             // A block-like tail is written bare: the parser moves it back into the tail.
-            let context = if tail.is_block_like() { Context::TOP } else { Context::OPERATOR };
+            let context = if tail.is_block_like() {
+                Context::TOP
+            } else {
+                Context::OPERATOR
+            };
             self.expr(tail, context);
             self.out.push('\n');
         }
@@ -225,8 +238,15 @@ impl Printer {
 
     fn stmt(&mut self, stmt: &Stmt) {
         match &stmt.kind {
-            StmtKind::Let { mutable, name, ty, placement, value } => {
-                self.out.push_str(if *mutable { "let mut " } else { "let " });
+            StmtKind::Let {
+                mutable,
+                name,
+                ty,
+                placement,
+                value,
+            } => {
+                self.out
+                    .push_str(if *mutable { "let mut " } else { "let " });
                 self.out.push_str(&name.name);
                 if let Some(ty) = ty {
                     self.out.push_str(": ");
@@ -242,7 +262,12 @@ impl Printer {
                 self.expr(value, Context::TOP);
                 self.out.push(';');
             }
-            StmtKind::For { var, start, end, body } => {
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
                 let _ = write!(self.out, "for {} in ", var.name);
                 self.range(start, end);
                 self.out.push(' ');
@@ -263,7 +288,14 @@ impl Printer {
                 self.out.push(';');
             }
             StmtKind::Expr { expr, semi } => {
-                self.expr(expr, if expr.is_block_like() { Context::TOP } else { Context::OPERATOR });
+                self.expr(
+                    expr,
+                    if expr.is_block_like() {
+                        Context::TOP
+                    } else {
+                        Context::OPERATOR
+                    },
+                );
                 if *semi {
                     self.out.push(';');
                 }
@@ -274,9 +306,16 @@ impl Printer {
     /// `a..b` when both bounds are simple, `a .. b` otherwise, for readability.
     fn range(&mut self, start: &Expr, end: &Expr) {
         let simple = |e: &Expr| {
-            matches!(e.kind, ExprKind::Int(_) | ExprKind::Var(_) | ExprKind::Call { .. })
+            matches!(
+                e.kind,
+                ExprKind::Int(_) | ExprKind::Var(_) | ExprKind::Call { .. }
+            )
         };
-        let sep = if simple(start) && simple(end) { ".." } else { " .. " };
+        let sep = if simple(start) && simple(end) {
+            ".."
+        } else {
+            " .. "
+        };
         self.expr(start, Context::OPERATOR);
         self.out.push_str(sep);
         self.expr(end, Context::OPERATOR);
@@ -358,7 +397,11 @@ impl Printer {
                 let _ = write!(self.out, " {} ", op.symbol());
                 self.expr(rhs, Context::operand(p + 1));
             }
-            ExprKind::If { cond, then_branch, else_branch } => {
+            ExprKind::If {
+                cond,
+                then_branch,
+                else_branch,
+            } => {
                 self.out.push_str("if ");
                 self.expr(cond, Context::OPERATOR);
                 self.out.push(' ');

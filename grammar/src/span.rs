@@ -64,7 +64,9 @@ impl LineIndex {
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
         let end = offset.min(src.len());
-        let col = src.get(start..end).map_or(end - start, |s| s.chars().count());
+        let col = src
+            .get(start..end)
+            .map_or(end - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 }

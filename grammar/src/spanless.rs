@@ -103,7 +103,13 @@ fn erase_block(block: &mut Block) {
 fn erase_stmt(stmt: &mut Stmt) {
     stmt.span = Span::default();
     match &mut stmt.kind {
-        StmtKind::Let { name, ty, placement, value, .. } => {
+        StmtKind::Let {
+            name,
+            ty,
+            placement,
+            value,
+            ..
+        } => {
             erase_ident(name);
             ty.iter_mut().for_each(erase_type);
             placement.iter_mut().for_each(erase_placement);
@@ -113,7 +119,12 @@ fn erase_stmt(stmt: &mut Stmt) {
             erase_ident(target);
             erase_expr(value);
         }
-        StmtKind::For { var, start, end, body } => {
+        StmtKind::For {
+            var,
+            start,
+            end,
+            body,
+        } => {
             erase_ident(var);
             erase_expr(start);
             erase_expr(end);
@@ -160,7 +171,11 @@ fn erase_expr(expr: &mut Expr) {
             erase_expr(lhs);
             erase_expr(rhs);
         }
-        ExprKind::If { cond, then_branch, else_branch } => {
+        ExprKind::If {
+            cond,
+            then_branch,
+            else_branch,
+        } => {
             erase_expr(cond);
             erase_block(then_branch);
             if let Some(e) = else_branch {

@@ -408,7 +408,10 @@ mod tests {
             kinds("0..EPOCHS"),
             vec![Token::Int(0), Token::DotDot, Token::Ident("EPOCHS")]
         );
-        assert_eq!(kinds("1.5..2"), vec![Token::Fixed(1.5), Token::DotDot, Token::Int(2)]);
+        assert_eq!(
+            kinds("1.5..2"),
+            vec![Token::Fixed(1.5), Token::DotDot, Token::Int(2)]
+        );
     }
 
     #[test]
@@ -464,15 +467,26 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                SyntaxError::InvalidCharacter { span: Span::new(2, 4) },
-                SyntaxError::UnterminatedString { span: Span::new(7, 12) },
-                SyntaxError::UnterminatedBlockComment { span: Span::new(15, 17) },
+                SyntaxError::InvalidCharacter {
+                    span: Span::new(2, 4)
+                },
+                SyntaxError::UnterminatedString {
+                    span: Span::new(7, 12)
+                },
+                SyntaxError::UnterminatedBlockComment {
+                    span: Span::new(15, 17)
+                },
             ]
         );
         let names: Vec<_> = tokens.iter().map(|(_, t, _)| t.clone()).collect();
         assert_eq!(
             names,
-            vec![Token::Ident("a"), Token::Ident("b"), Token::Str(String::new()), Token::Ident("c")]
+            vec![
+                Token::Ident("a"),
+                Token::Ident("b"),
+                Token::Str(String::new()),
+                Token::Ident("c")
+            ]
         );
     }
 
@@ -482,8 +496,12 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                SyntaxError::NumberOutOfRange { span: Span::new(0, 23) },
-                SyntaxError::NumberOutOfRange { span: Span::new(24, 29) },
+                SyntaxError::NumberOutOfRange {
+                    span: Span::new(0, 23)
+                },
+                SyntaxError::NumberOutOfRange {
+                    span: Span::new(24, 29)
+                },
             ]
         );
     }
@@ -491,6 +509,11 @@ mod tests {
     #[test]
     fn bad_escape_points_at_the_escape() {
         let (_, errors) = lex(r#"  "a\qb""#);
-        assert_eq!(errors, vec![SyntaxError::InvalidEscape { span: Span::new(4, 6) }]);
+        assert_eq!(
+            errors,
+            vec![SyntaxError::InvalidEscape {
+                span: Span::new(4, 6)
+            }]
+        );
     }
 }

@@ -56,12 +56,22 @@ fn dim() -> impl Strategy<Value = Dim> {
 }
 
 fn ty() -> impl Strategy<Value = Type> {
-    (scalar(), prop::option::of(prop::collection::vec(dim(), 0..3)))
-        .prop_map(|(scalar, dims)| Type { scalar, dims, span: S })
+    (
+        scalar(),
+        prop::option::of(prop::collection::vec(dim(), 0..3)),
+    )
+        .prop_map(|(scalar, dims)| Type {
+            scalar,
+            dims,
+            span: S,
+        })
 }
 
 fn placement() -> impl Strategy<Value = Placement> {
-    prop_oneof![Just(Placement::Public(S)), ident().prop_map(Placement::Named)]
+    prop_oneof![
+        Just(Placement::Public(S)),
+        ident().prop_map(Placement::Named)
+    ]
 }
 
 fn bin_op() -> impl Strategy<Value = BinOp> {
@@ -89,8 +99,14 @@ fn stmt_with(expr: BoxedStrategy<Expr>, body: BoxedStrategy<Block>) -> BoxedStra
                 value
             }),
         (ident(), expr.clone()).prop_map(|(target, value)| StmtKind::Assign { target, value }),
-        (ident(), expr.clone(), expr.clone(), body.clone())
-            .prop_map(|(var, start, end, body)| StmtKind::For { var, start, end, body }),
+        (ident(), expr.clone(), expr.clone(), body.clone()).prop_map(|(var, start, end, body)| {
+            StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            }
+        }),
         (expr.clone(), body).prop_map(|(cond, body)| StmtKind::While { cond, body }),
         prop::option::of(expr.clone()).prop_map(StmtKind::Return),
         (expr, any::<bool>()).prop_map(|(expr, semi)| {
@@ -126,15 +142,22 @@ fn expr() -> BoxedStrategy<Expr> {
             let block = block_with(inner.clone());
             let index_item = prop_oneof![
                 inner.clone().prop_map(IndexItem::Single),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(start, end)| IndexItem::Range { start, end, span: S }),
+                (inner.clone(), inner.clone()).prop_map(|(start, end)| IndexItem::Range {
+                    start,
+                    end,
+                    span: S
+                }),
             ];
             let arg = (prop::option::of(ident()), inner.clone())
                 .prop_map(|(name, value)| Arg { name, value });
             let else_branch = prop_oneof![
                 block.clone().prop_map(|b| Expr::new(ExprKind::Block(b), S)),
                 (inner.clone(), block.clone()).prop_map(|(cond, then_branch)| Expr::new(
-                    ExprKind::If { cond: Box::new(cond), then_branch, else_branch: None },
+                    ExprKind::If {
+                        cond: Box::new(cond),
+                        then_branch,
+                        else_branch: None
+                    },
                     S
                 )),
             ];
@@ -143,12 +166,23 @@ fn expr() -> BoxedStrategy<Expr> {
                 (path(), prop::collection::vec(arg, 0..3))
                     .prop_map(|(callee, args)| ExprKind::Call { callee, args }),
                 (inner.clone(), prop::collection::vec(index_item, 1..3)).prop_map(
-                    |(base, indices)| ExprKind::Index { base: Box::new(base), indices }
+                    |(base, indices)| ExprKind::Index {
+                        base: Box::new(base),
+                        indices
+                    }
                 ),
-                (prop_oneof![Just(UnOp::Neg), Just(UnOp::Not)], inner.clone())
-                    .prop_map(|(op, operand)| ExprKind::Unary { op, operand: Box::new(operand) }),
+                (prop_oneof![Just(UnOp::Neg), Just(UnOp::Not)], inner.clone()).prop_map(
+                    |(op, operand)| ExprKind::Unary {
+                        op,
+                        operand: Box::new(operand)
+                    }
+                ),
                 (bin_op(), inner.clone(), inner.clone()).prop_map(|(op, lhs, rhs)| {
-                    ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }
+                    ExprKind::Binary {
+                        op,
+                        lhs: Box::new(lhs),
+                        rhs: Box::new(rhs),
+                    }
                 }),
                 (inner.clone(), block.clone(), prop::option::of(else_branch)).prop_map(
                     |(cond, then_branch, else_branch)| ExprKind::If {
@@ -174,7 +208,13 @@ fn item() -> impl Strategy<Value = Item> {
             Just(UseNames::Glob(S)),
         ],
     )
-        .prop_map(|(module, names)| Item::Use(UseDecl { module, names, span: S }));
+        .prop_map(|(module, names)| {
+            Item::Use(UseDecl {
+                module,
+                names,
+                span: S,
+            })
+        });
     let party = prop::collection::vec(ident(), 1..4)
         .prop_map(|names| Item::Party(PartyDecl { names, span: S }));
     let protocol_arg = prop_oneof![
@@ -182,17 +222,37 @@ fn item() -> impl Strategy<Value = Item> {
         (ident(), leaf()).prop_map(|(key, value)| ProtocolArg::Option { key, value }),
     ];
     let secret = (ident(), ident(), prop::collection::vec(protocol_arg, 0..4)).prop_map(
-        |(name, protocol, args)| Item::Secret(SecretDecl { name, protocol, args, span: S }),
+        |(name, protocol, args)| {
+            Item::Secret(SecretDecl {
+                name,
+                protocol,
+                args,
+                span: S,
+            })
+        },
     );
     let constant = (ident(), prop::option::of(ty()), expr.clone()).prop_map(|(name, ty, value)| {
-        Item::Const(ConstDecl { name, ty, value, span: S })
+        Item::Const(ConstDecl {
+            name,
+            ty,
+            value,
+            span: S,
+        })
     });
-    let param = (ident(), ty(), prop::option::of(placement()))
-        .prop_map(|(name, ty, placement)| Param { name, ty, placement, span: S });
-    let ret = (ty(), prop::option::of(placement()))
-        .prop_map(|(ty, placement)| RetType { ty, placement, span: S });
-    let reveals = prop::collection::vec(placement(), 0..3)
-        .prop_map(|targets| Reveals { targets, span: S });
+    let param =
+        (ident(), ty(), prop::option::of(placement())).prop_map(|(name, ty, placement)| Param {
+            name,
+            ty,
+            placement,
+            span: S,
+        });
+    let ret = (ty(), prop::option::of(placement())).prop_map(|(ty, placement)| RetType {
+        ty,
+        placement,
+        span: S,
+    });
+    let reveals =
+        prop::collection::vec(placement(), 0..3).prop_map(|targets| Reveals { targets, span: S });
     let function = (
         ident(),
         prop::collection::vec(param, 0..3),
@@ -201,7 +261,14 @@ fn item() -> impl Strategy<Value = Item> {
         block_with(expr),
     )
         .prop_map(|(name, params, ret, reveals, body)| {
-            Item::Fn(FnDecl { name, params, ret, reveals, body, span: S })
+            Item::Fn(FnDecl {
+                name,
+                params,
+                ret,
+                reveals,
+                body,
+                span: S,
+            })
         });
     prop_oneof![use_decl, party, secret, constant, function]
 }

@@ -78,9 +78,13 @@ fn main() -> ExitCode {
         .spawn(move || run(cli));
     let result = match worker {
         Ok(handle) => handle.join().unwrap_or_else(|_| {
-            Err(Failure::Usage("internal error: this is a bug in tfec".into()))
+            Err(Failure::Usage(
+                "internal error: this is a bug in tfec".into(),
+            ))
         }),
-        Err(e) => Err(Failure::Usage(format!("cannot start the compiler thread: {e}"))),
+        Err(e) => Err(Failure::Usage(format!(
+            "cannot start the compiler thread: {e}"
+        ))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,7 +100,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let render = RenderOptions { color };
     match cli.command {

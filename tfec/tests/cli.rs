@@ -1,0 +1,147 @@
+//! The `tfec` command line as a user meets it: exit codes, where output goes, help texts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tfec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("tfec runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn logreg() -> String {
+    repo().join("examples/logreg.tfe").display().to_string()
+}
+
+/// A file in a fresh scratch directory.
+fn scratch_file(name: &str, contents: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tfec-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_the_sketch_program() {
+    let out = tfec(&["check", &logreg()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("logreg.tfe: ok"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_reports_every_error_and_exits_1() {
+    let file = scratch_file(
+        "two_errors.tfe",
+        b"fn main() {\n    let x = 1\n    let y = 2;\n    let z = ;\n}\n",
+    );
+    let out = tfec(&["check", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("[E0006]").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("expected `;` after this statement"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("has 2 errors"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colour with --color never");
+}
+
+#[test]
+fn color_always_colours_and_never_does_not() {
+    let file = scratch_file("bad.tfe", b"fn main() { let = 1; }\n");
+    let coloured = tfec(&["check", "--color", "always", file.to_str().unwrap()]);
+    assert!(text(&coloured.stderr).contains('\u{1b}'));
+    let plain = tfec(&["--color", "never", "check", file.to_str().unwrap()]);
+    assert!(!text(&plain.stderr).contains('\u{1b}'));
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let out = tfec(&["check", "/nonexistent/prog.tfe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read `/nonexistent/prog.tfe`"));
+}
+
+#[test]
+fn non_utf8_source_is_a_program_error_with_its_line() {
+    let file = scratch_file("latin1.tfe", b"party alice;\n// caf\xe9\n");
+    let out = tfec(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not UTF-8 text: invalid byte 0xe9 on line 2"));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let src = format!(
+        "fn main() {{ let x = {}1{}; }}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    let file = scratch_file("deep.tfe", src.as_bytes());
+    let out = tfec(&["check", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[E0009]"));
+}
+
+#[test]
+fn build_emit_ast_prints_the_tree() {
+    let out = tfec(&["build", &logreg(), "--emit", "ast"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("logreg_ast", text(&out.stdout));
+}
+
+#[test]
+fn build_emit_of_later_stages_says_so() {
+    for stage in ["hir", "ir", "protocol", "party:s0"] {
+        let out = tfec(&["build", &logreg(), "--emit", stage]);
+        assert_eq!(out.status.code(), Some(2), "{stage}");
+        assert!(text(&out.stderr).contains("not available yet"), "{stage}");
+    }
+    let out = tfec(&["build", &logreg(), "--emit", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown stage `bogus`"));
+}
+
+#[test]
+fn explain_prints_a_wrong_and_a_right_example() {
+    let out = tfec(&["explain", "E0006"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("E0006: unexpected token"));
+    assert!(stdout.contains("Wrong:") && stdout.contains("Right:"));
+    let list = text(&tfec(&["explain"]).stdout);
+    assert!(list.lines().any(|l| l.starts_with("E0001")));
+    let unknown = tfec(&["explain", "E9999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn help_texts_describe_the_commands() {
+    let out = tfec(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for word in ["check", "build", "explain", "--color"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let build = text(&tfec(&["build", "--help"]).stdout);
+    assert!(build.contains("--emit"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(tfec(&[]).status.code(), Some(2));
+    assert_eq!(tfec(&["check"]).status.code(), Some(2));
+    assert_eq!(tfec(&["frobnicate"]).status.code(), Some(2));
+}
