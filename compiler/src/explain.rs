@@ -117,6 +117,512 @@ in steps with `let`, or use a tensor and `sum`.\n\
 Wrong:\n    let total = a1 + a2 + a3 + … + a300;\n\
 Right:\n    let total = sum(values, axis: 0);\n",
     },
+    Explanation {
+        code: "E0101",
+        title: "unknown name",
+        text: "A name that is not a variable in scope, a parameter or a constant. Variables exist from
+their `let` to the end of the enclosing block. Parties and secret placements are not values:
+they are written after `@` in annotations.
+
+Wrong:
+    fn main() {
+        print(total);
+    }
+Right:
+    fn main() {
+        let total = 3;
+        print(total);
+    }
+",
+    },
+    Explanation {
+        code: "E0102",
+        title: "unknown function",
+        text: "A call of a function that is neither defined in the program, nor imported with `use`, nor a
+builtin. Library functions must be imported (or called by their full path).
+
+Wrong:
+    fn main() { let y = sigmoid(0.5); }
+Right:
+    use std::nn::sigmoid;
+    fn main() { let y = sigmoid(0.5); }
+",
+    },
+    Explanation {
+        code: "E0103",
+        title: "defined twice",
+        text: "Parties, secret placements, constants, functions and imported names share one namespace, and
+each name may be defined once. The builtins (`sum`, `matmul`, `reveal`, …) cannot be redefined.
+
+Wrong:
+    party alice;
+    const alice: int = 3;
+Right:
+    party alice;
+    const ALICE_ROWS: int = 3;
+",
+    },
+    Explanation {
+        code: "E0104",
+        title: "unknown protocol",
+        text: "A secret placement names a protocol tfe does not have. The protocols are `aby3(p0, p1, p2)`
+(replicated sharing among three parties, honest majority) and `pond(p0, p1, dealer = p2)`
+(additive sharing between two parties with a dealer of correlated randomness).
+
+Wrong:
+    secret rep = spdz(s0, s1);
+Right:
+    secret rep = aby3(s0, s1, s2);
+",
+    },
+    Explanation {
+        code: "E0105",
+        title: "wrong number of parties for a protocol",
+        text: "`aby3` computes among exactly three parties; `pond` between exactly two, with a third as its
+`dealer`.
+
+Wrong:
+    secret rep = aby3(s0, s1);
+Right:
+    secret rep = aby3(s0, s1, s2);
+",
+    },
+    Explanation {
+        code: "E0106",
+        title: "a party plays two roles in a protocol",
+        text: "The security of a protocol rests on its parties being distinct: in aby3 no party may hold two
+sets of shares (it would see the secret), and pond's dealer must not be a share holder.
+
+Wrong:
+    secret rep = aby3(s0, s1, s0);
+Right:
+    secret rep = aby3(s0, s1, s2);
+",
+    },
+    Explanation {
+        code: "E0107",
+        title: "invalid protocol option",
+        text: "A protocol option that does not exist, or a value it does not allow. `ring` is the ring size
+in bits (64 or 128); `frac` is the number of fractional bits of fixed-point values (smaller than
+`ring`); `dealer` (pond only) names a party.
+
+Wrong:
+    secret rep = aby3(s0, s1, s2, ring = 32);
+Right:
+    secret rep = aby3(s0, s1, s2, ring = 128, frac = 32);
+",
+    },
+    Explanation {
+        code: "E0108",
+        title: "unknown placement",
+        text: "An annotation `@name` names neither a party nor a secret placement (nor `@public`).
+
+Wrong:
+    let x: fixed @carol = 1.0;
+Right:
+    party carol;
+    …
+    let x: fixed @carol = 1.0;
+",
+    },
+    Explanation {
+        code: "E0109",
+        title: "not a party",
+        text: "Only parties hold plaintext: `on p { … }`, `reveal(x, to: p)`, a protocol's members and a
+function's `reveals(p)` take a party, not a secret placement or an unknown name.
+
+Wrong:
+    let w = reveal(x, to: rep);
+Right:
+    let w = reveal(x, to: analyst);
+",
+    },
+    Explanation {
+        code: "E0110",
+        title: "assignment to something that cannot change",
+        text: "Only variables declared with `let mut` can be assigned. Parameters, loop variables and
+constants never change.
+
+Wrong:
+    let w = 0.0;
+    w = w + 1.0;
+Right:
+    let mut w = 0.0;
+    w = w + 1.0;
+",
+    },
+    Explanation {
+        code: "E0111",
+        title: "no valid `main`",
+        text: "Execution starts at `fn main()`, which takes no parameters, returns nothing, and may reveal to
+any party without a `reveals` clause.
+
+Wrong:
+    fn main(x: fixed) { print(x); }
+Right:
+    fn main() { print(1.0); }
+",
+    },
+    Explanation {
+        code: "E0112",
+        title: "recursive function",
+        text: "Functions may not call themselves, directly or through others. The compiler sizes every
+computation before it runs (shapes and loop counts are public), and secure computation cannot
+stop early on a secret anyway. Write a `for` loop.
+
+Wrong:
+    fn power(x: fixed, n: int) -> fixed { if n == 0 { 1.0 } else { x * power(x, n - 1) } }
+Right:
+    fn power(x: fixed, n: int) -> fixed {
+        let mut acc = 1.0;
+        for i in 0..n { acc = acc * x; }
+        acc
+    }
+",
+    },
+    Explanation {
+        code: "E0113",
+        title: "unknown module or library name",
+        text: "A `use` names a module the standard library does not have, or a function the module does
+not provide.
+
+Wrong:
+    use std::nn::sigmod;
+Right:
+    use std::nn::sigmoid;
+",
+    },
+    Explanation {
+        code: "E0114",
+        title: "wrong arguments",
+        text: "A call gives a function or builtin the wrong number of arguments, a named argument it does not
+take, or a positional argument after a named one. User functions take positional arguments only.
+
+Wrong:
+    let s = sum(x, dim: 0);
+Right:
+    let s = sum(x, axis: 0);
+",
+    },
+    Explanation {
+        code: "E0115",
+        title: "not a constant",
+        text: "A constant's value, a dimension in a type or an `axis:` must be known at compile time: built
+from literals and other constants (integers without overflow or division by zero). A constant
+may not depend on itself. Constants are scalars.
+
+Wrong:
+    const N: int = rows(x);
+Right:
+    const N: int = 30;
+",
+    },
+    Explanation {
+        code: "E0201",
+        title: "mismatched kinds of value",
+        text: "An operation got a kind of value it does not take: arithmetic on `bool`s, `&&` on numbers,
+a `fixed` where an `int` is needed. `int` widens to `fixed` (and `float`) by itself; nothing else
+converts implicitly.
+
+Wrong:
+    let n: int = 2.5;
+Right:
+    let n: fixed = 2.5;
+",
+    },
+    Explanation {
+        code: "E0202",
+        title: "incompatible shapes",
+        text: "Tensor dimensions that must agree do not: elementwise operations broadcast as in NumPy (equal
+dimensions, or 1 on one side), `matmul` needs the inner dimensions equal, `concat` needs all
+dimensions but the axis equal, `reshape` keeps the number of elements, and a value must fit the
+declared type. `_` in a type accepts any size, checked at run time.
+
+Wrong:
+    let w: fixed[30, 1] @rep = zeros([30, 1]);
+    let z = matmul(w, w);
+Right:
+    let z = matmul(transpose(w), w);
+",
+    },
+    Explanation {
+        code: "E0203",
+        title: "wrong rank",
+        text: "A value has the wrong number of dimensions: `matmul` takes a matrix and a matrix or vector,
+`transpose` a matrix or vector, `rows` a tensor of rank 1 or more, `read_csv`/`write_csv` at most
+two dimensions; and a value cannot be indexed with more indices than it has dimensions.
+
+Wrong:
+    let x: fixed[3] = zeros([3]);
+    let y = x[0, 1];
+Right:
+    let y = x[1];
+",
+    },
+    Explanation {
+        code: "E0204",
+        title: "`float` outside a party",
+        text: "`float` (plain f64) exists only at a party, for the party's own plaintext work. Public and
+secret values are `fixed`; a party's `float` data is encoded as `fixed` when it is shared.
+
+Wrong:
+    let w: float[30] @rep = zeros([30]);
+Right:
+    let w: fixed[30] @rep = zeros([30]);
+",
+    },
+    Explanation {
+        code: "E0205",
+        title: "dimension is not a number or constant",
+        text: "A dimension in a type is a number, an integer constant or `_` (known only at run time).
+
+Wrong:
+    let n = 30;
+    let w: fixed[n, 1] @rep = zeros([n, 1]);
+Right:
+    const N: int = 30;
+    let w: fixed[N, 1] @rep = zeros([N, 1]);
+",
+    },
+    Explanation {
+        code: "E0206",
+        title: "`..` outside a function signature",
+        text: "`fixed[..]` (any shape) is for function parameters and results, which then work on every
+shape. A variable's type gives each dimension (or `_`).
+
+Wrong:
+    let x: fixed[..] @rep = zeros([3]);
+Right:
+    let x: fixed[3] @rep = zeros([3]);
+",
+    },
+    Explanation {
+        code: "E0207",
+        title: "division by a secret value",
+        text: "A secret value can be divided only by a public value (a cheap local step in secret
+sharing). For a secret divisor, compute its reciprocal with `std::math::reciprocal` and multiply.
+
+Wrong:
+    let r: fixed @rep = a / b;      // b is secret
+Right:
+    let r: fixed @rep = a / 4.0;
+",
+    },
+    Explanation {
+        code: "E0208",
+        title: "branches of different types",
+        text: "The branches of an `if` used as a value must have the same type, and both must have a value.
+
+Wrong:
+    let y = if c { 1.0 } else { true };
+Right:
+    let y = if c { 1.0 } else { 0.0 };
+",
+    },
+    Explanation {
+        code: "E0209",
+        title: "wrong return",
+        text: "A function's returned values must agree with each other and with its declared return type;
+a function with a declared return type must end with a value (or return one).
+
+Wrong:
+    fn double(x: fixed) -> fixed { x * 2.0; }
+Right:
+    fn double(x: fixed) -> fixed { x * 2.0 }
+",
+    },
+    Explanation {
+        code: "E0210",
+        title: "not a tensor value",
+        text: "A list (`[a, b]`), a string or `()` (the value of `print`, of a loop, of a block without a
+tail) stands where a number or tensor is needed. Lists are arguments of `concat`, `zeros`, `ones`
+and `reshape`; strings are file paths, and `read_csv`/`write_csv` take them as literals.
+
+Wrong:
+    let parts = [xa, xb];
+Right:
+    let x: fixed[_, 30] @rep = concat([xa, xb], axis: 0);
+",
+    },
+    Explanation {
+        code: "E0211",
+        title: "`read_csv` without a type",
+        text: "`read_csv` needs to know the element type and shape of what it reads: give the `let` a type.
+A dimension the file decides is written `_`.
+
+Wrong:
+    let xa @alice = read_csv(\"alice_x.csv\");
+Right:
+    let xa: fixed[_, 30] @alice = read_csv(\"alice_x.csv\");
+",
+    },
+    Explanation {
+        code: "E0212",
+        title: "`%` on non-integers or secrets",
+        text: "The remainder `%` works on `int` values that are public or held by a party.
+
+Wrong:
+    let r: fixed @rep = x % 2;
+Right:
+    let r = 7 % 2;
+",
+    },
+    Explanation {
+        code: "E0213",
+        title: "out of range",
+        text: "An index, slice or axis that is known at compile time lies outside the dimension it indexes.
+A slice `a .. b` needs `0 <= a <= b <= size`; axes count from 0.
+
+Wrong:
+    let w: fixed[30, 1] @rep = zeros([30, 1]);
+    let s = sum(w, axis: 2);
+Right:
+    let s = sum(w, axis: 0);
+",
+    },
+    Explanation {
+        code: "E0301",
+        title: "secret value without a reveal",
+        text: "A secret value (held in shares at a secret placement) would reach a party, or become public,
+without a `reveal`. Revealing is the program's explicit decision to declassify, and the checker
+accepts no other way out of a secret placement.
+
+Wrong:
+    let w: fixed[30, 1] @analyst = w_secret;
+Right:
+    let w: fixed[30, 1] @analyst = reveal(w_secret, to: analyst);
+",
+    },
+    Explanation {
+        code: "E0302",
+        title: "a party's value reaches another party",
+        text: "A value held by one party would reach another party, or become public, without a `reveal`.
+To compute on several parties' data without either learning the other's, share it into a secret
+placement instead.
+
+Wrong:
+    let xb_at_alice: fixed[_, 30] @alice = xb;      // xb is bob's
+Right:
+    let x: fixed[_, 30] @rep = concat([xa, xb], axis: 0);
+",
+    },
+    Explanation {
+        code: "E0303",
+        title: "two parties' values combined in the clear",
+        text: "An operation combines values held by two different parties. Computing it at either party
+would show that party the other's data. Compute it at a secret placement (annotate the `let`),
+or reveal one side first if that is the intent.
+
+Wrong:
+    let total = xa + xb;
+Right:
+    let total: fixed[_, 30] @rep = xa + xb;
+",
+    },
+    Explanation {
+        code: "E0304",
+        title: "control flow on a secret",
+        text: "An `if` or `while` condition, a loop bound, an index, a slice bound or a size depends on a
+secret value. Every party runs the same control flow, so it would learn the secret. Compute both
+sides and choose with `select(c, a, b)`; loop a public number of times.
+
+Wrong:
+    let y = if x > 0.0 { x } else { 0.0 };      // x is secret
+Right:
+    let y = select(x > 0.0, x, 0.0);
+",
+    },
+    Explanation {
+        code: "E0305",
+        title: "control flow on a party's value outside its `on` block",
+        text: "An `if`, loop or index depends on a value held by a party. Control flow on a party's data
+must run at that party: put the code in `on p { … }`. Outside, the other parties would need to
+learn the value to follow the branch.
+
+Wrong:
+    if rows(xa) > 0 && flag { … }      // flag is alice's
+Right:
+    let result = on alice { if flag { 1.0 } else { 0.0 } };
+",
+    },
+    Explanation {
+        code: "E0306",
+        title: "a value would leave an `on` block",
+        text: "Code inside `on p { … }` runs at party `p` alone. It may not assign to variables held elsewhere,
+return from the function, or open another party's `on` block: whether and what it assigns would
+leak `p`'s data (an implicit flow). Give the block a value and assign that outside.
+
+Wrong:
+    let mut n: int @rep = 0;
+    on alice { if flag { n = 1; } }
+Right:
+    let n: int @alice = on alice { if flag { 1 } else { 0 } };
+",
+    },
+    Explanation {
+        code: "E0307",
+        title: "two secret placements combined",
+        text: "A value of one secret placement meets a value of another (`rep` and `two`). Shares of different
+protocols cannot be combined, and tfe does not convert between them: compute this part of the
+program at one placement.
+
+Wrong:
+    let z = a_rep + b_pond;
+Right:
+    let z: fixed @rep = a_rep + b_rep;
+",
+    },
+    Explanation {
+        code: "E0308",
+        title: "printing or writing a secret",
+        text: "`print` and `write_csv` run where their value is visible: at the party that holds it, or at
+every party for a public value. A secret value is visible nowhere; reveal it to the party that
+may see it.
+
+Wrong:
+    write_csv(w, \"weights.csv\");                    // w is secret
+Right:
+    write_csv(reveal(w, to: analyst), \"weights.csv\");
+",
+    },
+    Explanation {
+        code: "E0309",
+        title: "`reveal` inside an `on` block",
+        text: "An `on` block runs at one party alone, but a reveal needs the parties that hold the secret.
+Reveal before the block, and use the revealed value inside it.
+
+Wrong:
+    on analyst { write_csv(reveal(w, to: analyst), \"w.csv\"); }
+Right:
+    let w_plain = reveal(w, to: analyst);
+    on analyst { write_csv(w_plain, \"w.csv\"); }
+",
+    },
+    Explanation {
+        code: "E0310",
+        title: "reveal not declared in the signature",
+        text: "A function other than `main` reveals (itself or through a function it calls) to a party its
+signature does not name. The `reveals(…)` clause makes every declassification visible at the
+function's signature, so library code cannot leak behind its caller's back.
+
+Wrong:
+    fn evaluate(w: fixed[30, 1] @rep) -> fixed[30, 1] @analyst { reveal(w, to: analyst) }
+Right:
+    fn evaluate(w: fixed[30, 1] @rep) -> fixed[30, 1] @analyst reveals(analyst) { reveal(w, to: analyst) }
+",
+    },
+    Explanation {
+        code: "E0311",
+        title: "`read_csv` at no party",
+        text: "`read_csv` reads a file in a party's data directory, so it runs at a party: annotate the `let`
+with the party, or read inside its `on` block.
+
+Wrong:
+    let x: fixed[_, 30] = read_csv(\"x.csv\");
+Right:
+    let x: fixed[_, 30] @alice = read_csv(\"x.csv\");
+",
+    },
 ];
 
 #[cfg(test)]

@@ -9,9 +9,14 @@
 //! next (see the issues). The crate is pure: no files, no network, no terminal. It takes text
 //! and returns values and [`Diagnostic`]s; the `tfec` binary does the I/O.
 
+pub mod check;
 pub mod diagnostics;
 pub mod explain;
+pub mod hir;
+pub mod hir_dump;
+pub mod stdlib;
 pub mod syntax;
+pub mod types;
 
 pub use diagnostics::{Diagnostic, Label, RenderOptions, Severity, render};
 pub use tfe_grammar::ast;
@@ -22,7 +27,9 @@ pub fn parse(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
         .map_err(|errors| errors.iter().map(|e| syntax::diagnostic(e, src)).collect())
 }
 
-/// Everything `tfec check` verifies. For now: the syntax.
-pub fn check(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
-    parse(src)
+/// Everything `tfec check` verifies: syntax, names, types, placements and information flow.
+/// Returns the checked program (HIR).
+pub fn check(src: &str) -> Result<hir::Program, Vec<Diagnostic>> {
+    let program = parse(src)?;
+    check::check(&program)
 }

@@ -28,8 +28,9 @@ struct Cli {
 enum Command {
     /// Check a program and report every error found.
     ///
-    /// Today this checks the syntax; name resolution, types, placements and the
-    /// information-flow rules are being added. Exits with 1 if the program has errors.
+    /// Checks the syntax, names, types, placements and the information-flow rules: that no
+    /// value reaches a party that may not see it except through a `reveal` the source states.
+    /// Exits with 1 if the program has errors.
     Check {
         /// The `.tfe` source file.
         file: PathBuf,
@@ -38,8 +39,9 @@ enum Command {
     Build {
         /// The `.tfe` source file.
         file: PathBuf,
-        /// What to print: `ast` (the syntax tree with positions). Later stages: `hir`, `ir`,
-        /// `protocol`, `party:NAME`.
+        /// What to print: `ast` (the syntax tree with positions) or `hir` (the checked program:
+        /// a type and a placement on every expression). Later stages: `ir`, `protocol`,
+        /// `party:NAME`.
         #[arg(long, value_name = "STAGE")]
         emit: String,
     },
@@ -108,7 +110,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Check { file } => {
             let src = read_source(&file)?;
-            compile(&file, &src, render)?;
+            let report_errors = |d: Vec<Diagnostic>| {
+                report(&file, &src, &d, render);
+                Failure::Program
+            };
+            tfe_compiler::check(&src).map_err(report_errors)?;
             eprintln!("{}: ok", file.display());
             Ok(())
         }
@@ -116,15 +122,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let src = read_source(&file)?;
             match emit.as_str() {
                 "ast" => {
-                    let program = compile(&file, &src, render)?;
+                    let program = tfe_compiler::parse(&src).map_err(|d| {
+                        report(&file, &src, &d, render);
+                        Failure::Program
+                    })?;
                     print!("{}", tfe_grammar::dump::program(&program, &src));
                     Ok(())
                 }
-                "hir" | "ir" | "protocol" => Err(Failure::Usage(format!(
-                    "`--emit {emit}` is not available yet: this version of tfec stops after parsing"
+                "hir" => {
+                    let program = tfe_compiler::check(&src).map_err(|d| {
+                        report(&file, &src, &d, render);
+                        Failure::Program
+                    })?;
+                    print!("{}", tfe_compiler::hir_dump::program(&program));
+                    Ok(())
+                }
+                "ir" | "protocol" => Err(Failure::Usage(format!(
+                    "`--emit {emit}` is not available yet: this version of tfec stops after checking"
                 ))),
                 other if other.starts_with("party:") => Err(Failure::Usage(format!(
-                    "`--emit {other}` is not available yet: this version of tfec stops after parsing"
+                    "`--emit {other}` is not available yet: this version of tfec stops after checking"
                 ))),
                 other => Err(Failure::Usage(format!(
                     "unknown stage `{other}` for --emit; the stages are: ast, hir, ir, protocol, party:NAME"
@@ -163,18 +180,6 @@ fn read_source(path: &Path) -> Result<String, Failure> {
             path.display(),
             bytes[offset]
         );
-        Failure::Program
-    })
-}
-
-/// Runs the compiler front end, printing diagnostics to stderr on failure.
-fn compile(
-    file: &Path,
-    src: &str,
-    render: RenderOptions,
-) -> Result<tfe_compiler::ast::Program, Failure> {
-    tfe_compiler::check(src).map_err(|diagnostics| {
-        report(file, src, &diagnostics, render);
         Failure::Program
     })
 }

@@ -104,7 +104,7 @@ fn build_emit_ast_prints_the_tree() {
 
 #[test]
 fn build_emit_of_later_stages_says_so() {
-    for stage in ["hir", "ir", "protocol", "party:s0"] {
+    for stage in ["ir", "protocol", "party:s0"] {
         let out = tfec(&["build", &logreg(), "--emit", stage]);
         assert_eq!(out.status.code(), Some(2), "{stage}");
         assert!(text(&out.stderr).contains("not available yet"), "{stage}");

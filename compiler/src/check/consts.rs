@@ -1,0 +1,279 @@
+//! Constants and written types. Constants are public and evaluated at compile time (they size
+//! tensors: `fixed[N, 1]`); a written type becomes a [`TensorType`].
+
+use tfe_grammar::ast;
+
+use super::{Checker, ModuleId};
+use crate::diagnostics::{Diagnostic, Label};
+use crate::types::{Dim, Scalar, TensorType};
+
+/// The value of a constant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ConstValue {
+    Int(i64),
+    Fixed(f64),
+    Bool(bool),
+}
+
+impl ConstValue {
+    pub(crate) fn scalar(self) -> Scalar {
+        match self {
+            ConstValue::Int(_) => Scalar::Int,
+            ConstValue::Fixed(_) => Scalar::Fixed,
+            ConstValue::Bool(_) => Scalar::Bool,
+        }
+    }
+
+    fn as_f64(self) -> Option<f64> {
+        match self {
+            ConstValue::Int(v) => Some(v as f64),
+            ConstValue::Fixed(v) => Some(v),
+            ConstValue::Bool(_) => None,
+        }
+    }
+}
+
+pub(super) fn scalar_of(scalar: ast::ScalarType) -> Scalar {
+    match scalar {
+        ast::ScalarType::Fixed => Scalar::Fixed,
+        ast::ScalarType::Int => Scalar::Int,
+        ast::ScalarType::Bool => Scalar::Bool,
+        ast::ScalarType::Float => Scalar::Float,
+    }
+}
+
+impl Checker<'_> {
+    /// The value of a named constant of a module, evaluating it on first use.
+    pub(super) fn constant(&mut self, module: ModuleId, name: &str) -> Option<Option<ConstValue>> {
+        let key = (module, name.to_string());
+        if let Some(value) = self.constants.get(&key) {
+            return Some(*value);
+        }
+        let decl = *self.modules[module].constants.get(name)?;
+        if !self.constants_in_progress.insert(key.clone()) {
+            self.error(
+                Diagnostic::error(
+                    "E0115",
+                    format!("the constant `{name}` depends on itself"),
+                    Label::new(decl.name.span, "defined in terms of itself"),
+                )
+                .with_help("give the constant a value that does not refer back to it"),
+            );
+            return Some(None);
+        }
+        let value = self.const_expr(module, &decl.value);
+        let value = match (value, &decl.ty) {
+            (Some(v), Some(ty)) => self.const_conform(v, ty, &decl.value),
+            (v, _) => v,
+        };
+        self.constants_in_progress.remove(&key);
+        self.constants.insert(key, value);
+        Some(value)
+    }
+
+    fn const_conform(
+        &mut self,
+        value: ConstValue,
+        ty: &ast::Type,
+        expr: &ast::Expr,
+    ) -> Option<ConstValue> {
+        if ty.dims.is_some() {
+            self.error(
+                Diagnostic::error(
+                    "E0115",
+                    "constants are scalars",
+                    Label::new(ty.span, "a tensor type"),
+                )
+                .with_help("write `const N: int = 3;`; build tensors inside functions"),
+            );
+            return None;
+        }
+        match (scalar_of(ty.scalar), value) {
+            (Scalar::Fixed | Scalar::Float, ConstValue::Int(v)) => {
+                Some(ConstValue::Fixed(v as f64))
+            }
+            (s, v) if s == v.scalar() || (s == Scalar::Float && v.scalar() == Scalar::Fixed) => {
+                Some(v)
+            }
+            (s, v) => {
+                self.error(Diagnostic::error(
+                    "E0201",
+                    format!(
+                        "the constant is declared `{}` but its value is `{}`",
+                        s.name(),
+                        v.scalar().name()
+                    ),
+                    Label::new(expr.span, format!("this is {}", v.scalar().name())),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Evaluates a constant expression: literals, other constants, arithmetic, comparisons.
+    pub(super) fn const_expr(&mut self, module: ModuleId, expr: &ast::Expr) -> Option<ConstValue> {
+        use ast::{BinOp, ExprKind, UnOp};
+        match &expr.kind {
+            ExprKind::Int(v) => match i64::try_from(*v) {
+                Ok(v) => Some(ConstValue::Int(v)),
+                Err(_) => self.not_constant(expr),
+            },
+            ExprKind::Fixed(v) => Some(ConstValue::Fixed(*v)),
+            ExprKind::Bool(b) => Some(ConstValue::Bool(*b)),
+            ExprKind::Var(name) => match self.constant(module, &name.name) {
+                Some(v) => v,
+                None => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0115",
+                            format!("`{}` is not a constant", name.name),
+                            Label::new(name.span, "not known at compile time"),
+                        )
+                        .with_help("a constant's value is built from literals and other constants"),
+                    );
+                    None
+                }
+            },
+            ExprKind::Unary {
+                op: UnOp::Neg,
+                operand,
+            } => match self.const_expr(module, operand)? {
+                ConstValue::Fixed(v) => Some(ConstValue::Fixed(-v)),
+                ConstValue::Int(v) => Some(ConstValue::Int(-v)),
+                ConstValue::Bool(_) => self.not_constant(expr),
+            },
+            ExprKind::Unary {
+                op: UnOp::Not,
+                operand,
+            } => match self.const_expr(module, operand)? {
+                ConstValue::Bool(b) => Some(ConstValue::Bool(!b)),
+                _ => self.not_constant(expr),
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                let a = self.const_expr(module, lhs)?;
+                let b = self.const_expr(module, rhs)?;
+                match (op, a, b) {
+                    (BinOp::Add, ConstValue::Int(x), ConstValue::Int(y)) => {
+                        x.checked_add(y).map(ConstValue::Int)
+                    }
+                    (BinOp::Sub, ConstValue::Int(x), ConstValue::Int(y)) => {
+                        x.checked_sub(y).map(ConstValue::Int)
+                    }
+                    (BinOp::Mul, ConstValue::Int(x), ConstValue::Int(y)) => {
+                        x.checked_mul(y).map(ConstValue::Int)
+                    }
+                    (BinOp::Div, ConstValue::Int(x), ConstValue::Int(y)) => {
+                        x.checked_div(y).map(ConstValue::Int)
+                    }
+                    (BinOp::Rem, ConstValue::Int(x), ConstValue::Int(y)) => {
+                        x.checked_rem(y).map(ConstValue::Int)
+                    }
+                    (BinOp::And, ConstValue::Bool(x), ConstValue::Bool(y)) => {
+                        Some(ConstValue::Bool(x && y))
+                    }
+                    (BinOp::Or, ConstValue::Bool(x), ConstValue::Bool(y)) => {
+                        Some(ConstValue::Bool(x || y))
+                    }
+                    (op, a, b) => {
+                        let (x, y) = (a.as_f64(), b.as_f64());
+                        match (op, x, y) {
+                            (BinOp::Add, Some(x), Some(y)) => Some(ConstValue::Fixed(x + y)),
+                            (BinOp::Sub, Some(x), Some(y)) => Some(ConstValue::Fixed(x - y)),
+                            (BinOp::Mul, Some(x), Some(y)) => Some(ConstValue::Fixed(x * y)),
+                            (BinOp::Div, Some(x), Some(y)) if y != 0.0 => {
+                                Some(ConstValue::Fixed(x / y))
+                            }
+                            (BinOp::Lt, Some(x), Some(y)) => Some(ConstValue::Bool(x < y)),
+                            (BinOp::Le, Some(x), Some(y)) => Some(ConstValue::Bool(x <= y)),
+                            (BinOp::Gt, Some(x), Some(y)) => Some(ConstValue::Bool(x > y)),
+                            (BinOp::Ge, Some(x), Some(y)) => Some(ConstValue::Bool(x >= y)),
+                            (BinOp::Eq, Some(x), Some(y)) => Some(ConstValue::Bool(x == y)),
+                            (BinOp::Ne, Some(x), Some(y)) => Some(ConstValue::Bool(x != y)),
+                            _ => None,
+                        }
+                    }
+                }
+                .or_else(|| self.not_constant(expr))
+            }
+            _ => self.not_constant(expr),
+        }
+    }
+
+    fn not_constant(&mut self, expr: &ast::Expr) -> Option<ConstValue> {
+        self.error(
+            Diagnostic::error(
+                "E0115",
+                "this is not a constant expression",
+                Label::new(expr.span, "cannot be computed at compile time"),
+            )
+            .with_help(
+                "constants are built from literals and other constants with `+ - * / %`, \
+                 comparisons and `&& || !` (integers must not overflow or divide by zero)",
+            ),
+        );
+        None
+    }
+
+    fn dim(&mut self, module: ModuleId, dim: &ast::Dim) -> Option<Dim> {
+        match dim {
+            ast::Dim::Fixed(n, _) => Some(Dim::Known(*n)),
+            ast::Dim::Unknown(_) => Some(Dim::Runtime),
+            ast::Dim::Named(name) => match self.constant(module, &name.name) {
+                Some(Some(ConstValue::Int(n))) if n >= 0 => Some(Dim::Known(n as u64)),
+                Some(None) => None,
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0205",
+                            format!("`{}` is not an integer constant", name.name),
+                            Label::new(
+                                name.span,
+                                "a dimension must be a number, an integer constant or `_`",
+                            ),
+                        )
+                        .with_help("write `_` for a size known only at run time"),
+                    );
+                    None
+                }
+            },
+            ast::Dim::Any(span) => {
+                self.error(
+                    Diagnostic::error("E0206", "`..` stands only in function signatures", Label::new(*span, "not allowed here"))
+                        .with_help("here, write each dimension: a number, a constant, or `_` for a size known at run time"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A type written in a `let` or `const`: every dimension given.
+    pub(super) fn annotation_type(
+        &mut self,
+        module: ModuleId,
+        ty: &ast::Type,
+    ) -> Option<TensorType> {
+        let scalar = scalar_of(ty.scalar);
+        let mut shape = Vec::new();
+        let mut ok = true;
+        for dim in ty.dims.iter().flatten() {
+            match self.dim(module, dim) {
+                Some(d) => shape.push(d),
+                None => ok = false,
+            }
+        }
+        ok.then(|| TensorType::new(scalar, shape))
+    }
+
+    /// A type written in a signature, where `fixed[..]` means any shape: returns the type and
+    /// whether its shape is free.
+    pub(super) fn signature_type(
+        &mut self,
+        module: ModuleId,
+        ty: &ast::Type,
+    ) -> Option<(TensorType, bool)> {
+        if let Some([ast::Dim::Any(_)]) = ty.dims.as_deref() {
+            return Some((TensorType::scalar(scalar_of(ty.scalar)), true));
+        }
+        self.annotation_type(module, ty).map(|t| (t, false))
+    }
+}

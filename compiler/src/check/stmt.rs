@@ -1,0 +1,311 @@
+//! Statements and blocks: `let`, assignment, loops, `return`, and the tail value of a block.
+
+use std::collections::HashMap;
+
+use tfe_grammar::ast;
+
+use super::expr::{Expected, poison};
+use super::flow::Control;
+use super::{Checker, FnContext};
+use crate::diagnostics::{Diagnostic, Label};
+use crate::hir::{self, Expr, Placement, Stmt};
+use crate::types::{Scalar, TensorType, Type};
+
+impl<'a> Checker<'a> {
+    pub(super) fn block(
+        &mut self,
+        cx: &mut FnContext,
+        block: &'a ast::Block,
+        expected: &Expected,
+    ) -> hir::Block {
+        cx.scopes.push(HashMap::new());
+        let mut stmts = Vec::new();
+        for stmt in &block.stmts {
+            if let Some(s) = self.stmt(cx, stmt) {
+                stmts.push(s);
+            }
+        }
+        let tail = block.tail.as_deref().map(|tail| {
+            let value = self.expr(cx, tail, expected);
+            Box::new(self.deliver(cx, value, expected))
+        });
+        cx.scopes.pop();
+        hir::Block {
+            stmts,
+            tail,
+            span: block.span,
+        }
+    }
+
+    /// Fits a value to what its context expects: the declared type and placement of a function's
+    /// result, of an `on` block's value.
+    fn deliver(&mut self, cx: &FnContext, value: Expr, expected: &Expected) -> Expr {
+        if value.ty == Type::Error || value.ty == Type::Unit {
+            return value;
+        }
+        let value = match &expected.ty {
+            Some((declared, any_shape)) => {
+                let Some(t) = self.tensor_of(&value, "the value").cloned() else {
+                    return poison(value.span);
+                };
+                match self.conform(&value, &t, declared, *any_shape, "the expected value") {
+                    Some(ty) => {
+                        let widened = self.widen(value, ty.scalar);
+                        Expr {
+                            ty: Type::Tensor(ty),
+                            ..widened
+                        }
+                    }
+                    None => return poison(value.span),
+                }
+            }
+            None => value,
+        };
+        match expected.placement {
+            Some(p) => self.store(cx, value, p),
+            None => value,
+        }
+    }
+
+    fn stmt(&mut self, cx: &mut FnContext, stmt: &'a ast::Stmt) -> Option<Stmt> {
+        let span = stmt.span;
+        match &stmt.kind {
+            ast::StmtKind::Let {
+                mutable,
+                name,
+                ty,
+                placement,
+                value,
+            } => {
+                let annotated = match ty {
+                    Some(t) => Some(self.annotation_type(cx.module, t)),
+                    None => None,
+                };
+                let annotated_placement = match placement {
+                    Some(p) => Some(self.placement(p)),
+                    None => None,
+                };
+                let declared_ty = annotated.clone().flatten();
+                let declared_at = annotated_placement.flatten();
+                if let (Some(t), Some(p)) = (&declared_ty, declared_at)
+                    && t.scalar == Scalar::Float
+                    && !matches!(p, Placement::Party(_))
+                {
+                    self.error(
+                        Diagnostic::error("E0204", "`float` values live only at a party", Label::new(ty.as_ref().map_or(span, |t| t.span), "a `float` here"))
+                            .with_help("use `fixed` for public and secret values; `float` is for a party's own plaintext work"),
+                    );
+                }
+                let at = declared_at.or(cx.on_party.map(Placement::Party));
+                let expected = Expected {
+                    ty: declared_ty.clone().map(|t| (t, false)),
+                    placement: at,
+                };
+                let mut value = self.expr(cx, value, &expected);
+                let failed = value.ty == Type::Error
+                    || matches!(annotated, Some(None))
+                    || matches!(annotated_placement, Some(None));
+                let mut ty = value.ty.clone();
+                if !failed {
+                    match &value.ty {
+                        Type::Tensor(t) => {
+                            if let Some(declared) = &declared_ty {
+                                match self.conform(
+                                    &value,
+                                    t,
+                                    declared,
+                                    false,
+                                    &format!("`{}`", name.name),
+                                ) {
+                                    Some(fitted) => {
+                                        value = self.widen(value, fitted.scalar);
+                                        ty = Type::Tensor(fitted);
+                                        value.ty = ty.clone();
+                                    }
+                                    None => ty = Type::Error,
+                                }
+                            }
+                        }
+                        other => {
+                            let other = other.clone();
+                            self.tensor_of(&value, &format!("the value of `{}`", name.name));
+                            let _ = other;
+                            ty = Type::Error;
+                        }
+                    }
+                } else {
+                    // The variable still exists: later uses of it report nothing more.
+                    ty = Type::Error;
+                }
+                if let Some(p) = at
+                    && ty != Type::Error
+                {
+                    value = self.store(cx, value, p);
+                    if value.ty == Type::Error {
+                        ty = Type::Error;
+                    }
+                }
+                let local = cx.declare(hir::Local {
+                    name: name.name.clone(),
+                    ty,
+                    placement: value.placement,
+                    mutable: *mutable,
+                    span,
+                });
+                Some(Stmt::Let { local, value, span })
+            }
+            ast::StmtKind::Assign { target, value } => {
+                let Some(local) = cx.lookup(&target.name) else {
+                    let is_const = self.modules[cx.module].constants.contains_key(&target.name);
+                    self.error(
+                        Diagnostic::error(
+                            if is_const { "E0110" } else { "E0101" },
+                            if is_const {
+                                format!("cannot assign to the constant `{}`", target.name)
+                            } else {
+                                format!("unknown name `{}`", target.name)
+                            },
+                            Label::new(
+                                target.span,
+                                if is_const {
+                                    "a constant"
+                                } else {
+                                    "not found in this scope"
+                                },
+                            ),
+                        )
+                        .with_help(if is_const {
+                            "constants never change; declare a variable with `let mut`"
+                        } else {
+                            "declare it first with `let mut`"
+                        }),
+                    );
+                    return None;
+                };
+                let (local_ty, local_placement, mutable, decl_span) = {
+                    let l = &cx.locals[local];
+                    (l.ty.clone(), l.placement, l.mutable, l.span)
+                };
+                if !mutable {
+                    self.error(
+                        Diagnostic::error(
+                            "E0110",
+                            format!("cannot assign twice to `{}`", target.name),
+                            Label::new(span, "assigned here"),
+                        )
+                        .with_secondary(Label::new(decl_span, "declared without `mut` here"))
+                        .with_help(format!(
+                            "declare it with `let mut {}` to change it",
+                            target.name
+                        )),
+                    );
+                    return None;
+                }
+                if let Some(p) = cx.on_party
+                    && local_placement != Placement::Party(p)
+                {
+                    let party = self.parties[p].name.clone();
+                    self.error(
+                        Diagnostic::error(
+                            "E0306",
+                            format!("assignment inside `on {party}` to `{}`, which is {}", target.name, super::flow::describe(self, local_placement)),
+                            Label::new(span, format!("assigned at `{party}`")),
+                        )
+                        .with_secondary(Label::new(decl_span, format!("`{}` is declared here", target.name)))
+                        .with_help(format!(
+                            "code in `on {party}` runs at {party} alone; what it assigns, and whether it assigns at all, would leak {party}'s data. \
+                             Give the block a value instead: `{} = on {party} {{ … }};`",
+                            target.name
+                        )),
+                    );
+                    return None;
+                }
+                if local_ty == Type::Error {
+                    return None;
+                }
+                let expected = Expected {
+                    ty: local_ty.tensor().map(|t| (t.clone(), false)),
+                    placement: Some(local_placement),
+                };
+                let value = self.expr(cx, value, &expected);
+                let value = self.deliver(cx, value, &expected);
+                (value.ty != Type::Error).then_some(Stmt::Assign { local, value, span })
+            }
+            ast::StmtKind::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let at = cx.on_party.map(Placement::Party);
+                let s = self.expr(cx, start, &Expected::at(at));
+                let e = self.expr(cx, end, &Expected::at(at));
+                let ok = self.int_control(cx, &s, Control::LoopBound)
+                    & self.int_control(cx, &e, Control::LoopBound);
+                cx.scopes.push(HashMap::new());
+                let placement =
+                    super::flow::join_quiet(s.placement, e.placement).unwrap_or(Placement::Public);
+                let var_id = cx.declare(hir::Local {
+                    name: var.name.clone(),
+                    ty: Type::Tensor(TensorType::scalar(Scalar::Int)),
+                    placement,
+                    mutable: false,
+                    span: var.span,
+                });
+                cx.loop_vars.insert(var_id);
+                let body = self.block(cx, body, &Expected::default());
+                cx.scopes.pop();
+                ok.then_some(Stmt::For {
+                    var: var_id,
+                    start: s,
+                    end: e,
+                    body,
+                    span,
+                })
+            }
+            ast::StmtKind::While { cond, body } => {
+                let c = self.expr(cx, cond, &Expected::at(cx.on_party.map(Placement::Party)));
+                let ok = self.condition(cx, &c, Control::WhileCondition);
+                let body = self.block(cx, body, &Expected::default());
+                ok.then_some(Stmt::While {
+                    cond: c,
+                    body,
+                    span,
+                })
+            }
+            ast::StmtKind::Return(value) => {
+                if cx.on_party.is_some() {
+                    self.error(
+                        Diagnostic::error("E0306", "`return` inside an `on` block", Label::new(span, "returns from the function"))
+                            .with_help("whether the function returns here would depend on one party's data; give the `on` block a value instead"),
+                    );
+                    return None;
+                }
+                let expected = Expected {
+                    ty: cx.ret_type.clone().map(|t| (t, cx.ret_any_shape)),
+                    placement: cx.ret_placement,
+                };
+                let value = value.as_ref().map(|v| {
+                    let value = self.expr(cx, v, &expected);
+                    self.deliver(cx, value, &expected)
+                });
+                match &value {
+                    Some(v) => cx.returns.push((v.ty.clone(), v.placement, v.span)),
+                    None if cx.ret_type.is_some() => {
+                        self.error(Diagnostic::error(
+                            "E0209",
+                            format!("`{}` must return a value", cx.name),
+                            Label::new(span, "returns nothing"),
+                        ));
+                    }
+                    None => cx.returns.push((Type::Unit, Placement::Public, span)),
+                }
+                Some(Stmt::Return { value, span })
+            }
+            ast::StmtKind::Expr { expr, .. } => {
+                let value = self.expr(cx, expr, &Expected::at(cx.on_party.map(Placement::Party)));
+                Some(Stmt::Expr(value))
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The checked program (HIR): names resolved, every expression typed and placed, every movement
+//! of data between placements explicit.
+//!
+//! The checker produces a HIR only for a program with no errors, so every invariant below holds
+//! for the passes after it (lowering relies on them):
+//! - every expression has a type and a placement; data changes placement only through
+//!   [`ExprKind::Share`] (a party's or a public value entering a secret placement) and
+//!   [`ExprKind::Reveal`] (the program's declassifications);
+//! - branch conditions, loop bounds and indices are public, or held by the party whose `on` block
+//!   they are in;
+//! - functions are instantiated per call signature (argument types and placements), and none is
+//!   recursive: the call graph is a DAG and `main` is its root;
+//! - constants are folded into literals; `int` operands of `fixed` arithmetic are wrapped in
+//!   [`ExprKind::Convert`].
+
+use std::collections::BTreeSet;
+
+use tfe_grammar::Span;
+use tfe_grammar::ast::{BinOp, UnOp};
+
+use crate::types::{Scalar, TensorType, Type};
+
+pub type PartyId = usize;
+pub type SecretId = usize;
+pub type FunctionId = usize;
+pub type LocalId = usize;
+
+/// Where a value lives, and so who can see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Placement {
+    /// Known to every party.
+    Public,
+    /// Plaintext at one party.
+    Party(PartyId),
+    /// Secret-shared among the compute parties of a secret placement.
+    Secret(SecretId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Replicated secret sharing among three parties (honest majority).
+    Aby3,
+    /// Additive two-party sharing with a dealer of correlated randomness.
+    Pond,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Aby3 => "aby3",
+            Protocol::Pond => "pond",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Party {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretPlacement {
+    pub name: String,
+    pub protocol: Protocol,
+    /// The compute parties in protocol order; for pond, the two holders then the dealer.
+    pub parties: Vec<PartyId>,
+    /// Bits of the ring the shares live in (64 or 128).
+    pub ring_bits: u32,
+    /// Fractional bits of the fixed-point encoding.
+    pub frac_bits: u32,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub parties: Vec<Party>,
+    pub secrets: Vec<SecretPlacement>,
+    /// Every function instance; callees come before their callers.
+    pub functions: Vec<Function>,
+    pub main: FunctionId,
+}
+
+impl Program {
+    pub fn placement_name(&self, placement: Placement) -> String {
+        match placement {
+            Placement::Public => "public".to_string(),
+            Placement::Party(p) => self.parties[p].name.clone(),
+            Placement::Secret(s) => self.secrets[s].name.clone(),
+        }
+    }
+}
+
+/// One instance of a function: a source function checked for one call signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// The name as written (`sigmoid`), and the module it comes from (`std::nn`, or `main`).
+    pub name: String,
+    pub module: String,
+    pub params: Vec<LocalId>,
+    pub locals: Vec<Local>,
+    pub ret_type: Type,
+    pub ret_placement: Placement,
+    pub body: Block,
+    /// Where this function's reveals (its own and its callees') may go: `Public` for `reveal(x)`.
+    pub reveals: BTreeSet<Placement>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    pub name: String,
+    pub ty: Type,
+    pub placement: Placement,
+    pub mutable: bool,
+    /// The declaration: a `let`, a parameter, a loop variable.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub tail: Option<Box<Expr>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stmt {
+    Let {
+        local: LocalId,
+        value: Expr,
+        span: Span,
+    },
+    Assign {
+        local: LocalId,
+        value: Expr,
+        span: Span,
+    },
+    /// `for var in start..end`: bounds are public (or at the party of the enclosing `on`).
+    For {
+        var: LocalId,
+        start: Expr,
+        end: Expr,
+        body: Block,
+        span: Span,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+        span: Span,
+    },
+    Return {
+        value: Option<Expr>,
+        span: Span,
+    },
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub placement: Placement,
+    pub span: Span,
+}
+
+/// The builtin operations. Static parameters (axes, paths) are part of the operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Builtin {
+    ReadCsv { path: String },
+    WriteCsv { path: String },
+    Print,
+    Zeros,
+    Ones,
+    Rows,
+    Shape,
+    Concat { axis: usize },
+    Transpose,
+    Reshape,
+    Sum { axis: Option<usize> },
+    Matmul,
+    Select,
+}
+
+impl Builtin {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Builtin::ReadCsv { .. } => "read_csv",
+            Builtin::WriteCsv { .. } => "write_csv",
+            Builtin::Print => "print",
+            Builtin::Zeros => "zeros",
+            Builtin::Ones => "ones",
+            Builtin::Rows => "rows",
+            Builtin::Shape => "shape",
+            Builtin::Concat { .. } => "concat",
+            Builtin::Transpose => "transpose",
+            Builtin::Reshape => "reshape",
+            Builtin::Sum { .. } => "sum",
+            Builtin::Matmul => "matmul",
+            Builtin::Select => "select",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexItem {
+    Single(Expr),
+    Range { start: Expr, end: Expr },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Int(i64),
+    Fixed(f64),
+    Bool(bool),
+    Str(String),
+    Local(LocalId),
+    List(Vec<Expr>),
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Builtin {
+        builtin: Builtin,
+        args: Vec<Expr>,
+    },
+    Call {
+        function: FunctionId,
+        args: Vec<Expr>,
+    },
+    Index {
+        base: Box<Expr>,
+        items: Vec<IndexItem>,
+    },
+    /// Widening of `int` to `fixed` or `float`, or between `fixed` and `float` at a party.
+    Convert {
+        value: Box<Expr>,
+        to: Scalar,
+    },
+    /// A party's (or a public) value entering a secret placement: secret-shared.
+    Share {
+        value: Box<Expr>,
+        to: SecretId,
+    },
+    /// Declassification: to one party, or to everyone (`to: None`).
+    Reveal {
+        value: Box<Expr>,
+        to: Option<PartyId>,
+    },
+    If {
+        cond: Box<Expr>,
+        then_block: Block,
+        else_block: Option<Block>,
+    },
+    On {
+        party: PartyId,
+        body: Block,
+    },
+    Block(Block),
+}
+
+impl Expr {
+    pub fn tensor_type(&self) -> Option<&TensorType> {
+        self.ty.tensor()
+    }
+}
