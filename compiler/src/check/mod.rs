@@ -213,6 +213,16 @@ impl<'a> Checker<'a> {
             }
         }
         self.declare_module_items(MAIN_MODULE, &mut seen);
+        // Every constant is evaluated, used or not: a bad one is an error either way.
+        let mut names: Vec<String> = self.modules[MAIN_MODULE]
+            .constants
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        for name in names {
+            self.constant(MAIN_MODULE, &name);
+        }
     }
 
     /// Constants, functions and imports of a module; `seen` holds the names already taken.
@@ -228,7 +238,19 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ast::Item::Fn(decl) => {
-                    if self.check_fresh(seen, &decl.name) {
+                    if expr::BUILTINS.contains(&decl.name.name.as_str()) {
+                        self.error(
+                            Diagnostic::error(
+                                "E0103",
+                                format!(
+                                    "`{}` is a builtin and cannot be redefined",
+                                    decl.name.name
+                                ),
+                                Label::new(decl.name.span, "a builtin's name"),
+                            )
+                            .with_help("give the function another name"),
+                        );
+                    } else if self.check_fresh(seen, &decl.name) {
                         self.modules[module]
                             .functions
                             .insert(decl.name.name.clone(), decl);

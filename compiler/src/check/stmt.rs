@@ -77,14 +77,8 @@ impl<'a> Checker<'a> {
                 placement,
                 value,
             } => {
-                let annotated = match ty {
-                    Some(t) => Some(self.annotation_type(cx.module, t)),
-                    None => None,
-                };
-                let annotated_placement = match placement {
-                    Some(p) => Some(self.placement(p)),
-                    None => None,
-                };
+                let annotated = ty.as_ref().map(|t| self.annotation_type(cx.module, t));
+                let annotated_placement = placement.as_ref().map(|p| self.placement(p));
                 let declared_ty = annotated.clone().flatten();
                 let declared_at = annotated_placement.flatten();
                 if let (Some(t), Some(p)) = (&declared_ty, declared_at)
@@ -247,7 +241,12 @@ impl<'a> Checker<'a> {
                     super::flow::join_quiet(s.placement, e.placement).unwrap_or(Placement::Public);
                 let var_id = cx.declare(hir::Local {
                     name: var.name.clone(),
-                    ty: Type::Tensor(TensorType::scalar(Scalar::Int)),
+                    // After a bad bound, the variable reports nothing more.
+                    ty: if ok {
+                        Type::Tensor(TensorType::scalar(Scalar::Int))
+                    } else {
+                        Type::Error
+                    },
                     placement,
                     mutable: false,
                     span: var.span,
