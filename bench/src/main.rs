@@ -13,7 +13,11 @@ fn main() {
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; figures are only meaningful with --release");
     }
-    let benches: &[(&str, fn())] = &[("parse", parse_bench), ("lex", lex_bench)];
+    let benches: &[(&str, fn())] = &[
+        ("parse", parse_bench),
+        ("lex", lex_bench),
+        ("check", check_bench),
+    ];
     for (name, run) in benches {
         if name.contains(filter.as_str()) {
             run();
@@ -65,5 +69,37 @@ fn lex_bench() {
         "bench lex-{n_lines}-lines {secs:.6} - -  ({:.2}M lines/s, {:.0} MB/s, median of {runs} runs)",
         n_lines as f64 / secs / 1e6,
         src.len() as f64 / secs / 1e6,
+    );
+}
+
+fn check_bench() {
+    let src = programs::generate(10_000);
+    let n_lines = src.lines().count();
+    let program = tfe_grammar::parse(&src).expect("the generated program parses");
+    if let Err(d) = tfe_compiler::check::check(&program) {
+        panic!(
+            "the generated program does not check: {}",
+            tfe_compiler::render(
+                &d,
+                "generated.tfe",
+                &src,
+                tfe_compiler::RenderOptions { color: false }
+            )
+        );
+    }
+    let (time, runs) = median_time(10, || tfe_compiler::check::check(&program).expect("checks"));
+    let secs = time.as_secs_f64();
+    println!(
+        "bench check-{n_lines}-lines {secs:.6} - -  ({:.2}M lines/s, names, types, placements and flow of a parsed program; median of {runs} runs)",
+        n_lines as f64 / secs / 1e6,
+    );
+    let (time, runs) = median_time(10, || {
+        let program = tfe_grammar::parse(&src).expect("parses");
+        tfe_compiler::check::check(&program).expect("checks")
+    });
+    let secs = time.as_secs_f64();
+    println!(
+        "bench parse+check-{n_lines}-lines {secs:.6} - -  ({:.2}M lines/s, what `tfec check` does after reading the file; median of {runs} runs)",
+        n_lines as f64 / secs / 1e6,
     );
 }

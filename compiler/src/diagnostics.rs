@@ -139,3 +139,66 @@ fn visible_range(span: Span, src: &str) -> std::ops::Range<usize> {
         None => start..start,
     }
 }
+
+/// The diagnostics of one file as JSON (for editors and CI), one object:
+/// `{"file": …, "errors": N, "diagnostics": [{"code", "severity", "message", "primary",
+/// "secondary", "help"}]}`, each label with byte offsets and 1-based lines and columns.
+pub fn to_json(diagnostics: &[Diagnostic], file_name: &str, src: &str) -> String {
+    let lines = tfe_grammar::LineIndex::new(src);
+    let label = |l: &Label| {
+        let (line, column) = lines.line_col(src, l.span.start);
+        let (end_line, end_column) = lines.line_col(src, l.span.end);
+        format!(
+            "{{\"start\":{},\"end\":{},\"line\":{line},\"column\":{column},\"end_line\":{end_line},\"end_column\":{end_column},\"message\":{}}}",
+            l.span.start,
+            l.span.end,
+            json_string(&l.message)
+        )
+    };
+    let items: Vec<String> = diagnostics
+        .iter()
+        .map(|d| {
+            let secondary: Vec<String> = d.secondary.iter().map(label).collect();
+            format!(
+                "{{\"code\":{},\"severity\":{},\"message\":{},\"primary\":{},\"secondary\":[{}],\"help\":{}}}",
+                json_string(d.code),
+                json_string(match d.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                }),
+                json_string(&d.message),
+                label(&d.primary),
+                secondary.join(","),
+                d.help.as_deref().map_or("null".to_string(), json_string)
+            )
+        })
+        .collect();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    format!(
+        "{{\"file\":{},\"errors\":{errors},\"diagnostics\":[{}]}}\n",
+        json_string(file_name),
+        items.join(",")
+    )
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

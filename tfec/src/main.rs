@@ -34,6 +34,19 @@ enum Command {
     Check {
         /// The `.tfe` source file.
         file: PathBuf,
+        /// How to report: `human` (rendered, on stderr) or `json` (one object on stdout, for
+        /// editors and CI; printed also when there are no errors).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the program's privacy policy: who learns what.
+    ///
+    /// For each party, where the data it reads can flow (which secret placements, which other
+    /// parties through which reveals), and every declassification with its line. The program
+    /// is checked first; a program with errors has no policy.
+    Policy {
+        /// The `.tfe` source file.
+        file: PathBuf,
     },
     /// Show a stage of the compilation of a program.
     Build {
@@ -52,6 +65,12 @@ enum Command {
         /// An error code such as `E0006` (or `e6`).
         code: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -108,14 +127,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
     };
     let render = RenderOptions { color };
     match cli.command {
-        Command::Check { file } => {
+        Command::Check { file, format } => {
             let src = read_source(&file)?;
-            let report_errors = |d: Vec<Diagnostic>| {
+            let result = tfe_compiler::check(&src);
+            if format == Format::Json {
+                let diagnostics = result.as_ref().err().map_or(&[][..], |d| &d[..]);
+                let name = file.display().to_string();
+                print!(
+                    "{}",
+                    tfe_compiler::diagnostics::to_json(diagnostics, &name, &src)
+                );
+                return result.map(|_| ()).map_err(|_| Failure::Program);
+            }
+            result.map_err(|d| {
                 report(&file, &src, &d, render);
                 Failure::Program
-            };
-            tfe_compiler::check(&src).map_err(report_errors)?;
+            })?;
             eprintln!("{}: ok", file.display());
+            Ok(())
+        }
+        Command::Policy { file } => {
+            let src = read_source(&file)?;
+            let program = tfe_compiler::check(&src).map_err(|d| {
+                report(&file, &src, &d, render);
+                Failure::Program
+            })?;
+            let policy = tfe_compiler::policy::analyze(&program);
+            let name = file.display().to_string();
+            print!(
+                "{}",
+                tfe_compiler::policy::render(&program, &policy, &name, &src)
+            );
             Ok(())
         }
         Command::Build { file, emit } => {

@@ -145,3 +145,69 @@ fn usage_errors_exit_2() {
     assert_eq!(tfec(&["check"]).status.code(), Some(2));
     assert_eq!(tfec(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn policy_of_the_sketch_program() {
+    let out = tfec(&["policy", &logreg()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let policy = text(&out.stdout).replace(&logreg(), "examples/logreg.tfe");
+    // The acceptance: alice's and bob's data reach only `rep`, and `w` and `b` are
+    // revealed to `analyst` alone.
+    for party in ["alice", "bob"] {
+        let section: String = policy
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("  {party} reads")))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(section.contains("is secret-shared into rep"), "{section}");
+        assert!(
+            section.contains("reaches analyst only through the declassifications at lines 38, 39"),
+            "{section}"
+        );
+    }
+    assert!(policy.contains("line 38: `w` (secret at rep) is revealed to analyst"));
+    assert!(policy.contains("line 39: `b` (secret at rep) is revealed to analyst"));
+    insta::assert_snapshot!("logreg_policy", policy);
+}
+
+#[test]
+fn policy_of_a_program_with_errors_reports_them() {
+    let file = scratch_file("leaky.tfe", b"party alice, bob;\nfn main() {\n    let a: fixed @alice = 1.0;\n    let b: fixed @bob = a;\n}\n");
+    let out = tfec(&["policy", "--color", "never", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[E0302]"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_format_json_is_valid_json_with_codes_and_spans() {
+    let file = scratch_file("json.tfe", b"party alice, bob;\nfn main() {\n    let a: fixed @alice = 1.0;\n    let b: fixed @bob = 2.0;\n    let c = a + b;\n}\n");
+    let out = tfec(&["check", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["errors"], 1);
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "E0303");
+    assert_eq!(d["primary"]["line"], 5);
+    assert_eq!(d["primary"]["column"], 13);
+    assert_eq!(d["secondary"].as_array().unwrap().len(), 2);
+    assert!(d["help"].as_str().unwrap().contains("secret placement"));
+    let ok = tfec(&["check", "--format", "json", &logreg()]);
+    assert_eq!(ok.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("valid JSON");
+    assert_eq!(json["errors"], 0);
+}
+
+#[test]
+fn build_emit_hir_shows_types_and_placements() {
+    let out = tfec(&["build", &logreg(), "--emit", "hir"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hir = text(&out.stdout);
+    assert!(hir.contains("let x: fixed[_, 30] @rep"));
+    assert!(
+        hir.contains("let xi: fixed[32, 30] @rep"),
+        "slices by the loop variable have a static length"
+    );
+    insta::assert_snapshot!("logreg_hir", hir);
+}

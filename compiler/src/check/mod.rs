@@ -39,6 +39,7 @@ pub fn check(program: &ast::Program) -> Result<hir::Program, Vec<Diagnostic>> {
     let mut checker = Checker::new(program);
     checker.declare_program();
     let main = checker.check_main();
+    checker.check_unused_functions();
     if !checker.errors.is_empty() {
         let mut errors = checker.errors;
         errors.sort_by_key(|d| d.primary.span.start);
@@ -588,6 +589,44 @@ impl<'a> Checker<'a> {
             return None;
         }
         self.instantiate(MAIN_MODULE, main, Vec::new(), None, main.name.span)
+    }
+
+    /// Functions are checked at the signatures they are called with. A function that is never
+    /// called is still checked when its signature fixes every type and placement, so that its
+    /// errors do not wait for its first use.
+    fn check_unused_functions(&mut self) {
+        let mut unused: Vec<&'a ast::FnDecl> = self.modules[MAIN_MODULE]
+            .functions
+            .values()
+            .copied()
+            .filter(|f| f.name.name != "main")
+            .filter(|f| {
+                !self
+                    .instances
+                    .keys()
+                    .any(|k| k.module == MAIN_MODULE && k.name == f.name.name)
+            })
+            .collect();
+        unused.sort_by_key(|f| f.span.start);
+        for decl in unused {
+            let monomorphic = decl.params.iter().all(|p| {
+                p.placement.is_some() && !matches!(p.ty.dims.as_deref(), Some([ast::Dim::Any(_)]))
+            });
+            if !monomorphic {
+                continue;
+            }
+            let mut args = Vec::new();
+            for param in &decl.params {
+                let (Some(ty), Some(placement)) = (
+                    self.annotation_type(MAIN_MODULE, &param.ty),
+                    param.placement.as_ref().and_then(|p| self.placement(p)),
+                ) else {
+                    return;
+                };
+                args.push((Type::Tensor(ty), placement));
+            }
+            self.instantiate(MAIN_MODULE, decl, args, None, decl.name.span);
+        }
     }
 
     /// Checks one instance of a function for arguments of the given types and placements (already
