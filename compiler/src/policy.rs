@@ -213,12 +213,12 @@ impl Walker<'_> {
                 let mut bounds = self.expr(start);
                 bounds.extend(self.expr(end));
                 self.env[*var].extend(bounds);
-                self.to_fixpoint(|w| {
+                self.until_stable(|w| {
                     w.block(body);
                 });
             }
             Stmt::While { cond, body, .. } => {
-                self.to_fixpoint(|w| {
+                self.until_stable(|w| {
                     w.expr(cond);
                     w.block(body);
                 });
@@ -235,7 +235,7 @@ impl Walker<'_> {
     }
 
     /// Runs a loop body until no variable gains a source (sources only grow, so this ends).
-    fn to_fixpoint(&mut self, mut body: impl FnMut(&mut Self)) {
+    fn until_stable(&mut self, mut body: impl FnMut(&mut Self)) {
         loop {
             let before: usize = self.env.iter().map(BTreeSet::len).sum();
             body(self);
