@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod explain;
 pub mod hir;
 pub mod hir_dump;
+pub mod lower;
 pub mod policy;
 pub mod stdlib;
 pub mod syntax;

@@ -1,0 +1,598 @@
+//! The protocol IR: the one contract between the tfe compiler and its runtime.
+//!
+//! ```text
+//! compiler: HIR -[lower]-> ir::Program (the whole choreography) -[project]-> ir::Program per party
+//! runtime:  executes one party's program: plaintext kernels, its shares' kernels, messages
+//! ```
+//!
+//! A program is structured code over **registers**. Every register has a placement: public
+//! (each party holds a copy), a party (that party holds the plaintext), or a secret placement
+//! (each member holds its shares). An operation runs at the parties its placement names, each on
+//! its own copy or shares, and data moves between placements only through [`Op::Share`] and
+//! [`Op::Reveal`], whose messages the protocol defines ([`messages`] lists them). Loops stay
+//! loops: nothing is unrolled, so the size of a program does not grow with its iteration counts.
+//!
+//! Every operation has a unique [`OpId`]. A message is identified by a [`MsgKey`]: the op, how
+//! many times this party has executed that op before (so every loop iteration and every run of
+//! an op has fresh keys and fresh randomness), and the step within the protocol.
+
+use std::fmt::{self, Write};
+
+pub type PartyId = usize;
+pub type SecretId = usize;
+pub type Reg = u32;
+pub type OpId = u32;
+
+/// Where a register's value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Placement {
+    Public,
+    Party(PartyId),
+    Secret(SecretId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Aby3,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretInfo {
+    pub name: String,
+    pub protocol: Protocol,
+    /// The members in protocol order: the role of a member is its index here.
+    pub parties: Vec<PartyId>,
+    pub ring_bits: u32,
+    pub frac_bits: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    Fixed,
+    Int,
+    Bool,
+    Float,
+}
+
+impl Scalar {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scalar::Fixed => "fixed",
+            Scalar::Int => "int",
+            Scalar::Bool => "bool",
+            Scalar::Float => "float",
+        }
+    }
+}
+
+/// A dimension: known when compiled, or only when run (checked by the runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dim {
+    Known(u64),
+    Runtime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegInfo {
+    /// The source name it holds (`w`), or a temporary's name (`t12`).
+    pub name: String,
+    pub scalar: Scalar,
+    pub shape: Vec<Dim>,
+    pub placement: Placement,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub parties: Vec<String>,
+    pub secrets: Vec<SecretInfo>,
+    pub regs: Vec<RegInfo>,
+    pub body: Vec<Node>,
+    /// One more than the largest op id.
+    pub n_ops: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub id: OpId,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Literal {
+    Fixed(f64),
+    Int(i64),
+    Bool(bool),
+}
+
+/// How one index position of [`Kernel::Index`] reads its bounds from the arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// One bound register: a single position (the axis disappears).
+    Single,
+    /// Two bound registers: the half-open range `start .. end`.
+    Range,
+}
+
+/// A computation on values of one placement. At a secret placement, the runtime's protocol
+/// computes it on shares; elsewhere, on plaintext.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kernel {
+    Const(Literal),
+    Copy,
+    Neg,
+    Not,
+    Add,
+    Sub,
+    /// Elementwise product; at a secret placement, `trunc` fractional bits are removed from the
+    /// product (a fixed-point product), fused into the product's round.
+    Mul {
+        trunc: u32,
+    },
+    Div,
+    Rem,
+    And,
+    Or,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    MatMul {
+        trunc: u32,
+    },
+    Sum {
+        axis: Option<usize>,
+    },
+    Transpose,
+    /// Arguments: the value, then one size register per dimension.
+    Reshape,
+    Concat {
+        axis: usize,
+    },
+    /// Arguments: the base, then the bound registers of each position.
+    Index {
+        items: Vec<IndexKind>,
+    },
+    /// `select(c, a, b)`: arguments c, a, b.
+    Select,
+    /// Arguments: one size register per dimension.
+    Zeros,
+    Ones,
+    Rows,
+    Shape,
+    Convert {
+        to: Scalar,
+    },
+}
+
+impl Kernel {
+    pub fn name(&self) -> String {
+        match self {
+            Kernel::Const(Literal::Fixed(v)) => format!("const {v:?}"),
+            Kernel::Const(Literal::Int(v)) => format!("const {v}"),
+            Kernel::Const(Literal::Bool(v)) => format!("const {v}"),
+            Kernel::Copy => "copy".into(),
+            Kernel::Neg => "neg".into(),
+            Kernel::Not => "not".into(),
+            Kernel::Add => "add".into(),
+            Kernel::Sub => "sub".into(),
+            Kernel::Mul { trunc: 0 } => "mul".into(),
+            Kernel::Mul { trunc } => format!("mul.trunc{trunc}"),
+            Kernel::Div => "div".into(),
+            Kernel::Rem => "rem".into(),
+            Kernel::And => "and".into(),
+            Kernel::Or => "or".into(),
+            Kernel::Lt => "lt".into(),
+            Kernel::Le => "le".into(),
+            Kernel::Gt => "gt".into(),
+            Kernel::Ge => "ge".into(),
+            Kernel::Eq => "eq".into(),
+            Kernel::Ne => "ne".into(),
+            Kernel::MatMul { trunc: 0 } => "matmul".into(),
+            Kernel::MatMul { trunc } => format!("matmul.trunc{trunc}"),
+            Kernel::Sum { axis: Some(a) } => format!("sum.axis{a}"),
+            Kernel::Sum { axis: None } => "sum".into(),
+            Kernel::Transpose => "transpose".into(),
+            Kernel::Reshape => "reshape".into(),
+            Kernel::Concat { axis } => format!("concat.axis{axis}"),
+            Kernel::Index { items } => {
+                let items: Vec<&str> = items
+                    .iter()
+                    .map(|i| match i {
+                        IndexKind::Single => "i",
+                        IndexKind::Range => "r",
+                    })
+                    .collect();
+                format!("index.{}", items.join(""))
+            }
+            Kernel::Select => "select".into(),
+            Kernel::Zeros => "zeros".into(),
+            Kernel::Ones => "ones".into(),
+            Kernel::Rows => "rows".into(),
+            Kernel::Shape => "shape".into(),
+            Kernel::Convert { to } => format!("convert.{}", to.name()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `dst = kernel(args)`, computed at `at`: by every party (public), by one party, or by the
+    /// members of a secret placement on their shares.
+    Compute {
+        dst: Reg,
+        at: Placement,
+        kernel: Kernel,
+        args: Vec<Reg>,
+    },
+    /// A party's (or a public) value enters a secret placement: secret-shared.
+    Share {
+        dst: Reg,
+        src: Reg,
+        from: Placement,
+        to: SecretId,
+    },
+    /// A secret's or a party's value is revealed to one party, or to every party (`to: None`).
+    Reveal {
+        dst: Reg,
+        src: Reg,
+        from: Placement,
+        to: Option<PartyId>,
+    },
+    /// `dst = read_csv(path)` at a party, of the register's declared type.
+    ReadCsv {
+        dst: Reg,
+        party: PartyId,
+        path: String,
+    },
+    /// `write_csv(src, path)` where `src` is visible: at its party, or at every party.
+    WriteCsv {
+        src: Reg,
+        at: Placement,
+        path: String,
+    },
+    Print {
+        src: Reg,
+        at: Placement,
+    },
+    /// `for var in start..end`; the bounds are public or at the party that runs the loop.
+    For {
+        var: Reg,
+        start: Reg,
+        end: Reg,
+        body: Vec<Node>,
+    },
+    /// Evaluates `cond_body`, then runs `body` while `cond` holds.
+    While {
+        cond_body: Vec<Node>,
+        cond: Reg,
+        body: Vec<Node>,
+    },
+    If {
+        cond: Reg,
+        then_body: Vec<Node>,
+        else_body: Vec<Node>,
+    },
+}
+
+/// Identifies one message: the op, how many times the sending and receiving parties executed
+/// that op before (they execute it in lockstep), and the step within its protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MsgKey {
+    pub op: OpId,
+    pub count: u64,
+    pub step: u16,
+}
+
+impl fmt::Display for MsgKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}.{}.{}", self.op, self.count, self.step)
+    }
+}
+
+/// One message of an op's protocol: from the party in role `from` to the party in role `to`
+/// (roles index a secret placement's members; `Owner` and `Target` stand for the party that
+/// shares or receives a reveal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message {
+    pub step: u16,
+    pub from: Role,
+    pub to: Role,
+    /// Ring elements per element of the op's result.
+    pub elements: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Member(usize),
+    Owner,
+    Target,
+}
+
+/// The messages of an op under aby3, in order of steps; the runtime's protocol sends exactly
+/// these, and `tfec build --emit protocol` prints them. Multi-round protocols (comparisons) list
+/// a message per round and role.
+pub fn messages(op: &Op) -> Vec<Message> {
+    use Role::{Member as M, Owner, Target};
+    let m = |step, from, to, elements| Message {
+        step,
+        from,
+        to,
+        elements,
+    };
+    match op {
+        Op::Share {
+            from: Placement::Party(_),
+            ..
+        } => {
+            // Inside the triple: the owner sends one share; outside, the third share goes to
+            // the two members that hold it (the others come from seeds shared with the owner).
+            vec![m(0, Owner, M(1), 1), m(0, Owner, M(2), 1)]
+        }
+        Op::Reveal {
+            from: Placement::Secret(_),
+            ..
+        } => vec![
+            m(0, M(0), Target, 1),
+            m(0, M(1), Target, 1),
+            m(0, M(2), Target, 1),
+        ],
+        Op::Reveal {
+            from: Placement::Party(_),
+            ..
+        } => vec![m(0, Owner, Target, 1)],
+        Op::Compute {
+            at: Placement::Secret(_),
+            kernel,
+            ..
+        } => match kernel {
+            Kernel::Mul { trunc: 0 } | Kernel::MatMul { trunc: 0 } | Kernel::And | Kernel::Or => {
+                vec![
+                    m(0, M(0), M(2), 1),
+                    m(0, M(1), M(0), 1),
+                    m(0, M(2), M(1), 1),
+                ]
+            }
+            Kernel::Mul { .. } | Kernel::MatMul { .. } => {
+                vec![
+                    m(0, M(0), M(2), 1),
+                    m(0, M(1), M(2), 1),
+                    m(0, M(2), M(1), 1),
+                ]
+            }
+            Kernel::Lt
+            | Kernel::Le
+            | Kernel::Gt
+            | Kernel::Ge
+            | Kernel::Eq
+            | Kernel::Ne
+            | Kernel::Select => {
+                // Listed per round by the runtime's comparison; summarised here.
+                vec![
+                    m(0, M(0), M(2), 1),
+                    m(0, M(1), M(0), 1),
+                    m(0, M(2), M(1), 1),
+                ]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+// ---- Text form ---------------------------------------------------------------------------
+
+impl Program {
+    pub fn placement_name(&self, p: Placement) -> String {
+        match p {
+            Placement::Public => "public".to_string(),
+            Placement::Party(p) => self.parties[p].clone(),
+            Placement::Secret(s) => self.secrets[s].name.clone(),
+        }
+    }
+
+    fn reg(&self, r: Reg) -> String {
+        format!("%{r}")
+    }
+
+    fn reg_decl(&self, r: Reg) -> String {
+        let info = &self.regs[r as usize];
+        let dims: Vec<String> = info
+            .shape
+            .iter()
+            .map(|d| match d {
+                Dim::Known(n) => n.to_string(),
+                Dim::Runtime => "_".to_string(),
+            })
+            .collect();
+        let shape = if dims.is_empty() {
+            String::new()
+        } else {
+            format!("[{}]", dims.join(", "))
+        };
+        format!(
+            "%{r}:{}{shape}@{}",
+            info.scalar.name(),
+            self.placement_name(info.placement)
+        )
+    }
+
+    fn write_block(&self, out: &mut String, body: &[Node], depth: usize, with_messages: bool) {
+        for node in body {
+            let pad = "  ".repeat(depth);
+            let id = node.id;
+            match &node.op {
+                Op::Compute {
+                    dst,
+                    at,
+                    kernel,
+                    args,
+                } => {
+                    let args: Vec<String> = args.iter().map(|a| self.reg(*a)).collect();
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: {} = {} {} @{}",
+                        self.reg_decl(*dst),
+                        kernel.name(),
+                        args.join(" "),
+                        self.placement_name(*at)
+                    );
+                }
+                Op::Share { dst, src, from, to } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: {} = share {} from {} to {}",
+                        self.reg_decl(*dst),
+                        self.reg(*src),
+                        self.placement_name(*from),
+                        self.secrets[*to].name
+                    );
+                }
+                Op::Reveal { dst, src, from, to } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: {} = reveal {} from {} to {}",
+                        self.reg_decl(*dst),
+                        self.reg(*src),
+                        self.placement_name(*from),
+                        to.map_or("public".to_string(), |p| self.parties[p].clone())
+                    );
+                }
+                Op::ReadCsv { dst, party, path } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: {} = read_csv {path:?} @{}",
+                        self.reg_decl(*dst),
+                        self.parties[*party]
+                    );
+                }
+                Op::WriteCsv { src, at, path } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: write_csv {} {path:?} @{}",
+                        self.reg(*src),
+                        self.placement_name(*at)
+                    );
+                }
+                Op::Print { src, at } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: print {} @{}",
+                        self.reg(*src),
+                        self.placement_name(*at)
+                    );
+                }
+                Op::For {
+                    var,
+                    start,
+                    end,
+                    body,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: for {} in {} .. {} {{",
+                        self.reg_decl(*var),
+                        self.reg(*start),
+                        self.reg(*end)
+                    );
+                    self.write_block(out, body, depth + 1, with_messages);
+                    let _ = writeln!(out, "{pad}      }}");
+                }
+                Op::While {
+                    cond_body,
+                    cond,
+                    body,
+                } => {
+                    let _ = writeln!(out, "{pad}{id:>4}: while {{");
+                    self.write_block(out, cond_body, depth + 1, with_messages);
+                    let _ = writeln!(out, "{pad}      }} {} {{", self.reg(*cond));
+                    self.write_block(out, body, depth + 1, with_messages);
+                    let _ = writeln!(out, "{pad}      }}");
+                }
+                Op::If {
+                    cond,
+                    then_body,
+                    else_body,
+                } => {
+                    let _ = writeln!(out, "{pad}{id:>4}: if {} {{", self.reg(*cond));
+                    self.write_block(out, then_body, depth + 1, with_messages);
+                    let _ = writeln!(out, "{pad}      }} else {{");
+                    self.write_block(out, else_body, depth + 1, with_messages);
+                    let _ = writeln!(out, "{pad}      }}");
+                }
+            }
+            if with_messages {
+                for m in messages(&node.op) {
+                    let _ = writeln!(
+                        out,
+                        "{pad}        send {} -> {}  key #{id}.n.{}  ({} ring element{} per result element)",
+                        self.role_name(&node.op, m.from),
+                        self.role_name(&node.op, m.to),
+                        m.step,
+                        m.elements,
+                        if m.elements == 1 { "" } else { "s" }
+                    );
+                }
+            }
+        }
+    }
+
+    fn role_name(&self, op: &Op, role: Role) -> String {
+        let secret = match op {
+            Op::Compute {
+                at: Placement::Secret(s),
+                ..
+            }
+            | Op::Reveal {
+                from: Placement::Secret(s),
+                ..
+            } => Some(*s),
+            Op::Share { to, .. } => Some(*to),
+            _ => None,
+        };
+        match role {
+            Role::Member(i) => secret
+                .and_then(|s| self.secrets[s].parties.get(i))
+                .map_or(format!("member{i}"), |p| self.parties[*p].clone()),
+            Role::Owner => match op {
+                Op::Share { from, .. } | Op::Reveal { from, .. } => self.placement_name(*from),
+                _ => "owner".into(),
+            },
+            Role::Target => match op {
+                Op::Reveal { to, .. } => to.map_or("everyone".into(), |p| self.parties[p].clone()),
+                _ => "target".into(),
+            },
+        }
+    }
+
+    /// The program as text; with `with_messages`, each op's messages under its protocol.
+    pub fn to_text(&self, with_messages: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "parties {}", self.parties.join(", "));
+        for s in &self.secrets {
+            let members: Vec<&str> = s
+                .parties
+                .iter()
+                .map(|p| self.parties[*p].as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "secret {} = aby3({}) ring {} frac {}",
+                s.name,
+                members.join(", "),
+                s.ring_bits,
+                s.frac_bits
+            );
+        }
+        let _ = writeln!(out, "registers {}  ops {}", self.regs.len(), self.n_ops);
+        self.write_block(&mut out, &self.body, 0, with_messages);
+        out
+    }
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text(false))
+    }
+}

@@ -1,0 +1,4 @@
+//! The tfe runtime.
+pub mod net;
+pub mod prg;
+pub mod ring;

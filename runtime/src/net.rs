@@ -1,0 +1,297 @@
+//! Transports: how a party's messages reach the others.
+//!
+//! A message is keyed by its [`MsgKey`]; a party may receive a message before it asks for it (it
+//! is kept until asked for). Messages to the same peer are buffered and leave together when the
+//! party next waits for a message (or finishes), so all the messages of one round to one peer
+//! travel as one batch, never one per tiny value.
+//!
+//! [`local_network`] is the in-process transport (the embedded default and the test double).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ndarray::ArrayD;
+use tfe_ir::{MsgKey, PartyId};
+
+use crate::ring::RingTensor;
+
+/// What a message carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Ring(RingTensor),
+    F64(ArrayD<f64>),
+    I64(ArrayD<i64>),
+    Bool(ArrayD<bool>),
+    Key([u8; 16]),
+    Shape(Vec<usize>),
+}
+
+impl Payload {
+    /// Bytes of the payload on a wire: the elements, plus 8 per dimension of its shape.
+    pub fn wire_bytes(&self) -> u64 {
+        let (n, width, rank) = match self {
+            Payload::Ring(t) => (t.len(), 8, t.ndim()),
+            Payload::F64(t) => (t.len(), 8, t.ndim()),
+            Payload::I64(t) => (t.len(), 8, t.ndim()),
+            Payload::Bool(t) => (t.len(), 1, t.ndim()),
+            Payload::Key(_) => (16, 1, 0),
+            Payload::Shape(s) => (s.len(), 8, 0),
+        };
+        (n * width + 8 * rank) as u64
+    }
+}
+
+/// Why a party could not go on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetError {
+    /// Another party failed, and said why.
+    PeerFailed { party: PartyId, reason: String },
+    /// A message did not arrive in time.
+    Timeout {
+        from: PartyId,
+        key: MsgKey,
+        waited: Duration,
+    },
+    /// A peer's channel is gone (it ended without saying why).
+    Disconnected { party: PartyId },
+}
+
+/// Traffic counters of one party.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub bytes_sent: u64,
+    /// Batches sent (one per peer per round).
+    pub batches_sent: u64,
+    /// Rounds: the times this party sent anything and then waited.
+    pub rounds: u64,
+}
+
+/// A party's connection to the others.
+pub trait Transport: Send {
+    fn me(&self) -> PartyId;
+    /// Queues a message; it leaves with the next flush.
+    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError>;
+    /// Sends every queued message.
+    fn flush(&mut self) -> Result<(), NetError>;
+    /// Waits for the message `key` from `from` (flushing first, so a round's messages are out).
+    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError>;
+    /// Tells every other party that this one failed, and why.
+    fn abort(&mut self, reason: &str);
+    fn stats(&self) -> NetStats;
+}
+
+enum Envelope {
+    Batch {
+        from: PartyId,
+        messages: Vec<(MsgKey, Payload)>,
+    },
+    Abort {
+        from: PartyId,
+        reason: String,
+    },
+}
+
+/// The in-process transport of one party.
+pub struct LocalTransport {
+    me: PartyId,
+    peers: Vec<Sender<Envelope>>,
+    inbox: Receiver<Envelope>,
+    pending: HashMap<(PartyId, MsgKey), Payload>,
+    outbox: Vec<Vec<(MsgKey, Payload)>>,
+    failed: Arc<AtomicBool>,
+    first_failure: Arc<Mutex<Option<(PartyId, String)>>>,
+    timeout: Duration,
+    stats: NetStats,
+    sent_since_wait: bool,
+}
+
+impl std::fmt::Debug for LocalTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTransport")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Transports for `n` parties in this process. A receive waits at most `timeout`.
+pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
+    let failed = Arc::new(AtomicBool::new(false));
+    let first_failure = Arc::new(Mutex::new(None));
+    receivers
+        .into_iter()
+        .enumerate()
+        .map(|(me, inbox)| LocalTransport {
+            me,
+            peers: senders.clone(),
+            inbox,
+            pending: HashMap::new(),
+            outbox: vec![Vec::new(); n],
+            failed: failed.clone(),
+            first_failure: first_failure.clone(),
+            timeout,
+            stats: NetStats::default(),
+            sent_since_wait: false,
+        })
+        .collect()
+}
+
+impl LocalTransport {
+    fn failure(&self) -> Option<NetError> {
+        if !self.failed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let guard = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(|(party, reason)| NetError::PeerFailed {
+            party: *party,
+            reason: reason.clone(),
+        })
+    }
+}
+
+impl Transport for LocalTransport {
+    fn me(&self) -> PartyId {
+        self.me
+    }
+
+    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
+        self.stats.bytes_sent += payload.wire_bytes();
+        self.outbox[to].push((key, payload));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), NetError> {
+        for to in 0..self.outbox.len() {
+            if self.outbox[to].is_empty() {
+                continue;
+            }
+            let messages = std::mem::take(&mut self.outbox[to]);
+            self.stats.batches_sent += 1;
+            self.sent_since_wait = true;
+            self.peers[to]
+                .send(Envelope::Batch {
+                    from: self.me,
+                    messages,
+                })
+                .map_err(|_| NetError::Disconnected { party: to })?;
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
+        self.flush()?;
+        if let Some(p) = self.pending.remove(&(from, key)) {
+            return Ok(p);
+        }
+        if self.sent_since_wait {
+            self.stats.rounds += 1;
+            self.sent_since_wait = false;
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.failure() {
+                return Err(e);
+            }
+            let waited = start.elapsed();
+            if waited >= self.timeout {
+                return Err(NetError::Timeout { from, key, waited });
+            }
+            match self
+                .inbox
+                .recv_timeout((self.timeout - waited).min(Duration::from_millis(50)))
+            {
+                Ok(Envelope::Batch {
+                    from: sender,
+                    messages,
+                }) => {
+                    for (k, p) in messages {
+                        self.pending.insert((sender, k), p);
+                    }
+                    if let Some(p) = self.pending.remove(&(from, key)) {
+                        return Ok(p);
+                    }
+                }
+                Ok(Envelope::Abort { from, reason }) => {
+                    return Err(NetError::PeerFailed {
+                        party: from,
+                        reason,
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(NetError::Disconnected { party: from });
+                }
+            }
+        }
+    }
+
+    fn abort(&mut self, reason: &str) {
+        {
+            let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
+            if first.is_none() {
+                *first = Some((self.me, reason.to_string()));
+            }
+        }
+        self.failed.store(true, Ordering::SeqCst);
+        for (to, peer) in self.peers.iter().enumerate() {
+            if to != self.me {
+                let _ = peer.send(Envelope::Abort {
+                    from: self.me,
+                    reason: reason.to_string(),
+                });
+            }
+        }
+    }
+
+    fn stats(&self) -> NetStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    fn key(op: u32) -> MsgKey {
+        MsgKey {
+            op,
+            count: 0,
+            step: 0,
+        }
+    }
+
+    #[test]
+    fn messages_arrive_by_key_in_any_order() {
+        let mut net = local_network(2, Duration::from_secs(5));
+        let mut b = net.pop().unwrap();
+        let mut a = net.pop().unwrap();
+        let t = |v: u64| Payload::Ring(ArrayD::from_elem(IxDyn(&[2]), v));
+        a.send(1, key(1), t(1)).unwrap();
+        a.send(1, key(2), t(2)).unwrap();
+        a.flush().unwrap();
+        assert_eq!(b.recv(0, key(2)).unwrap(), t(2));
+        assert_eq!(b.recv(0, key(1)).unwrap(), t(1));
+        assert_eq!(a.stats().batches_sent, 1, "both messages left as one batch");
+        assert_eq!(a.stats().bytes_sent, 2 * (16 + 8));
+    }
+
+    #[test]
+    fn a_missing_message_times_out_and_an_abort_reaches_the_others() {
+        let mut net = local_network(2, Duration::from_millis(100));
+        let mut b = net.pop().unwrap();
+        let mut a = net.pop().unwrap();
+        assert!(matches!(
+            b.recv(0, key(1)),
+            Err(NetError::Timeout { from: 0, .. })
+        ));
+        a.abort("could not read data/a/x.csv");
+        match b.recv(0, key(1)) {
+            Err(NetError::PeerFailed { party: 0, reason }) => assert!(reason.contains("x.csv")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
