@@ -623,6 +623,16 @@ Right:
     let x: fixed[_, 30] @alice = read_csv(\"x.csv\");
 ",
     },
+    Explanation {
+        code: "E0401",
+        title: "not supported by the runtime yet",
+        text: "The program is valid, but the lowering to the protocol IR does not handle this construct\n\
+yet: a `return` before the end of a function, or dividing a secret integer. `tfec check` accepts\n\
+such programs; `tfec build --emit ir` and `tfec run` report this error.\n\
+\n\
+Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\
+Right:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { a } else { 0.0 }\n    }\n",
+    },
 ];
 
 #[cfg(test)]
