@@ -5,9 +5,10 @@
 //!        -[lower]-> protocol IR -[project]-> one program per party
 //! ```
 //!
-//! Today the pipeline stops after parsing; name resolution, types and the flow checker come
-//! next (see the issues). The crate is pure: no files, no network, no terminal. It takes text
-//! and returns values and [`Diagnostic`]s; the `tfec` binary does the I/O.
+//! Parsing, checking (`check`), the policy (`policy`) and the lowering to the protocol IR
+//! (`lower`) exist; projection to per-party programs is next. The crate is pure: no files, no
+//! network, no terminal. It takes text and returns values and [`Diagnostic`]s; the `tfec` binary
+//! does the I/O.
 
 pub mod check;
 pub mod diagnostics;

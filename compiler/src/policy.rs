@@ -74,6 +74,7 @@ pub fn analyze(program: &Program) -> Policy {
         let mut walker = Walker {
             record: function.module == "main",
             env: vec![Sources::new(); function.locals.len()],
+            context: Sources::new(),
             internal_reads: &internal_reads,
             calls: Vec::new(),
             policy: &mut policy,
@@ -181,6 +182,9 @@ struct Walker<'p> {
     /// Whether this function's flows are reported (it is the user's code).
     record: bool,
     env: Vec<Sources>,
+    /// The sources of the conditions the current code runs under: what it assigns depends on
+    /// them too (an implicit flow).
+    context: Sources,
     internal_reads: &'p [Sources],
     calls: Vec<(FunctionId, Vec<Sources>)>,
     policy: &'p mut Policy,
@@ -200,7 +204,8 @@ impl Walker<'_> {
     fn stmt(&mut self, stmt: &Stmt) {
         match stmt {
             Stmt::Let { local, value, .. } | Stmt::Assign { local, value, .. } => {
-                let s = self.expr(value);
+                let mut s = self.expr(value);
+                s.extend(self.context.iter().copied());
                 self.env[*local].extend(s);
             }
             Stmt::For {
@@ -212,15 +217,19 @@ impl Walker<'_> {
             } => {
                 let mut bounds = self.expr(start);
                 bounds.extend(self.expr(end));
-                self.env[*var].extend(bounds);
-                self.until_stable(|w| {
-                    w.block(body);
+                self.env[*var].extend(bounds.iter().copied());
+                self.under(bounds, |w| {
+                    w.until_stable(|w| {
+                        w.block(body);
+                    })
                 });
             }
             Stmt::While { cond, body, .. } => {
                 self.until_stable(|w| {
-                    w.expr(cond);
-                    w.block(body);
+                    let c = w.expr(cond);
+                    w.under(c, |w| {
+                        w.block(body);
+                    });
                 });
             }
             Stmt::Return { value, .. } => {
@@ -232,6 +241,14 @@ impl Walker<'_> {
                 self.expr(e);
             }
         }
+    }
+
+    /// Walks code that runs only under a condition with these sources.
+    fn under(&mut self, sources: Sources, body: impl FnOnce(&mut Self)) {
+        let saved = self.context.clone();
+        self.context.extend(sources);
+        body(self);
+        self.context = saved;
     }
 
     /// Runs a loop body until no variable gains a source (sources only grow, so this ends).
@@ -324,11 +341,14 @@ impl Walker<'_> {
                 then_block,
                 else_block,
             } => {
-                let mut s = self.expr(cond);
-                s.extend(self.block(then_block));
-                if let Some(b) = else_block {
-                    s.extend(self.block(b));
-                }
+                let c = self.expr(cond);
+                let mut s = c.clone();
+                self.under(c, |w| {
+                    s.extend(w.block(then_block));
+                    if let Some(b) = else_block {
+                        s.extend(w.block(b));
+                    }
+                });
                 s
             }
             ExprKind::On { body, .. } | ExprKind::Block(body) => self.block(body),

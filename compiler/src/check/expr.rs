@@ -230,11 +230,13 @@ impl<'a> Checker<'a> {
                     return poison(span);
                 }
                 let saved = cx.on_party.replace(p);
+                cx.on_depth += 1;
                 let inner = Expected {
                     ty: expected.ty.clone(),
                     placement: Some(Placement::Party(p)),
                 };
                 let body = self.block(cx, body, &inner);
+                cx.on_depth -= 1;
                 cx.on_party = saved;
                 let ty = body.tail.as_ref().map_or(Type::Unit, |t| t.ty.clone());
                 if ty == Type::Error {
@@ -574,7 +576,7 @@ impl<'a> Checker<'a> {
             if let Some(origin) = self.origin(cx, &r) {
                 d = d.with_secondary(origin);
             }
-            self.error(d.with_help("secret values may be divided only by public ones; for a secret divisor use `std::math::reciprocal(y)` and multiply"));
+            self.error(d.with_help("secret values may be divided only by public ones (a secret reciprocal, `std::math::reciprocal`, is planned)"));
             return poison(span);
         }
         if op == BinOp::Rem
@@ -644,10 +646,16 @@ impl<'a> Checker<'a> {
                     {
                         let scalar =
                             Scalar::arithmetic_join(x.scalar, y.scalar).unwrap_or(x.scalar);
-                        match types::broadcast(&x.shape, &y.shape) {
-                            Some(shape) if x.rank() == y.rank() => Some(tensor(scalar, shape)),
-                            _ => None,
-                        }
+                        let shape: Option<Vec<Dim>> = (x.rank() == y.rank())
+                            .then(|| {
+                                x.shape
+                                    .iter()
+                                    .zip(&y.shape)
+                                    .map(|(a, b)| types::unify_dim(*a, *b))
+                                    .collect()
+                            })
+                            .flatten();
+                        shape.map(|shape| tensor(scalar, shape))
                     }
                     (x, y) if x == y => Some(x.clone()),
                     _ => None,
@@ -814,6 +822,17 @@ impl<'a> Checker<'a> {
         let Some(t) = self.tensor_of(&base, "an indexed value").cloned() else {
             return poison(span);
         };
+        if indices.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "E0203",
+                    "an empty index `x[]`",
+                    Label::new(span, "nothing between the brackets"),
+                )
+                .with_help("index with positions or ranges: `x[i]`, `x[a .. b]`"),
+            );
+            return poison(span);
+        }
         if indices.len() > t.rank() {
             self.error(
                 Diagnostic::error(
@@ -855,8 +874,9 @@ impl<'a> Checker<'a> {
                 } => {
                     let s = self.expr(cx, start, &Expected::at(at));
                     let e = self.expr(cx, end, &Expected::at(at));
-                    ok &= self.int_control(cx, &s, Control::Index);
-                    ok &= self.int_control(cx, &e, Control::Index);
+                    // A range's bounds decide the result's shape, which is public.
+                    ok &= self.int_control(cx, &s, Control::Shape);
+                    ok &= self.int_control(cx, &e, Control::Shape);
                     let (ss, se) = (self.static_int(cx, &s), self.static_int(cx, &e));
                     let len = match (&ss, &se) {
                         (Some(a), Some(b)) => b.combine(a, -1).and_then(|d| d.as_constant()),
@@ -1099,7 +1119,7 @@ impl<'a> Checker<'a> {
                         "a `fixed` value does not narrow to `int` implicitly"
                     }
                     (Scalar::Bool, _) => "turn a `bool` into a number with `select(c, 1, 0)`",
-                    _ => "`int` widens to `fixed` and `float`; other kinds do not convert",
+                    _ => "`int` widens to `fixed` and `float`, and a party's `fixed` and `float` values convert into each other; nothing else converts",
                 }),
             );
             return None;
@@ -1358,6 +1378,14 @@ impl<'a> Checker<'a> {
         span: Span,
         expected: &Expected,
     ) -> Option<Expr> {
+        if cx.module != MAIN_MODULE && matches!(name, "read_csv" | "write_csv" | "print" | "reveal")
+        {
+            self.error(
+                Diagnostic::error("E0310", format!("library code calls `{name}`"), Label::new(span, "not allowed in the library"))
+                    .with_help("library functions compute on their arguments only: no files, no output, no reveals"),
+            );
+            return None;
+        }
         let target = self.target(cx, expected);
         let make = |builtin: Builtin, args: Vec<Expr>, ty: Type, placement: Placement| Expr {
             kind: ExprKind::Builtin { builtin, args },
@@ -1443,6 +1471,20 @@ impl<'a> Checker<'a> {
                         )));
                         None
                     }
+                    // Inside `on p`, even a public value is printed (or written) by p alone.
+                    Placement::Public if cx.on_party.is_some() => Some(make(
+                        builtin,
+                        vec![value],
+                        Type::Unit,
+                        Placement::Party(cx.on_party.expect("checked")),
+                    )),
+                    // Inside `on p`, even a public value is printed (or written) by p alone.
+                    Placement::Public if cx.on_party.is_some() => Some(make(
+                        builtin,
+                        vec![value],
+                        Type::Unit,
+                        Placement::Party(cx.on_party.expect("checked")),
+                    )),
                     placement => Some(make(builtin, vec![value], Type::Unit, placement)),
                 }
             }
@@ -1473,11 +1515,13 @@ impl<'a> Checker<'a> {
                 let t = self.tensor_of(&value, "a revealed value")?.clone();
                 let target = to.map_or(Placement::Public, Placement::Party);
                 self.note_reveal(cx, target, span, None);
-                let ty = Type::Tensor(if t.scalar == Scalar::Float {
-                    t.with_scalar(Scalar::Fixed)
+                // A party's f64 values arrive as fixed-point: `float` exists only at a party.
+                let value = if t.scalar == Scalar::Float {
+                    self.widen(value, Scalar::Fixed)
                 } else {
-                    t
-                });
+                    value
+                };
+                let ty = value.ty.clone();
                 Some(Expr {
                     kind: ExprKind::Reveal {
                         value: Box::new(value),

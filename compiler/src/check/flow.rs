@@ -56,7 +56,7 @@ impl Control {
             Control::WhileCondition => "a `while` condition",
             Control::LoopBound => "a loop bound",
             Control::Index => "an index or slice bound",
-            Control::Shape => "a shape",
+            Control::Shape => "a size or slice bound",
         }
     }
 }
@@ -198,6 +198,34 @@ impl Checker<'_> {
     }
 
     fn move_to(&mut self, cx: &FnContext, value: Expr, target: Placement) -> Expr {
+        // Code in `on p` runs at p alone: nothing it computes may be shared or sent elsewhere
+        // (whether it happens could depend on p's data).
+        if let Some(p) = cx.on_party
+            && target != Placement::Party(p)
+        {
+            let party = self.parties[p].name.clone();
+            self.error(
+                Diagnostic::error(
+                    "E0306",
+                    format!(
+                        "a value would leave `on {party}` for {}",
+                        describe(self, target)
+                    ),
+                    Label::new(
+                        value.span,
+                        format!("this would move to `{}`", name_of(self, target)),
+                    ),
+                )
+                .with_help(format!(
+                    "code in `on {party}` runs at {party} alone and keeps its values there; \
+                     give the block a value and share or reveal it after the block"
+                )),
+            );
+            return Expr {
+                ty: Type::Error,
+                ..value
+            };
+        }
         match (value.placement, target) {
             (Placement::Public | Placement::Party(_), Placement::Secret(s)) => {
                 // A party's f64 values are encoded as fixed-point when shared.
@@ -325,21 +353,38 @@ impl Checker<'_> {
         match value.placement {
             _ if value.ty == Type::Error => false,
             Placement::Public => true,
-            Placement::Party(p) if cx.on_party == Some(p) => true,
+            Placement::Party(p) if cx.on_party == Some(p) && !matches!(what, Control::Shape) => {
+                true
+            }
             Placement::Party(p) => {
                 let name = &self.parties[p].name;
+                let (message, help) = if matches!(what, Control::Shape) {
+                    (
+                        format!("{} is held by `{name}`", what.noun()),
+                        format!(
+                            "shapes are public: every party sees the sizes of tensors, so a size \
+                             (or a slice bound) cannot be `{name}`'s private value; if every party \
+                             may learn it, `reveal` it first"
+                        ),
+                    )
+                } else {
+                    (
+                        format!("{} is held by `{name}` outside `on {name}`", what.noun()),
+                        format!(
+                            "control flow on a party's data must run at that party: put this code in \
+                             `on {name} {{ … }}`, or, if every party may learn the value, `reveal` it"
+                        ),
+                    )
+                };
                 let mut d = Diagnostic::error(
                     "E0305",
-                    format!("{} is held by `{name}` outside `on {name}`", what.noun()),
+                    message,
                     Label::new(value.span, format!("this is held by `{name}`")),
                 );
                 if let Some(origin) = self.origin(cx, value) {
                     d = d.with_secondary(origin);
                 }
-                self.error(d.with_help(format!(
-                    "control flow on a party's data must run at that party: put this code in \
-                     `on {name} {{ … }}`, or, if every party may learn the value, `reveal` it"
-                )));
+                self.error(d.with_help(help));
                 false
             }
             Placement::Secret(s) => {

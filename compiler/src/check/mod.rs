@@ -101,8 +101,11 @@ struct FnContext {
     name: String,
     locals: Vec<hir::Local>,
     scopes: Vec<HashMap<String, LocalId>>,
-    /// Inside `on p { … }`: everything is computed at `p`.
+    /// Inside `on p { … }`: everything is computed at `p` (also when the whole instance is
+    /// called from inside such a block).
     on_party: Option<PartyId>,
+    /// How many `on` blocks of this function's own body enclose the current code.
+    on_depth: usize,
     /// The declared return type and placement, if any.
     ret_type: Option<TensorType>,
     ret_any_shape: bool,
@@ -691,6 +694,18 @@ impl<'a> Checker<'a> {
         on_party: Option<PartyId>,
     ) -> Option<hir::Function> {
         let errors_before = self.errors.len();
+        if module != MAIN_MODULE
+            && let Some(reveals) = &decl.reveals
+        {
+            self.error(
+                Diagnostic::error(
+                    "E0310",
+                    format!("the library function `{}` declares reveals", decl.name.name),
+                    Label::new(reveals.span, "library code never reveals"),
+                )
+                .with_help("the standard library never reveals, so no library call can leak behind its caller's back"),
+            );
+        }
         let allowed_reveals = if module == MAIN_MODULE && decl.name.name == "main" {
             None
         } else {
@@ -726,6 +741,7 @@ impl<'a> Checker<'a> {
             locals: Vec::new(),
             scopes: vec![HashMap::new()],
             on_party,
+            on_depth: 0,
             ret_type,
             ret_any_shape,
             ret_placement,

@@ -139,6 +139,17 @@ impl<'a> Checker<'a> {
                         ty = Type::Error;
                     }
                 }
+                if let Type::Tensor(t) = &ty
+                    && t.scalar == Scalar::Float
+                    && placement.is_none()
+                    && !matches!(value.placement, Placement::Party(_))
+                {
+                    self.error(
+                        Diagnostic::error("E0204", format!("`{}` would be a `float` outside a party", name.name), Label::new(span, format!("`{}` is {}", name.name, super::flow::describe(self, value.placement))))
+                            .with_help("`float` values live only at a party: annotate the `let` with the party (`@alice`), or use `fixed`"),
+                    );
+                    ty = Type::Error;
+                }
                 let local = cx.declare(hir::Local {
                     name: name.name.clone(),
                     ty,
@@ -273,7 +284,7 @@ impl<'a> Checker<'a> {
                 })
             }
             ast::StmtKind::Return(value) => {
-                if cx.on_party.is_some() {
+                if cx.on_depth > 0 {
                     self.error(
                         Diagnostic::error("E0306", "`return` inside an `on` block", Label::new(span, "returns from the function"))
                             .with_help("whether the function returns here would depend on one party's data; give the `on` block a value instead"),
