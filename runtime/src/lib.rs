@@ -1,4 +1,59 @@
-//! The tfe runtime.
+//! The tfe runtime: executes one party's program.
+//!
+//! ```text
+//! ir::Program (one party's projection)
+//!   -[exec]-> for each op: plaintext kernels (plain) | the protocol's step on shares (aby3)
+//!             | messages through a Transport (net) | files (csvio)
+//! ```
+//!
+//! The runtime knows nothing of syntax: its input is the protocol IR (`tfe-ir`). Randomness is
+//! from AES-CTR streams keyed per session (prg); ring tensors and their kernels are in ring.
+
+pub mod aby3;
 pub mod net;
 pub mod prg;
 pub mod ring;
+pub mod value;
+
+use tfe_ir::PartyId;
+
+/// Why a party stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunError {
+    /// The network failed, or another party failed.
+    Net(net::NetError),
+    /// A peer sent something that is not what the protocol expects.
+    BadMessage { from: PartyId, detail: String },
+    /// Shapes that do not fit (a `_` dimension that turned out wrong, a file of the wrong size).
+    Shape(String),
+    /// A file could not be read or written, or holds the wrong data.
+    Io(String),
+    /// A bug: a state the compiler's guarantees rule out.
+    Internal(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Net(net::NetError::PeerFailed { party, reason }) => {
+                write!(f, "party #{party} failed: {reason}")
+            }
+            RunError::Net(net::NetError::Timeout { from, key, waited }) => {
+                write!(
+                    f,
+                    "no message from party #{from} for {key} after {:.1} s",
+                    waited.as_secs_f64()
+                )
+            }
+            RunError::Net(net::NetError::Disconnected { party }) => {
+                write!(f, "party #{party} disconnected")
+            }
+            RunError::BadMessage { from, detail } => {
+                write!(f, "bad message from party #{from}: {detail}")
+            }
+            RunError::Shape(m) => write!(f, "shape error: {m}"),
+            RunError::Io(m) => f.write_str(m),
+            RunError::Internal(m) => write!(f, "internal error (a bug in tfe): {m}"),
+        }
+    }
+}

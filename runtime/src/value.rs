@@ -1,0 +1,196 @@
+//! The values a party holds in its registers, and the shape operations that work the same on
+//! plaintext and on each component of a share.
+
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+use crate::ring::RingTensor;
+
+/// A replicated share of a value at a secret placement: the party in role `i` holds components
+/// `i` and `i + 1` (mod 3) of `x = x_0 + x_1 + x_2` (or of `x_0 ^ x_1 ^ x_2` for boolean shares).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rep {
+    pub a: RingTensor,
+    pub b: RingTensor,
+}
+
+impl Rep {
+    pub fn shape(&self) -> &[usize] {
+        self.a.shape()
+    }
+
+    pub fn map(
+        &self,
+        f: impl Fn(&RingTensor) -> Result<RingTensor, String>,
+    ) -> Result<Rep, String> {
+        Ok(Rep {
+            a: f(&self.a)?,
+            b: f(&self.b)?,
+        })
+    }
+}
+
+/// A register's value at one party.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `fixed` and `float` plaintext (public, or a party's own).
+    F64(ArrayD<f64>),
+    I64(ArrayD<i64>),
+    Bool(ArrayD<bool>),
+    /// This party's shares of a secret value.
+    Rep(Rep),
+}
+
+impl Value {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Value::F64(t) => t.shape(),
+            Value::I64(t) => t.shape(),
+            Value::Bool(t) => t.shape(),
+            Value::Rep(r) => r.shape(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::F64(_) => "f64",
+            Value::I64(_) => "i64",
+            Value::Bool(_) => "bool",
+            Value::Rep(_) => "shares",
+        }
+    }
+
+    /// A scalar integer (a loop bound, an index, a size).
+    pub fn as_index(&self) -> Result<i64, String> {
+        match self {
+            Value::I64(t) if t.ndim() == 0 => Ok(t[IxDyn(&[])]),
+            other => Err(format!(
+                "expected an integer scalar, found {} of shape {:?}",
+                other.kind(),
+                other.shape()
+            )),
+        }
+    }
+
+    pub fn as_bool(&self) -> Result<bool, String> {
+        match self {
+            Value::Bool(t) if t.ndim() == 0 => Ok(t[IxDyn(&[])]),
+            other => Err(format!(
+                "expected a bool scalar, found {} of shape {:?}",
+                other.kind(),
+                other.shape()
+            )),
+        }
+    }
+}
+
+pub fn scalar<T: Clone>(v: T) -> ArrayD<T> {
+    ArrayD::from_elem(IxDyn(&[]), v)
+}
+
+/// `sum` over one axis (or all) with a given addition.
+pub fn sum<T: Clone + Default>(
+    x: &ArrayD<T>,
+    axis: Option<usize>,
+    add: impl Fn(T, T) -> T + Copy,
+) -> Result<ArrayD<T>, String> {
+    match axis {
+        Some(k) if k < x.ndim() => {
+            Ok(x.fold_axis(Axis(k), T::default(), |acc, v| add(acc.clone(), v.clone())))
+        }
+        Some(k) => Err(format!(
+            "sum over axis {k} of a tensor of rank {}",
+            x.ndim()
+        )),
+        None => Ok(scalar(
+            x.iter().fold(T::default(), |acc, v| add(acc, v.clone())),
+        )),
+    }
+}
+
+pub fn transpose<T: Clone>(x: &ArrayD<T>) -> ArrayD<T> {
+    x.t().as_standard_layout().into_owned()
+}
+
+pub fn reshape<T: Clone>(x: &ArrayD<T>, sizes: &[usize]) -> Result<ArrayD<T>, String> {
+    let n: usize = sizes.iter().product();
+    if n != x.len() {
+        return Err(format!(
+            "reshape of {} elements (shape {:?}) into {sizes:?}",
+            x.len(),
+            x.shape()
+        ));
+    }
+    let data: Vec<T> = x.iter().cloned().collect();
+    Ok(ArrayD::from_shape_vec(IxDyn(sizes), data).expect("same number of elements"))
+}
+
+pub fn concat<T: Clone>(parts: &[&ArrayD<T>], axis: usize) -> Result<ArrayD<T>, String> {
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(Axis(axis), &views).map_err(|e| {
+        let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
+        format!("concat of shapes {shapes:?} along axis {axis}: {e}")
+    })
+}
+
+/// One position of an index: a single position, or a half-open range.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick {
+    One(i64),
+    Range(i64, i64),
+}
+
+pub fn index<T: Clone>(x: &ArrayD<T>, picks: &[Pick]) -> Result<ArrayD<T>, String> {
+    let mut view = x.view();
+    let mut axis = 0;
+    for pick in picks {
+        let size = view
+            .shape()
+            .get(axis)
+            .copied()
+            .ok_or_else(|| format!("too many indices for shape {:?}", x.shape()))?
+            as i64;
+        match *pick {
+            Pick::One(i) => {
+                if i < 0 || i >= size {
+                    return Err(format!(
+                        "index {i} is out of range for a dimension of size {size}"
+                    ));
+                }
+                view = view.index_axis_move(Axis(axis), i as usize);
+            }
+            Pick::Range(a, b) => {
+                if a < 0 || b < a || b > size {
+                    return Err(format!(
+                        "slice {a} .. {b} is out of range for a dimension of size {size}"
+                    ));
+                }
+                view.slice_axis_inplace(Axis(axis), Slice::from(a as usize..b as usize));
+                axis += 1;
+            }
+        }
+    }
+    Ok(view.as_standard_layout().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_slice_and_shape_ops() {
+        let x = ArrayD::from_shape_vec(IxDyn(&[4, 3]), (0..12).collect::<Vec<i64>>()).unwrap();
+        let rows = index(&x, &[Pick::Range(1, 3)]).unwrap();
+        assert_eq!(rows.shape(), &[2, 3]);
+        assert_eq!(rows.as_slice().unwrap(), &[3, 4, 5, 6, 7, 8]);
+        let one = index(&x, &[Pick::One(2), Pick::Range(0, 2)]).unwrap();
+        assert_eq!(one.as_slice().unwrap(), &[6, 7]);
+        assert!(index(&x, &[Pick::Range(2, 5)]).is_err());
+        assert_eq!(
+            sum(&x, Some(0), |a, b| a + b).unwrap().as_slice().unwrap(),
+            &[18, 22, 26]
+        );
+        assert_eq!(transpose(&x).shape(), &[3, 4]);
+        assert_eq!(reshape(&x, &[2, 6]).unwrap().shape(), &[2, 6]);
+        assert_eq!(concat(&[&x, &x], 0).unwrap().shape(), &[8, 3]);
+    }
+}
