@@ -350,7 +350,8 @@ Right:
         title: "wrong rank",
         text: "A value has the wrong number of dimensions: `matmul` takes a matrix and a matrix or vector,
 `transpose` a matrix or vector, `rows` a tensor of rank 1 or more, `read_csv`/`write_csv` at most
-two dimensions; and a value cannot be indexed with more indices than it has dimensions.
+two dimensions; and a value cannot be indexed with more indices than it has dimensions, or
+with none (`x[]`).
 
 Wrong:
     let x: fixed[3] = zeros([3]);
@@ -400,7 +401,7 @@ Right:
         code: "E0207",
         title: "division by a secret value",
         text: "A secret value can be divided only by a public value (a cheap local step in secret
-sharing). For a secret divisor, compute its reciprocal with `std::math::reciprocal` and multiply.
+sharing). A secret divisor needs a secret reciprocal (`std::math::reciprocal`, planned).
 
 Wrong:
     let r: fixed @rep = a / b;      // b is secret
@@ -410,8 +411,9 @@ Right:
     },
     Explanation {
         code: "E0208",
-        title: "branches of different types",
-        text: "The branches of an `if` used as a value must have the same type, and both must have a value.
+        title: "branches of different types or shapes",
+        text: "The branches of an `if` used as a value must have the same type and shape (`_` matches any
+size), and both must have a value.
 
 Wrong:
     let y = if c { 1.0 } else { true };
@@ -534,10 +536,11 @@ Right:
     },
     Explanation {
         code: "E0305",
-        title: "control flow on a party's value outside its `on` block",
+        title: "a party's value steering control flow or a shape",
         text: "An `if`, loop or index depends on a value held by a party. Control flow on a party's data
 must run at that party: put the code in `on p { … }`. Outside, the other parties would need to
-learn the value to follow the branch.
+learn the value to follow the branch. Sizes (`zeros([n])`) and slice bounds (`x[0 .. k]`) must be
+public even inside `on p`: shapes are visible to every party.
 
 Wrong:
     if rows(xa) > 0 && flag { … }      // flag is alice's
@@ -600,10 +603,11 @@ Right:
     },
     Explanation {
         code: "E0310",
-        title: "reveal not declared in the signature",
+        title: "a reveal the function may not make",
         text: "A function other than `main` reveals (itself or through a function it calls) to a party its
 signature does not name. The `reveals(…)` clause makes every declassification visible at the
-function's signature, so library code cannot leak behind its caller's back.
+function's signature, so library code cannot leak behind its caller's back. Library functions
+may not reveal at all, nor read, write or print (`read_csv`, `write_csv`, `print`).
 
 Wrong:
     fn evaluate(w: fixed[30, 1] @rep) -> fixed[30, 1] @analyst { reveal(w, to: analyst) }

@@ -77,6 +77,17 @@ impl Checker<'_> {
         ty: &ast::Type,
         expr: &ast::Expr,
     ) -> Option<ConstValue> {
+        if ty.scalar == ast::ScalarType::Float {
+            self.error(
+                Diagnostic::error(
+                    "E0204",
+                    "constants cannot be `float`",
+                    Label::new(ty.span, "a `float` constant"),
+                )
+                .with_help("constants are public, and `float` exists only at a party: use `fixed`"),
+            );
+            return None;
+        }
         if ty.dims.is_some() {
             self.error(
                 Diagnostic::error(

@@ -1478,13 +1478,13 @@ impl<'a> Checker<'a> {
                         Type::Unit,
                         Placement::Party(cx.on_party.expect("checked")),
                     )),
-                    // Inside `on p`, even a public value is printed (or written) by p alone.
-                    Placement::Public if cx.on_party.is_some() => Some(make(
-                        builtin,
-                        vec![value],
-                        Type::Unit,
-                        Placement::Party(cx.on_party.expect("checked")),
-                    )),
+                    // Inside `on p`, another party's value would have to come to p: a flow error.
+                    Placement::Party(q) if cx.on_party.is_some_and(|p| p != q) => {
+                        let p = cx.on_party.expect("checked");
+                        let moved = self.store(cx, value, Placement::Party(p));
+                        (moved.ty != Type::Error)
+                            .then(|| make(builtin, vec![moved], Type::Unit, Placement::Party(p)))
+                    }
                     placement => Some(make(builtin, vec![value], Type::Unit, placement)),
                 }
             }

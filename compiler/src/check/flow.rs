@@ -208,8 +208,8 @@ impl Checker<'_> {
                 Diagnostic::error(
                     "E0306",
                     format!(
-                        "a value would leave `on {party}` for {}",
-                        describe(self, target)
+                        "a value would leave `on {party}` for `{}`",
+                        name_of(self, target)
                     ),
                     Label::new(
                         value.span,

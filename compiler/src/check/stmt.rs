@@ -90,6 +90,23 @@ impl<'a> Checker<'a> {
                             .with_help("use `fixed` for public and secret values; `float` is for a party's own plaintext work"),
                     );
                 }
+                let mut declared_at = declared_at;
+                let mut left_on_block = false;
+                if let (Some(p), Some(declared)) = (cx.on_party, declared_at)
+                    && declared != Placement::Party(p)
+                {
+                    left_on_block = true;
+                    declared_at = None;
+                    let party = self.parties[p].name.clone();
+                    self.error(
+                        Diagnostic::error(
+                            "E0306",
+                            format!("`{}` would be {} inside `on {party}`", name.name, super::flow::describe(self, declared)),
+                            Label::new(placement.as_ref().map_or(span, |p| p.span()), "this placement"),
+                        )
+                        .with_help(format!("values computed in `on {party}` stay at {party}: drop the annotation or write `@{party}`")),
+                    );
+                }
                 let at = declared_at.or(cx.on_party.map(Placement::Party));
                 let expected = Expected {
                     ty: declared_ty.clone().map(|t| (t, false)),
@@ -97,6 +114,7 @@ impl<'a> Checker<'a> {
                 };
                 let mut value = self.expr(cx, value, &expected);
                 let failed = value.ty == Type::Error
+                    || left_on_block
                     || matches!(annotated, Some(None))
                     || matches!(annotated_placement, Some(None));
                 let mut ty = value.ty.clone();
