@@ -29,6 +29,7 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         regs: Vec::new(),
         next_op: 0,
         errors: Vec::new(),
+        on_party: None,
     };
     let mut body = Vec::new();
     l.inline(program.main, &[], &mut body);
@@ -76,6 +77,8 @@ struct Lowerer<'h> {
     regs: Vec<ir::RegInfo>,
     next_op: u32,
     errors: Vec<Diagnostic>,
+    /// Inside `on p`: public computations run at p alone (the block is p's local code).
+    on_party: Option<usize>,
 }
 
 /// The registers of one inlined function instance.
@@ -86,6 +89,7 @@ struct Frame {
 
 impl Lowerer<'_> {
     fn reg(&mut self, name: String, ty: &Type, at: Placement) -> Reg {
+        let at = self.local_to_on_block(at);
         let (s, shape) = match ty {
             Type::Tensor(t) => (
                 scalar(t.scalar),
@@ -111,6 +115,14 @@ impl Lowerer<'_> {
     fn temp(&mut self, ty: &Type, at: Placement) -> Reg {
         let name = format!("t{}", self.regs.len());
         self.reg(name, ty, at)
+    }
+
+    /// Public values computed inside `on p` are p's.
+    fn local_to_on_block(&self, at: Placement) -> Placement {
+        match (at, self.on_party) {
+            (Placement::Public, Some(p)) => Placement::Party(p),
+            _ => at,
+        }
     }
 
     fn node(&mut self, op: Op) -> Node {
@@ -289,11 +301,12 @@ impl Lowerer<'_> {
         args: Vec<Reg>,
     ) -> Reg {
         let dst = self.temp(&e.ty, e.placement);
+        let at = self.local_to_on_block(e.placement);
         self.emit(
             out,
             Op::Compute {
                 dst,
-                at: placement(e.placement),
+                at: placement(at),
                 kernel,
                 args,
             },
@@ -445,7 +458,11 @@ impl Lowerer<'_> {
                     } else {
                         Kernel::Shape
                     };
-                    let held_at = hargs[0].placement;
+                    // The shape of shares is known to every member: the first member computes it.
+                    let held_at = match hargs[0].placement {
+                        Placement::Secret(s) => Placement::Party(self.hir.secrets[s].parties[0]),
+                        other => other,
+                    };
                     if held_at == Placement::Public {
                         self.compute(out, e, kernel, vec![x])
                     } else {
@@ -574,7 +591,7 @@ impl Lowerer<'_> {
                     .as_ref()
                     .and_then(|b| self.block(frame, b, &mut else_body));
                 if let Some(dst) = result {
-                    let at = placement(e.placement);
+                    let at = placement(self.local_to_on_block(e.placement));
                     for (v, body) in [(t, &mut then_body), (f, &mut else_body)] {
                         if let Some(v) = v {
                             let node = self.node(Op::Compute {
@@ -597,7 +614,13 @@ impl Lowerer<'_> {
                 );
                 result?
             }
-            ExprKind::On { body, .. } | ExprKind::Block(body) => self.block(frame, body, out)?,
+            ExprKind::On { party, body } => {
+                let saved = self.on_party.replace(*party);
+                let value = self.block(frame, body, out);
+                self.on_party = saved;
+                value?
+            }
+            ExprKind::Block(body) => self.block(frame, body, out)?,
         })
     }
 

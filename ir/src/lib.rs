@@ -596,3 +596,112 @@ impl fmt::Display for Program {
         f.write_str(&self.to_text(false))
     }
 }
+
+// ---- Projection ----------------------------------------------------------------------------
+
+/// The parties that take part in an op (for a loop or branch, in any op inside it).
+pub fn participants(program: &Program, node: &Node) -> Vec<bool> {
+    let n = program.parties.len();
+    let mut out = vec![false; n];
+    let mark_placement = |out: &mut Vec<bool>, p: Placement| match p {
+        Placement::Public => out.iter_mut().for_each(|b| *b = true),
+        Placement::Party(q) => out[q] = true,
+        Placement::Secret(s) => program.secrets[s]
+            .parties
+            .iter()
+            .for_each(|q| out[*q] = true),
+    };
+    match &node.op {
+        Op::Compute { at, .. } => mark_placement(&mut out, *at),
+        Op::Share { from, to, .. } => {
+            // A public value is known to the members already: only they take part.
+            if let Placement::Party(p) = from {
+                out[*p] = true;
+            }
+            mark_placement(&mut out, Placement::Secret(*to));
+        }
+        Op::Reveal { from, to, .. } => {
+            mark_placement(&mut out, *from);
+            match to {
+                Some(p) => out[*p] = true,
+                None => mark_placement(&mut out, Placement::Public),
+            }
+        }
+        Op::ReadCsv { party, .. } => out[*party] = true,
+        Op::WriteCsv { at, .. } | Op::Print { at, .. } => mark_placement(&mut out, *at),
+        Op::For { body, .. } => mark_block(program, body, &mut out),
+        Op::While {
+            cond_body, body, ..
+        } => {
+            mark_block(program, cond_body, &mut out);
+            mark_block(program, body, &mut out);
+        }
+        Op::If {
+            then_body,
+            else_body,
+            ..
+        } => {
+            mark_block(program, then_body, &mut out);
+            mark_block(program, else_body, &mut out);
+        }
+    }
+    out
+}
+
+fn mark_block(program: &Program, body: &[Node], out: &mut [bool]) {
+    for node in body {
+        for (o, p) in out.iter_mut().zip(participants(program, node)) {
+            *o |= p;
+        }
+    }
+}
+
+/// One party's program: the ops it takes part in (a loop or branch only if something inside it
+/// involves the party). Registers and op ids are kept, so messages and draws still agree.
+pub fn project(program: &Program, party: PartyId) -> Program {
+    fn block(program: &Program, body: &[Node], party: PartyId) -> Vec<Node> {
+        body.iter()
+            .filter(|n| participants(program, n)[party])
+            .map(|n| Node {
+                id: n.id,
+                op: match &n.op {
+                    Op::For {
+                        var,
+                        start,
+                        end,
+                        body,
+                    } => Op::For {
+                        var: *var,
+                        start: *start,
+                        end: *end,
+                        body: block(program, body, party),
+                    },
+                    Op::While {
+                        cond_body,
+                        cond,
+                        body,
+                    } => Op::While {
+                        // The condition is evaluated by every party that runs the loop.
+                        cond_body: cond_body.clone(),
+                        cond: *cond,
+                        body: block(program, body, party),
+                    },
+                    Op::If {
+                        cond,
+                        then_body,
+                        else_body,
+                    } => Op::If {
+                        cond: *cond,
+                        then_body: block(program, then_body, party),
+                        else_body: block(program, else_body, party),
+                    },
+                    other => other.clone(),
+                },
+            })
+            .collect()
+    }
+    Program {
+        body: block(program, &program.body, party),
+        ..program.clone()
+    }
+}

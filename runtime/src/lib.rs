@@ -13,7 +13,6 @@ pub mod aby3;
 pub mod net;
 pub mod prg;
 pub mod ring;
-pub mod value;
 
 use tfe_ir::PartyId;
 
@@ -57,3 +56,9 @@ impl std::fmt::Display for RunError {
         }
     }
 }
+
+pub mod csvio;
+pub mod embedded;
+pub mod exec;
+pub mod plain;
+pub mod value;

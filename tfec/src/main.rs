@@ -1,6 +1,7 @@
 //! `tfec`: the command line of tfe. The only crate that touches files and the terminal.
 //!
-//! Exit codes: 0 success, 1 the program has errors, 2 usage or I/O errors.
+//! Exit codes: 0 success, 1 the program has errors, 2 usage or I/O errors, 3 the run failed (a
+//! party could not go on: a missing or malformed data file, a party that stopped, a timeout).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -52,11 +53,27 @@ enum Command {
     Build {
         /// The `.tfe` source file.
         file: PathBuf,
-        /// What to print: `ast` (the syntax tree with positions) or `hir` (the checked program:
-        /// a type and a placement on every expression). Later stages: `ir`, `protocol`,
-        /// `party:NAME`.
+        /// What to print: `ast` (the syntax tree with positions), `hir` (the checked program: a
+        /// type and a placement on every expression), `ir` (the protocol IR: operations at
+        /// placements, registers, loops), `protocol` (the IR with each operation's messages), or
+        /// `party:NAME` (the program of one party: the operations it takes part in).
         #[arg(long, value_name = "STAGE")]
         emit: String,
+    },
+    /// Run a program: every party in this process (the embedded default).
+    ///
+    /// Party `p` reads and writes its files under `data/p/` beside the program (or `DIR/p/`
+    /// with `--data DIR`). Lines printed by a party are shown prefixed by its name. Exits with 3
+    /// if the run fails, naming the party and the cause.
+    Run {
+        /// The `.tfe` source file.
+        file: PathBuf,
+        /// The root of the parties' data directories (default: `data/` beside the program).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// How long a party waits for a message before giving up, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
     },
     /// Explain an error code in detail, with a wrong and a right example.
     ///
@@ -87,6 +104,8 @@ enum Failure {
     Program,
     /// A usage or I/O problem, with its message (exit code 2).
     Usage(String),
+    /// The run failed, already reported (exit code 3).
+    Run,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +129,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Program) => ExitCode::from(1),
+        Err(Failure::Run) => ExitCode::from(3),
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -179,17 +199,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     print!("{}", tfe_compiler::hir_dump::program(&program));
                     Ok(())
                 }
-                "ir" | "protocol" => Err(Failure::Usage(format!(
-                    "`--emit {emit}` is not available yet: this version of tfec stops after checking"
-                ))),
-                other if other.starts_with("party:") => Err(Failure::Usage(format!(
-                    "`--emit {other}` is not available yet: this version of tfec stops after checking"
-                ))),
+                "ir" | "protocol" => {
+                    let ir = lower(&file, &src, render)?;
+                    print!("{}", ir.to_text(emit == "protocol"));
+                    Ok(())
+                }
+                other if other.starts_with("party:") => {
+                    let ir = lower(&file, &src, render)?;
+                    let name = &other["party:".len()..];
+                    let Some(party) = ir.parties.iter().position(|p| p == name) else {
+                        return Err(Failure::Usage(format!(
+                            "`{name}` is not a party of this program; its parties are {}",
+                            ir.parties.join(", ")
+                        )));
+                    };
+                    print!("{}", tfe_ir::project(&ir, party).to_text(true));
+                    Ok(())
+                }
                 other => Err(Failure::Usage(format!(
                     "unknown stage `{other}` for --emit; the stages are: ast, hir, ir, protocol, party:NAME"
                 ))),
             }
         }
+        Command::Run {
+            file,
+            data,
+            timeout,
+        } => run_program(&file, data, timeout, render),
         Command::Explain { code: Some(code) } => match tfe_compiler::explain::lookup(&code) {
             Some(e) => {
                 println!("{}: {}\n\n{}", e.code, e.title, e.text);
@@ -224,6 +260,88 @@ fn read_source(path: &Path) -> Result<String, Failure> {
         );
         Failure::Program
     })
+}
+
+/// Checks and lowers a program to the protocol IR, reporting errors.
+fn lower(file: &Path, src: &str, render: RenderOptions) -> Result<tfe_ir::Program, Failure> {
+    let report_errors = |d: Vec<Diagnostic>| {
+        report(file, src, &d, render);
+        Failure::Program
+    };
+    let hir = tfe_compiler::check(src).map_err(report_errors)?;
+    tfe_compiler::lower::lower(&hir).map_err(report_errors)
+}
+
+/// `tfec run`: every party in this process.
+fn run_program(
+    file: &Path,
+    data: Option<PathBuf>,
+    timeout: u64,
+    render: RenderOptions,
+) -> Result<(), Failure> {
+    let src = read_source(file)?;
+    let ir = lower(file, &src, render)?;
+    let root = match data {
+        Some(dir) => dir,
+        None => file
+            .parent()
+            .map_or_else(|| PathBuf::from("data"), |p| p.join("data")),
+    };
+    let data_dirs: Vec<PathBuf> = ir.parties.iter().map(|p| root.join(p)).collect();
+    let names = ir.parties.clone();
+    let programs: Vec<tfe_ir::Program> = (0..ir.parties.len())
+        .map(|p| tfe_ir::project(&ir, p))
+        .collect();
+    let sink_names = names.clone();
+    let sink: tfe_runtime::embedded::Sink = std::sync::Arc::new(move |party, line: &str| {
+        println!("[{}] {line}", sink_names[party]);
+    });
+    let start = std::time::Instant::now();
+    match tfe_runtime::embedded::run(
+        programs,
+        data_dirs,
+        std::time::Duration::from_secs(timeout),
+        sink,
+    ) {
+        Ok(reports) => {
+            let secs = start.elapsed().as_secs_f64();
+            let traffic: Vec<String> = names
+                .iter()
+                .zip(&reports)
+                .filter(|(_, r)| r.net.bytes_sent > 0)
+                .map(|(n, r)| {
+                    format!(
+                        "{n} {} in {} rounds",
+                        human_bytes(r.net.bytes_sent),
+                        r.net.rounds
+                    )
+                })
+                .collect();
+            eprintln!(
+                "{}: ran {} parties in {secs:.2} s; sent: {}",
+                file.display(),
+                names.len(),
+                traffic.join(", ")
+            );
+            Ok(())
+        }
+        Err(f) => {
+            eprintln!(
+                "error: the run failed at party `{}`: {}",
+                names[f.party], f.error
+            );
+            Err(Failure::Run)
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
 }
 
 fn report(file: &Path, src: &str, diagnostics: &[Diagnostic], render: RenderOptions) {

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Derives the data of examples/logreg.tfe from the Breast Cancer Wisconsin (Diagnostic) data set.
+
+Source: shared/data/breast_cancer.csv (UCI ML repository, CC BY 4.0; as shipped in scikit-learn
+1.9.1). 569 rows of 30 features and a label (0 malignant, 1 benign).
+
+Each feature is standardised (z-score, with the mean and standard deviation of the whole data
+set: public normalisation constants the hospitals agree on beforehand), so fixed-point values
+stay small. The rows are split in order: the first 285 are alice's, the other 284 bob's.
+
+Usage: python3 examples/tools/prepare_logreg_data.py path/to/breast_cancer.csv
+Writes examples/data/{alice,bob}/{alice,bob}_{x,y}.csv. Standard library only.
+"""
+import csv
+import math
+import os
+import sys
+
+src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../../shared/data/breast_cancer.csv")
+with open(src) as f:
+    rows = list(csv.reader(f))
+header, rows = rows[0], [[float(v) for v in r] for r in rows[1:]]
+n_features = len(header) - 1
+cols = list(zip(*rows))
+means = [sum(c) / len(c) for c in cols[:n_features]]
+stds = [math.sqrt(sum((v - m) ** 2 for v in c) / len(c)) for c, m in zip(cols[:n_features], means)]
+x = [[round((r[j] - means[j]) / stds[j], 6) for j in range(n_features)] for r in rows]
+y = [int(r[-1]) for r in rows]
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+half = (len(rows) + 1) // 2
+for party, lo, hi in [("alice", 0, half), ("bob", half, len(rows))]:
+    os.makedirs(os.path.join(root, party), exist_ok=True)
+    with open(os.path.join(root, party, f"{party}_x.csv"), "w") as f:
+        f.write(",".join(header[:n_features]) + "\n")
+        for r in x[lo:hi]:
+            f.write(",".join(repr(v) for v in r) + "\n")
+    with open(os.path.join(root, party, f"{party}_y.csv"), "w") as f:
+        f.write("label\n")
+        for v in y[lo:hi]:
+            f.write(f"{v}\n")
+print(f"wrote {half} rows for alice and {len(rows) - half} for bob under {os.path.normpath(root)}")

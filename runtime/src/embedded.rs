@@ -1,0 +1,95 @@
+//! Every party in this process, each on its own thread, talking over in-process channels: the
+//! embedded default of `tfec run`, and the double that tests use for the network.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tfe_ir::{PartyId, Program};
+
+use crate::RunError;
+use crate::exec::{PartyConfig, PartyReport, run_party};
+use crate::net::{Transport, local_network};
+
+/// Where `print` lines go: (party, text).
+pub type Sink = Arc<dyn Fn(PartyId, &str) + Send + Sync>;
+
+/// The outcome of a run in which some party failed: the first cause, not the other parties'
+/// reports that a peer failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub party: PartyId,
+    pub error: RunError,
+}
+
+/// Runs every party's program (`programs[p]` is party `p`'s projection) with data directories
+/// `data_dirs[p]`. A receive waits at most `timeout`.
+pub fn run(
+    programs: Vec<Program>,
+    data_dirs: Vec<PathBuf>,
+    timeout: Duration,
+    sink: Sink,
+) -> Result<Vec<PartyReport>, Failure> {
+    let n = programs.len();
+    let session = {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| Failure {
+            party: 0,
+            error: RunError::Io(format!("no randomness for the session id: {e}")),
+        })?;
+        u64::from_le_bytes(b)
+    };
+    let handles: Vec<_> = local_network(n, timeout)
+        .into_iter()
+        .zip(programs)
+        .zip(data_dirs)
+        .enumerate()
+        .map(|(me, ((mut net, program), data_dir))| {
+            let sink = sink.clone();
+            std::thread::Builder::new()
+                .name(format!("party-{me}"))
+                .stack_size(64 << 20)
+                .spawn(move || {
+                    let config = PartyConfig { data_dir, session };
+                    let mut out = |line: &str| sink(me, line);
+                    let result = run_party(&program, me, &mut net, &config, &mut out);
+                    if let Err(e) = &result {
+                        net.abort(&e.to_string());
+                    }
+                    result
+                })
+                .expect("spawning a party thread")
+        })
+        .collect();
+    let results: Vec<Result<PartyReport, RunError>> = handles
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(RunError::Internal("a party thread panicked".into())))
+        })
+        .collect();
+    // The root cause: an error that is not "another party failed".
+    let mut failures: Vec<Failure> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(party, r)| {
+            r.as_ref().err().map(|e| Failure {
+                party,
+                error: e.clone(),
+            })
+        })
+        .collect();
+    if !failures.is_empty() {
+        failures.sort_by_key(|f| {
+            matches!(
+                f.error,
+                RunError::Net(crate::net::NetError::PeerFailed { .. })
+            )
+        });
+        return Err(failures.remove(0));
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("no failures"))
+        .collect())
+}

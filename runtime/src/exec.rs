@@ -1,0 +1,630 @@
+//! The executor: runs one party's program.
+//!
+//! Each op runs with a message key made of its id and how many times this party ran it before;
+//! parties run shared ops in the same order (control flow is public, or local to one party), so
+//! their keys agree without any coordination. Plaintext kernels are in `plain`, protocol steps in
+//! `aby3`; this module only dispatches, moves values between registers, and does the I/O.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::IxDyn;
+use tfe_ir::{Kernel, MsgKey, Node, Op, PartyId, Placement, Program, Reg, Scalar};
+
+use crate::aby3::{self, Aby3, Ctx, KeyStore};
+use crate::net::{NetStats, Payload, Transport};
+use crate::prg::SharedKey;
+use crate::ring::{self, RingTensor};
+use crate::value::{Rep, Value, scalar};
+use crate::{RunError, csvio, plain};
+
+/// What a party needs besides its program.
+#[derive(Debug, Clone)]
+pub struct PartyConfig {
+    /// Where `read_csv` and `write_csv` paths of this party start.
+    pub data_dir: PathBuf,
+    /// The session: the same for all parties of one run, fresh for each run.
+    pub session: u64,
+}
+
+/// What a party did.
+#[derive(Debug, Clone, Default)]
+pub struct PartyReport {
+    pub net: NetStats,
+    pub ops_run: u64,
+}
+
+/// The op id of key agreement messages (no op of a program has it).
+const KEY_AGREEMENT: u32 = u32::MAX;
+
+/// Agrees on a fresh key with every set of two or three parties this party belongs to: the
+/// lowest-numbered member of each set draws it from the operating system and sends it to the
+/// others over the (authenticated, and with TLS encrypted) channels.
+pub fn agree_keys(
+    n_parties: usize,
+    me: PartyId,
+    net: &mut dyn Transport,
+) -> Result<KeyStore, RunError> {
+    let mut sets: Vec<Vec<PartyId>> = Vec::new();
+    for a in 0..n_parties {
+        for b in a + 1..n_parties {
+            sets.push(vec![a, b]);
+            for c in b + 1..n_parties {
+                sets.push(vec![a, b, c]);
+            }
+        }
+    }
+    let mut store = KeyStore::default();
+    let mut pending = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        if !set.contains(&me) {
+            continue;
+        }
+        let key = MsgKey {
+            op: KEY_AGREEMENT,
+            count: i as u64,
+            step: 0,
+        };
+        if set[0] == me {
+            let k = SharedKey::random().map_err(RunError::Io)?;
+            for other in &set[1..] {
+                net.send(*other, key, Payload::Key(k.0))
+                    .map_err(RunError::Net)?;
+            }
+            store.insert(set.clone(), k);
+        } else {
+            pending.push((set.clone(), key));
+        }
+    }
+    for (set, key) in pending {
+        match net.recv(set[0], key).map_err(RunError::Net)? {
+            Payload::Key(k) => store.insert(set, SharedKey(k)),
+            other => {
+                return Err(RunError::BadMessage {
+                    from: set[0],
+                    detail: format!("expected a key, got {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// Runs `program` (this party's projection) as party `me`. `print` lines go to `out`.
+pub fn run_party(
+    program: &Program,
+    me: PartyId,
+    net: &mut dyn Transport,
+    config: &PartyConfig,
+    out: &mut dyn FnMut(&str),
+) -> Result<PartyReport, RunError> {
+    let keys = agree_keys(program.parties.len(), me, net)?;
+    let mut exec = Exec {
+        program,
+        me,
+        regs: vec![None; program.regs.len()],
+        counts: vec![0; program.n_ops as usize],
+        net,
+        keys,
+        session: config.session,
+        data_dir: &config.data_dir,
+        out,
+        ops_run: 0,
+        plain_at_secret: plaintext_at_secret(program),
+    };
+    exec.block(&program.body)?;
+    exec.net.flush().map_err(RunError::Net)?;
+    Ok(PartyReport {
+        net: exec.net.stats(),
+        ops_run: exec.ops_run,
+    })
+}
+
+struct Exec<'a> {
+    program: &'a Program,
+    me: PartyId,
+    regs: Vec<Option<Value>>,
+    counts: Vec<u64>,
+    net: &'a mut dyn Transport,
+    keys: KeyStore,
+    session: u64,
+    data_dir: &'a Path,
+    out: &'a mut dyn FnMut(&str),
+    ops_run: u64,
+    plain_at_secret: Vec<bool>,
+}
+
+impl Exec<'_> {
+    fn get(&self, r: Reg) -> Result<&Value, RunError> {
+        self.regs[r as usize].as_ref().ok_or_else(|| {
+            let info = &self.program.regs[r as usize];
+            RunError::Internal(format!(
+                "register %{r} (`{}`) is not set at party {}",
+                info.name, self.program.parties[self.me]
+            ))
+        })
+    }
+
+    fn set(&mut self, r: Reg, v: Value) {
+        self.regs[r as usize] = Some(v);
+    }
+
+    fn aby3(&self, s: usize) -> Aby3 {
+        let info = &self.program.secrets[s];
+        Aby3 {
+            members: [info.parties[0], info.parties[1], info.parties[2]],
+            frac: info.frac_bits,
+        }
+    }
+
+    fn block(&mut self, nodes: &[Node]) -> Result<(), RunError> {
+        for node in nodes {
+            self.node(node)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node) -> Result<(), RunError> {
+        let count = self.counts[node.id as usize];
+        self.counts[node.id as usize] += 1;
+        self.ops_run += 1;
+        match &node.op {
+            Op::Compute {
+                dst,
+                at,
+                kernel,
+                args,
+            } => {
+                let value = match at {
+                    Placement::Secret(s) => self.secret(*s, kernel, args, *dst, node.id, count)?,
+                    _ => {
+                        let vals: Vec<&Value> = args
+                            .iter()
+                            .map(|a| self.get(*a))
+                            .collect::<Result<_, _>>()?;
+                        plain::compute(kernel, &vals, self.program.regs[*dst as usize].scalar)?
+                    }
+                };
+                self.set(*dst, value);
+            }
+            Op::Share { dst, src, from, to } => {
+                self.share(*dst, *src, *from, *to, node.id, count)?
+            }
+            Op::Reveal { dst, src, from, to } => {
+                self.reveal(*dst, *src, *from, *to, node.id, count)?
+            }
+            Op::ReadCsv { dst, path, .. } => {
+                let info = &self.program.regs[*dst as usize];
+                let value = csvio::read(&self.data_dir.join(path), info.scalar, &info.shape)?;
+                self.set(*dst, value);
+            }
+            Op::WriteCsv { src, path, .. } => {
+                csvio::write(&self.data_dir.join(path), self.get(*src)?)?;
+            }
+            Op::Print { src, at } => {
+                // A public value is printed once, by the first party.
+                if *at != Placement::Public || self.me == 0 {
+                    let text = csvio::display(self.get(*src)?);
+                    (self.out)(&text);
+                }
+            }
+            Op::For {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let s = self.get(*start)?.as_index().map_err(RunError::Internal)?;
+                let e = self.get(*end)?.as_index().map_err(RunError::Internal)?;
+                for i in s..e {
+                    self.set(*var, Value::I64(scalar(i)));
+                    self.block(body)?;
+                }
+            }
+            Op::While {
+                cond_body,
+                cond,
+                body,
+            } => loop {
+                self.block(cond_body)?;
+                if !self.get(*cond)?.as_bool().map_err(RunError::Internal)? {
+                    break;
+                }
+                self.block(body)?;
+            },
+            Op::If {
+                cond,
+                then_body,
+                else_body,
+            } => {
+                if self.get(*cond)?.as_bool().map_err(RunError::Internal)? {
+                    self.block(then_body)?;
+                } else {
+                    self.block(else_body)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A public or a party's plaintext value as ring elements: fixed-point with `frac` bits for
+    /// reals, as is for integers, 0/1 for booleans.
+    fn encode(value: &Value, frac: u32) -> Result<RingTensor, RunError> {
+        Ok(match value {
+            Value::F64(t) => ring::encode_fixed(t, frac),
+            Value::I64(t) => ring::encode_int(t),
+            Value::Bool(t) => t.mapv(u64::from),
+            Value::Rep(_) => return Err(RunError::Internal("encoding shares as plaintext".into())),
+        })
+    }
+
+    fn decode(t: &RingTensor, scalar: Scalar, frac: u32) -> Value {
+        match scalar {
+            Scalar::Fixed | Scalar::Float => Value::F64(ring::decode_fixed(t, frac)),
+            Scalar::Int => Value::I64(ring::decode_int(t)),
+            Scalar::Bool => Value::Bool(t.mapv(|v| v != 0)),
+        }
+    }
+
+    fn share(
+        &mut self,
+        dst: Reg,
+        src: Reg,
+        from: Placement,
+        to: usize,
+        op: u32,
+        count: u64,
+    ) -> Result<(), RunError> {
+        let aby = self.aby3(to);
+        let frac = aby.frac;
+        let info = &self.program.regs[dst as usize];
+        let known: Option<Vec<usize>> = info
+            .shape
+            .iter()
+            .map(|d| match d {
+                tfe_ir::Dim::Known(n) => Some(*n as usize),
+                tfe_ir::Dim::Runtime => None,
+            })
+            .collect();
+        match from {
+            Placement::Public => {
+                let v = Self::encode(self.get(src)?, frac)?;
+                let rep = aby3::from_public(&aby, self.me, &v)?;
+                self.set(dst, Value::Rep(rep));
+            }
+            Placement::Party(owner) => {
+                let mine = if self.me == owner {
+                    Some(Self::encode(self.get(src)?, frac)?)
+                } else {
+                    None
+                };
+                let mut ctx = Ctx {
+                    me: self.me,
+                    session: self.session,
+                    keys: &self.keys,
+                    net: &mut *self.net,
+                    op,
+                    count,
+                    step: 0,
+                };
+                if let Some(rep) =
+                    aby3::share(&mut ctx, &aby, owner, mine.as_ref(), known.as_deref())?
+                {
+                    self.set(dst, Value::Rep(rep));
+                }
+            }
+            Placement::Secret(_) => {
+                return Err(RunError::Internal(
+                    "sharing between secret placements".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn reveal(
+        &mut self,
+        dst: Reg,
+        src: Reg,
+        from: Placement,
+        to: Option<PartyId>,
+        op: u32,
+        count: u64,
+    ) -> Result<(), RunError> {
+        let targets: Vec<PartyId> = match to {
+            Some(p) => vec![p],
+            None => (0..self.program.parties.len()).collect(),
+        };
+        let scalar = self.program.regs[dst as usize].scalar;
+        let key = MsgKey { op, count, step: 0 };
+        match from {
+            Placement::Secret(s) => {
+                let aby = self.aby3(s);
+                let member = aby.role_of(self.me).is_some();
+                if self.plain_at_secret[src as usize] {
+                    // A plaintext every member computed (a shape): the first member sends it.
+                    if member {
+                        let v = self.get(src)?.clone();
+                        if self.me == aby.members[0] {
+                            for &t in targets.iter().filter(|t| aby.role_of(**t).is_none()) {
+                                self.net
+                                    .send(t, key, plaintext_payload(&v)?)
+                                    .map_err(RunError::Net)?;
+                            }
+                        }
+                        if targets.contains(&self.me) {
+                            self.set(dst, v);
+                        }
+                    } else if targets.contains(&self.me) {
+                        let v = payload_value(
+                            self.net.recv(aby.members[0], key).map_err(RunError::Net)?,
+                            aby.members[0],
+                        )?;
+                        self.set(dst, v);
+                    }
+                    return Ok(());
+                }
+                let rep = if member {
+                    match self.get(src)? {
+                        Value::Rep(r) => Some(r.clone()),
+                        other => {
+                            return Err(RunError::Internal(format!(
+                                "revealing {} as shares",
+                                other.kind()
+                            )));
+                        }
+                    }
+                } else {
+                    None
+                };
+                let mut ctx = Ctx {
+                    me: self.me,
+                    session: self.session,
+                    keys: &self.keys,
+                    net: &mut *self.net,
+                    op,
+                    count,
+                    step: 0,
+                };
+                if let Some(t) = aby3::reveal(&mut ctx, &aby, rep.as_ref(), &targets)? {
+                    self.set(dst, Self::decode(&t, scalar, aby.frac));
+                }
+            }
+            Placement::Party(q) => {
+                if self.me == q {
+                    let v = self.get(src)?.clone();
+                    for &t in &targets {
+                        if t != q {
+                            self.net
+                                .send(t, key, plaintext_payload(&v)?)
+                                .map_err(RunError::Net)?;
+                        }
+                    }
+                    if targets.contains(&q) {
+                        self.set(dst, v);
+                    }
+                } else if targets.contains(&self.me) {
+                    let v = payload_value(self.net.recv(q, key).map_err(RunError::Net)?, q)?;
+                    self.set(dst, v);
+                }
+            }
+            Placement::Public => {
+                let v = self.get(src)?.clone();
+                self.set(dst, v);
+            }
+        }
+        Ok(())
+    }
+
+    fn secret(
+        &mut self,
+        s: usize,
+        kernel: &Kernel,
+        args: &[Reg],
+        dst: Reg,
+        op: u32,
+        count: u64,
+    ) -> Result<Value, RunError> {
+        let aby = self.aby3(s);
+        let frac = aby.frac;
+        let me = self.me;
+        let vals: Vec<Value> = args
+            .iter()
+            .map(|a| self.get(*a).cloned())
+            .collect::<Result<_, _>>()?;
+        // Plaintext kernels at a secret placement: sizes and shapes of shares.
+        if matches!(kernel, Kernel::Rows | Kernel::Shape) {
+            let refs: Vec<&Value> = vals.iter().collect();
+            return plain::compute(kernel, &refs, self.program.regs[dst as usize].scalar);
+        }
+        let as_rep = |v: &Value| -> Result<Rep, RunError> {
+            match v {
+                Value::Rep(r) => Ok(r.clone()),
+                other => aby3::from_public(&aby, me, &Self::encode(other, frac)?),
+            }
+        };
+        let mut ctx = Ctx {
+            me,
+            session: self.session,
+            keys: &self.keys,
+            net: &mut *self.net,
+            op,
+            count,
+            step: 0,
+        };
+        let rep = match kernel {
+            Kernel::Copy
+            | Kernel::Transpose
+            | Kernel::Reshape
+            | Kernel::Index { .. }
+            | Kernel::Sum { .. } => {
+                let mut v = vals.clone();
+                v[0] = Value::Rep(as_rep(&vals[0])?);
+                let refs: Vec<&Value> = v.iter().collect();
+                return plain::shape_op(kernel, &refs);
+            }
+            Kernel::Concat { .. } => {
+                let parts: Vec<Value> = vals
+                    .iter()
+                    .map(|v| as_rep(v).map(Value::Rep))
+                    .collect::<Result<_, _>>()?;
+                let refs: Vec<&Value> = parts.iter().collect();
+                return plain::shape_op(kernel, &refs);
+            }
+            Kernel::Neg => aby3::neg(&as_rep(&vals[0])?),
+            Kernel::Add => aby3::add(&as_rep(&vals[0])?, &as_rep(&vals[1])?)?,
+            Kernel::Sub => aby3::sub(&as_rep(&vals[0])?, &as_rep(&vals[1])?)?,
+            Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
+                let matrix = matches!(kernel, Kernel::MatMul { .. });
+                match (&vals[0], &vals[1]) {
+                    (Value::Rep(x), Value::Rep(y)) => {
+                        if matrix {
+                            aby3::matmul(&mut ctx, &aby, x, y, *trunc)?
+                        } else {
+                            aby3::mul(&mut ctx, &aby, x, y, *trunc)?
+                        }
+                    }
+                    (x, c) | (c, x) if matches!(x, Value::Rep(_)) => {
+                        let Value::Rep(x) = x else {
+                            unreachable!("matched")
+                        };
+                        let c = Self::encode(c, frac)?;
+                        let product = if !matrix {
+                            aby3::mul_public(x, &c)?
+                        } else if matches!(vals[0], Value::Rep(_)) {
+                            aby3::matmul_public_right(x, &c)?
+                        } else {
+                            aby3::matmul_public_left(&c, x)?
+                        };
+                        if *trunc > 0 {
+                            aby3::trunc(&mut ctx, &aby, &product, *trunc)?
+                        } else {
+                            product
+                        }
+                    }
+                    _ => {
+                        return Err(RunError::Internal(
+                            "a product of two public values at a secret placement".into(),
+                        ));
+                    }
+                }
+            }
+            Kernel::Lt | Kernel::Gt | Kernel::Le | Kernel::Ge => {
+                let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let (p, q) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
+                    (x, y)
+                } else {
+                    (y, x)
+                };
+                let m = aby3::msb(&mut ctx, &aby, &aby3::sub(&p, &q)?)?;
+                if matches!(kernel, Kernel::Le | Kernel::Ge) {
+                    aby3::not_bit(&aby, me, &m)?
+                } else {
+                    m
+                }
+            }
+            Kernel::Eq | Kernel::Ne => {
+                let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let lt = aby3::msb(&mut ctx, &aby, &aby3::sub(&x, &y)?)?;
+                let gt = aby3::msb(&mut ctx, &aby, &aby3::sub(&y, &x)?)?;
+                let eq = aby3::mul(
+                    &mut ctx,
+                    &aby,
+                    &aby3::not_bit(&aby, me, &lt)?,
+                    &aby3::not_bit(&aby, me, &gt)?,
+                    0,
+                )?;
+                if matches!(kernel, Kernel::Ne) {
+                    aby3::not_bit(&aby, me, &eq)?
+                } else {
+                    eq
+                }
+            }
+            Kernel::And => aby3::mul(&mut ctx, &aby, &as_rep(&vals[0])?, &as_rep(&vals[1])?, 0)?,
+            Kernel::Or => {
+                let (a, b) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let ab = aby3::mul(&mut ctx, &aby, &a, &b, 0)?;
+                aby3::sub(&aby3::add(&a, &b)?, &ab)?
+            }
+            Kernel::Not => aby3::not_bit(&aby, me, &as_rep(&vals[0])?)?,
+            Kernel::Select => {
+                let (c, a, b) = (&vals[0], as_rep(&vals[1])?, as_rep(&vals[2])?);
+                let d = aby3::sub(&a, &b)?;
+                let t = match c {
+                    Value::Rep(c) => aby3::mul(&mut ctx, &aby, c, &d, 0)?,
+                    public => aby3::mul_public(&d, &Self::encode(public, 0)?)?,
+                };
+                aby3::add(&b, &t)?
+            }
+            Kernel::Convert { to: Scalar::Fixed } => {
+                let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
+                aby3::mul_public(&as_rep(&vals[0])?, &scale)?
+            }
+            other => {
+                return Err(RunError::Internal(format!(
+                    "`{}` at a secret placement",
+                    other.name()
+                )));
+            }
+        };
+        Ok(Value::Rep(rep))
+    }
+}
+
+fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
+    Ok(match v {
+        Value::F64(t) => Payload::F64(t.clone()),
+        Value::I64(t) => Payload::I64(t.clone()),
+        Value::Bool(t) => Payload::Bool(t.clone()),
+        Value::Rep(_) => return Err(RunError::Internal("sending shares as plaintext".into())),
+    })
+}
+
+fn payload_value(p: Payload, from: PartyId) -> Result<Value, RunError> {
+    Ok(match p {
+        Payload::F64(t) => Value::F64(t),
+        Payload::I64(t) => Value::I64(t),
+        Payload::Bool(t) => Value::Bool(t),
+        other => {
+            return Err(RunError::BadMessage {
+                from,
+                detail: format!("expected a plaintext tensor, got {other:?}"),
+            });
+        }
+    })
+}
+
+/// Registers that hold plaintext although placed at a secret placement: the results of `rows`
+/// and `shape` of shares (shapes are public).
+fn plaintext_at_secret(program: &Program) -> Vec<bool> {
+    fn walk(nodes: &[Node], out: &mut Vec<bool>) {
+        for n in nodes {
+            match &n.op {
+                Op::Compute {
+                    dst,
+                    at: Placement::Secret(_),
+                    kernel: Kernel::Rows | Kernel::Shape,
+                    ..
+                } => out[*dst as usize] = true,
+                Op::For { body, .. } => walk(body, out),
+                Op::While {
+                    cond_body, body, ..
+                } => {
+                    walk(cond_body, out);
+                    walk(body, out);
+                }
+                Op::If {
+                    then_body,
+                    else_body,
+                    ..
+                } => {
+                    walk(then_body, out);
+                    walk(else_body, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = vec![false; program.regs.len()];
+    walk(&program.body, &mut out);
+    out
+}

@@ -1,0 +1,350 @@
+//! Plaintext kernels: what a party computes on its own data, and what every party computes on
+//! public values (identically, so public values agree everywhere).
+
+use ndarray::{ArrayD, Ix2, IxDyn};
+use tfe_ir::{IndexKind, Kernel, Literal, Scalar};
+
+use crate::RunError;
+use crate::ring::zip_with;
+use crate::value::{self, Pick, Value, scalar};
+
+fn shape_err(e: String) -> RunError {
+    RunError::Shape(e)
+}
+
+/// Numbers for arithmetic: `int` operands of an `f64` operation become f64.
+enum Num {
+    F(ArrayD<f64>),
+    I(ArrayD<i64>),
+}
+
+fn nums(a: &Value, b: &Value) -> Result<(Num, Num), RunError> {
+    Ok(match (a, b) {
+        (Value::F64(x), Value::F64(y)) => (Num::F(x.clone()), Num::F(y.clone())),
+        (Value::I64(x), Value::I64(y)) => (Num::I(x.clone()), Num::I(y.clone())),
+        (Value::F64(x), Value::I64(y)) => (Num::F(x.clone()), Num::F(y.mapv(|v| v as f64))),
+        (Value::I64(x), Value::F64(y)) => (Num::F(x.mapv(|v| v as f64)), Num::F(y.clone())),
+        (x, y) => {
+            return Err(RunError::Internal(format!(
+                "arithmetic on {} and {}",
+                x.kind(),
+                y.kind()
+            )));
+        }
+    })
+}
+
+fn arith(
+    a: &Value,
+    b: &Value,
+    f: fn(f64, f64) -> f64,
+    g: fn(i64, i64) -> Option<i64>,
+    what: &str,
+) -> Result<Value, RunError> {
+    match nums(a, b)? {
+        (Num::F(x), Num::F(y)) => Ok(Value::F64(zip_with(&x, &y, f).map_err(shape_err)?)),
+        (Num::I(x), Num::I(y)) => {
+            let out = zip_with(&x, &y, g).map_err(shape_err)?;
+            if out.iter().any(Option::is_none) {
+                return Err(RunError::Io(format!(
+                    "integer {what} overflows or divides by zero"
+                )));
+            }
+            Ok(Value::I64(out.mapv(|v| v.unwrap_or_default())))
+        }
+        _ => unreachable!("nums returns matching kinds"),
+    }
+}
+
+fn compare(
+    a: &Value,
+    b: &Value,
+    f: fn(f64, f64) -> bool,
+    g: fn(i64, i64) -> bool,
+    h: fn(bool, bool) -> bool,
+) -> Result<Value, RunError> {
+    if let (Value::Bool(x), Value::Bool(y)) = (a, b) {
+        return Ok(Value::Bool(zip_with(x, y, h).map_err(shape_err)?));
+    }
+    match nums(a, b)? {
+        (Num::F(x), Num::F(y)) => Ok(Value::Bool(zip_with(&x, &y, f).map_err(shape_err)?)),
+        (Num::I(x), Num::I(y)) => Ok(Value::Bool(zip_with(&x, &y, g).map_err(shape_err)?)),
+        _ => unreachable!("nums returns matching kinds"),
+    }
+}
+
+fn bools(a: &Value, b: &Value, f: fn(bool, bool) -> bool) -> Result<Value, RunError> {
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => Ok(Value::Bool(zip_with(x, y, f).map_err(shape_err)?)),
+        _ => Err(RunError::Internal("logic on non-bools".into())),
+    }
+}
+
+/// Sizes from size registers.
+pub fn sizes(args: &[&Value]) -> Result<Vec<usize>, RunError> {
+    args.iter()
+        .map(|v| {
+            let n = v.as_index().map_err(RunError::Internal)?;
+            usize::try_from(n).map_err(|_| RunError::Shape(format!("negative size {n}")))
+        })
+        .collect()
+}
+
+/// The picks of an index op from its bound registers.
+pub fn picks(items: &[IndexKind], bounds: &[&Value]) -> Result<Vec<Pick>, RunError> {
+    let mut out = Vec::new();
+    let mut it = bounds.iter();
+    let mut next = || -> Result<i64, RunError> {
+        it.next()
+            .ok_or_else(|| RunError::Internal("missing index bound".into()))?
+            .as_index()
+            .map_err(RunError::Internal)
+    };
+    for item in items {
+        out.push(match item {
+            IndexKind::Single => Pick::One(next()?),
+            IndexKind::Range => Pick::Range(next()?, next()?),
+        });
+    }
+    Ok(out)
+}
+
+/// Shape operations, the same on every kind of tensor.
+macro_rules! on_any {
+    ($v:expr, |$t:ident| $body:expr) => {
+        match $v {
+            Value::F64($t) => Value::F64($body),
+            Value::I64($t) => Value::I64($body),
+            Value::Bool($t) => Value::Bool($body),
+            Value::Rep(r) => {
+                let $t = &r.a;
+                let a = $body;
+                let $t = &r.b;
+                let b = $body;
+                Value::Rep(crate::value::Rep { a, b })
+            }
+        }
+    };
+}
+
+/// Applies a shape operation (transpose, reshape, concat, index, sum) to plaintext or shares.
+pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
+    let x = args[0];
+    Ok(match kernel {
+        Kernel::Copy => x.clone(),
+        Kernel::Transpose => on_any!(x, |t| value::transpose(t)),
+        Kernel::Reshape => {
+            let s = sizes(&args[1..])?;
+            on_any!(x, |t| value::reshape(t, &s).map_err(shape_err)?)
+        }
+        Kernel::Index { items } => {
+            let p = picks(items, &args[1..])?;
+            on_any!(x, |t| value::index(t, &p).map_err(shape_err)?)
+        }
+        Kernel::Concat { axis } => match x {
+            Value::F64(_) => Value::F64(
+                value::concat(
+                    &collect(args, |v| if let Value::F64(t) = v { Some(t) } else { None })?,
+                    *axis,
+                )
+                .map_err(shape_err)?,
+            ),
+            Value::I64(_) => Value::I64(
+                value::concat(
+                    &collect(args, |v| if let Value::I64(t) = v { Some(t) } else { None })?,
+                    *axis,
+                )
+                .map_err(shape_err)?,
+            ),
+            Value::Bool(_) => Value::Bool(
+                value::concat(
+                    &collect(args, |v| {
+                        if let Value::Bool(t) = v {
+                            Some(t)
+                        } else {
+                            None
+                        }
+                    })?,
+                    *axis,
+                )
+                .map_err(shape_err)?,
+            ),
+            Value::Rep(_) => {
+                let reps = collect(args, |v| if let Value::Rep(r) = v { Some(r) } else { None })?;
+                let a: Vec<&ArrayD<u64>> = reps.iter().map(|r| &r.a).collect();
+                let b: Vec<&ArrayD<u64>> = reps.iter().map(|r| &r.b).collect();
+                Value::Rep(crate::value::Rep {
+                    a: value::concat(&a, *axis).map_err(shape_err)?,
+                    b: value::concat(&b, *axis).map_err(shape_err)?,
+                })
+            }
+        },
+        Kernel::Sum { axis } => match x {
+            Value::F64(t) => Value::F64(value::sum(t, *axis, |a, b| a + b).map_err(shape_err)?),
+            Value::I64(t) => {
+                Value::I64(value::sum(t, *axis, i64::wrapping_add).map_err(shape_err)?)
+            }
+            Value::Rep(r) => Value::Rep(crate::value::Rep {
+                a: value::sum(&r.a, *axis, u64::wrapping_add).map_err(shape_err)?,
+                b: value::sum(&r.b, *axis, u64::wrapping_add).map_err(shape_err)?,
+            }),
+            Value::Bool(_) => return Err(RunError::Internal("sum of bools".into())),
+        },
+        other => {
+            return Err(RunError::Internal(format!(
+                "{} is not a shape operation",
+                other.name()
+            )));
+        }
+    })
+}
+
+fn collect<'v, T>(
+    args: &[&'v Value],
+    f: impl Fn(&'v Value) -> Option<&'v T>,
+) -> Result<Vec<&'v T>, RunError> {
+    args.iter()
+        .map(|v| f(v).ok_or_else(|| RunError::Internal("concat of mixed kinds".into())))
+        .collect()
+}
+
+/// Runs a kernel on plaintext arguments. `result` is the scalar kind of the result register.
+pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value, RunError> {
+    let a = || args[0];
+    let b = || args[1];
+    Ok(match kernel {
+        Kernel::Const(Literal::Fixed(v)) => Value::F64(scalar(*v)),
+        Kernel::Const(Literal::Int(v)) => Value::I64(scalar(*v)),
+        Kernel::Const(Literal::Bool(v)) => Value::Bool(scalar(*v)),
+        Kernel::Copy
+        | Kernel::Transpose
+        | Kernel::Reshape
+        | Kernel::Index { .. }
+        | Kernel::Concat { .. }
+        | Kernel::Sum { .. } => shape_op(kernel, args)?,
+        Kernel::Neg => match a() {
+            Value::F64(t) => Value::F64(t.mapv(|v| -v)),
+            Value::I64(t) => Value::I64(t.mapv(i64::wrapping_neg)),
+            other => return Err(RunError::Internal(format!("negation of {}", other.kind()))),
+        },
+        Kernel::Not => match a() {
+            Value::Bool(t) => Value::Bool(t.mapv(|v| !v)),
+            other => return Err(RunError::Internal(format!("`!` of {}", other.kind()))),
+        },
+        Kernel::Add => arith(a(), b(), |x, y| x + y, i64::checked_add, "addition")?,
+        Kernel::Sub => arith(a(), b(), |x, y| x - y, i64::checked_sub, "subtraction")?,
+        Kernel::Mul { .. } => arith(a(), b(), |x, y| x * y, i64::checked_mul, "product")?,
+        Kernel::Div => arith(a(), b(), |x, y| x / y, i64::checked_div, "division")?,
+        Kernel::Rem => arith(a(), b(), |x, y| x % y, i64::checked_rem, "remainder")?,
+        Kernel::And => bools(a(), b(), |x, y| x && y)?,
+        Kernel::Or => bools(a(), b(), |x, y| x || y)?,
+        Kernel::Lt => compare(a(), b(), |x, y| x < y, |x, y| x < y, |x, y| !x & y)?,
+        Kernel::Le => compare(a(), b(), |x, y| x <= y, |x, y| x <= y, |x, y| x <= y)?,
+        Kernel::Gt => compare(a(), b(), |x, y| x > y, |x, y| x > y, |x, y| x & !y)?,
+        Kernel::Ge => compare(a(), b(), |x, y| x >= y, |x, y| x >= y, |x, y| x >= y)?,
+        Kernel::Eq => compare(a(), b(), |x, y| x == y, |x, y| x == y, |x, y| x == y)?,
+        Kernel::Ne => compare(a(), b(), |x, y| x != y, |x, y| x != y, |x, y| x != y)?,
+        Kernel::MatMul { .. } => match nums(a(), b())? {
+            (Num::F(x), Num::F(y)) => Value::F64(matmul_f64(&x, &y)?),
+            (Num::I(x), Num::I(y)) => {
+                let r = crate::ring::matmul(&x.mapv(|v| v as u64), &y.mapv(|v| v as u64))
+                    .map_err(shape_err)?;
+                Value::I64(r.mapv(|v| v as i64))
+            }
+            _ => unreachable!("nums returns matching kinds"),
+        },
+        Kernel::Select => {
+            let Value::Bool(c) = a() else {
+                return Err(RunError::Internal("select on a non-bool".into()));
+            };
+            match nums(args[1], args[2])? {
+                (Num::F(x), Num::F(y)) => {
+                    let xy = zip_with(&x, &y, |p, q| (p, q)).map_err(shape_err)?;
+                    Value::F64(
+                        zip_with(c, &xy, |c, (p, q)| if c { p } else { q }).map_err(shape_err)?,
+                    )
+                }
+                (Num::I(x), Num::I(y)) => {
+                    let xy = zip_with(&x, &y, |p, q| (p, q)).map_err(shape_err)?;
+                    Value::I64(
+                        zip_with(c, &xy, |c, (p, q)| if c { p } else { q }).map_err(shape_err)?,
+                    )
+                }
+                _ => unreachable!("nums returns matching kinds"),
+            }
+        }
+        Kernel::Zeros | Kernel::Ones => {
+            let s = sizes(args)?;
+            let one = matches!(kernel, Kernel::Ones);
+            match result {
+                Scalar::Int => Value::I64(ArrayD::from_elem(IxDyn(&s), i64::from(one))),
+                Scalar::Bool => Value::Bool(ArrayD::from_elem(IxDyn(&s), one)),
+                Scalar::Fixed | Scalar::Float => {
+                    Value::F64(ArrayD::from_elem(IxDyn(&s), if one { 1.0 } else { 0.0 }))
+                }
+            }
+        }
+        Kernel::Rows => {
+            let shape = a().shape();
+            let rows = *shape
+                .first()
+                .ok_or_else(|| RunError::Shape("rows of a scalar".into()))?;
+            Value::I64(scalar(rows as i64))
+        }
+        Kernel::Shape => {
+            let shape: Vec<i64> = a().shape().iter().map(|d| *d as i64).collect();
+            let n = shape.len();
+            Value::I64(ArrayD::from_shape_vec(IxDyn(&[n]), shape).expect("1-D"))
+        }
+        Kernel::Convert { to } => match (a(), to) {
+            (Value::I64(t), Scalar::Fixed | Scalar::Float) => Value::F64(t.mapv(|v| v as f64)),
+            (Value::F64(t), Scalar::Fixed | Scalar::Float) => Value::F64(t.clone()),
+            (v, to) => {
+                return Err(RunError::Internal(format!(
+                    "conversion of {} to {}",
+                    v.kind(),
+                    to.name()
+                )));
+            }
+        },
+    })
+}
+
+fn matmul_f64(a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>, RunError> {
+    let a2 = a
+        .view()
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| RunError::Shape(format!("matmul of shape {:?}", a.shape())))?;
+    match b.ndim() {
+        2 => {
+            let b2 = b.view().into_dimensionality::<Ix2>().expect("rank 2");
+            if a2.ncols() != b2.nrows() {
+                return Err(RunError::Shape(format!(
+                    "matmul of {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                )));
+            }
+            Ok(a2.dot(&b2).into_dyn())
+        }
+        1 => {
+            let b1 = b
+                .view()
+                .into_dimensionality::<ndarray::Ix1>()
+                .expect("rank 1");
+            if a2.ncols() != b1.len() {
+                return Err(RunError::Shape(format!(
+                    "matmul of {:?} and {:?}",
+                    a.shape(),
+                    b.shape()
+                )));
+            }
+            Ok(a2.dot(&b1).into_dyn())
+        }
+        _ => Err(RunError::Shape(format!(
+            "matmul of {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        ))),
+    }
+}
