@@ -103,12 +103,23 @@ fn build_emit_ast_prints_the_tree() {
 }
 
 #[test]
-fn build_emit_of_later_stages_says_so() {
-    for stage in ["ir", "protocol", "party:s0"] {
-        let out = tfec(&["build", &logreg(), "--emit", stage]);
-        assert_eq!(out.status.code(), Some(2), "{stage}");
-        assert!(text(&out.stderr).contains("not available yet"), "{stage}");
-    }
+fn build_emit_ir_protocol_and_party_programs() {
+    let ir = text(&tfec(&["build", &logreg(), "--emit", "ir"]).stdout);
+    assert!(ir.contains("= share %0 from alice to rep"), "{ir}");
+    assert!(ir.contains("matmul.trunc16"), "{ir}");
+    assert!(ir.contains("for %"), "loops stay loops:\n{ir}");
+    let protocol = text(&tfec(&["build", &logreg(), "--emit", "protocol"]).stdout);
+    assert!(protocol.contains("send s0 -> s2"), "{protocol}");
+    let s0 = text(&tfec(&["build", &logreg(), "--emit", "party:s0"]).stdout);
+    let alice = text(&tfec(&["build", &logreg(), "--emit", "party:alice"]).stdout);
+    assert!(
+        s0.contains("matmul.trunc16") && !alice.contains("matmul.trunc16"),
+        "alice takes no part in the training"
+    );
+    assert!(alice.contains("read_csv \"alice_x.csv\"") && !s0.contains("read_csv"));
+    let out = tfec(&["build", &logreg(), "--emit", "party:mallory"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`mallory` is not a party of this program"));
     let out = tfec(&["build", &logreg(), "--emit", "bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown stage `bogus`"));
