@@ -80,11 +80,12 @@ pub fn run(
         })
         .collect();
     if !failures.is_empty() {
-        failures.sort_by_key(|f| {
-            matches!(
-                f.error,
-                RunError::Net(crate::net::NetError::PeerFailed { .. })
-            )
+        // Own failures first; then reports that a peer failed; then lost connections and timeouts
+        // (which a peer's failure can cause).
+        failures.sort_by_key(|f| match &f.error {
+            RunError::Net(crate::net::NetError::PeerFailed { .. }) => 1,
+            RunError::Net(_) => 2,
+            _ => 0,
         });
         return Err(failures.remove(0));
     }
