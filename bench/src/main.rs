@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo run --release -p tfe-bench` (all), or with a filter: `… -- parse`.
 
+mod mpc;
 mod programs;
 
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ fn main() {
             run();
         }
     }
+    mpc::run_all(&filter);
 }
 
 /// Runs `f` until at least `min_runs` runs and 1 s have passed; returns the median time.

@@ -75,6 +75,8 @@ pub fn agree_keys(
             pending.push((set.clone(), key));
         }
     }
+    // The keys this party leads leave now: a leader of every set it is in never waits below.
+    net.flush().map_err(RunError::Net)?;
     for (set, key) in pending {
         match net.recv(set[0], key).map_err(RunError::Net)? {
             Payload::Key(k) => store.insert(set, SharedKey(k)),
