@@ -111,7 +111,6 @@ pub fn run_party(
         data_dir: &config.data_dir,
         out,
         ops_run: 0,
-        plain_at_secret: plaintext_at_secret(program),
     };
     exec.block(&program.body)?;
     exec.net.flush().map_err(RunError::Net)?;
@@ -132,7 +131,6 @@ struct Exec<'a> {
     data_dir: &'a Path,
     out: &'a mut dyn FnMut(&str),
     ops_run: u64,
-    plain_at_secret: Vec<bool>,
 }
 
 impl Exec<'_> {
@@ -342,29 +340,6 @@ impl Exec<'_> {
             Placement::Secret(s) => {
                 let aby = self.aby3(s);
                 let member = aby.role_of(self.me).is_some();
-                if self.plain_at_secret[src as usize] {
-                    // A plaintext every member computed (a shape): the first member sends it.
-                    if member {
-                        let v = self.get(src)?.clone();
-                        if self.me == aby.members[0] {
-                            for &t in targets.iter().filter(|t| aby.role_of(**t).is_none()) {
-                                self.net
-                                    .send(t, key, plaintext_payload(&v)?)
-                                    .map_err(RunError::Net)?;
-                            }
-                        }
-                        if targets.contains(&self.me) {
-                            self.set(dst, v);
-                        }
-                    } else if targets.contains(&self.me) {
-                        let v = payload_value(
-                            self.net.recv(aby.members[0], key).map_err(RunError::Net)?,
-                            aby.members[0],
-                        )?;
-                        self.set(dst, v);
-                    }
-                    return Ok(());
-                }
                 let rep = if member {
                     match self.get(src)? {
                         Value::Rep(r) => Some(r.clone()),
@@ -593,40 +568,4 @@ fn payload_value(p: Payload, from: PartyId) -> Result<Value, RunError> {
             });
         }
     })
-}
-
-/// Registers that hold plaintext although placed at a secret placement: the results of `rows`
-/// and `shape` of shares (shapes are public).
-fn plaintext_at_secret(program: &Program) -> Vec<bool> {
-    fn walk(nodes: &[Node], out: &mut Vec<bool>) {
-        for n in nodes {
-            match &n.op {
-                Op::Compute {
-                    dst,
-                    at: Placement::Secret(_),
-                    kernel: Kernel::Rows | Kernel::Shape,
-                    ..
-                } => out[*dst as usize] = true,
-                Op::For { body, .. } => walk(body, out),
-                Op::While {
-                    cond_body, body, ..
-                } => {
-                    walk(cond_body, out);
-                    walk(body, out);
-                }
-                Op::If {
-                    then_body,
-                    else_body,
-                    ..
-                } => {
-                    walk(then_body, out);
-                    walk(else_body, out);
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut out = vec![false; program.regs.len()];
-    walk(&program.body, &mut out);
-    out
 }
