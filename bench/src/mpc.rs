@@ -77,7 +77,7 @@ pub fn protocol(
         .map(|(me, mut net)| {
             let (op, inputs, barrier) = (op.clone(), inputs.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let keys = agree_keys(3, me, &mut net).expect("keys");
+                let keys = agree_keys(3, me, &mut net, None).expect("keys");
                 let mine: Vec<Rep> = inputs.iter().map(|i| i[me].clone()).collect();
                 let mut times = Vec::new();
                 let before = net.stats();
@@ -257,7 +257,10 @@ fn lr_step() {
         let reports = tfe_runtime::embedded::run(
             programs,
             dirs,
-            Duration::from_secs(120),
+            tfe_runtime::embedded::Options {
+                timeout: Duration::from_secs(120),
+                seed: None,
+            },
             Arc::new(|_, _| {}),
         )
         .expect("run");

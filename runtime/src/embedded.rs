@@ -22,16 +22,28 @@ pub struct Failure {
     pub error: RunError,
 }
 
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How long a receive waits at most.
+    pub timeout: Duration,
+    /// Derive every key from this seed (reproducible runs; see [`PartyConfig::seed`]).
+    pub seed: Option<u64>,
+}
+
 /// Runs every party's program (`programs[p]` is party `p`'s projection) with data directories
-/// `data_dirs[p]`. A receive waits at most `timeout`.
+/// `data_dirs[p]`.
 pub fn run(
     programs: Vec<Program>,
     data_dirs: Vec<PathBuf>,
-    timeout: Duration,
+    options: Options,
     sink: Sink,
 ) -> Result<Vec<PartyReport>, Failure> {
     let n = programs.len();
-    let session = {
+    let Options { timeout, seed } = options;
+    let session = if let Some(seed) = seed {
+        seed
+    } else {
         let mut b = [0u8; 8];
         getrandom::fill(&mut b).map_err(|e| Failure {
             party: 0,
@@ -50,7 +62,11 @@ pub fn run(
                 .name(format!("party-{me}"))
                 .stack_size(64 << 20)
                 .spawn(move || {
-                    let config = PartyConfig { data_dir, session };
+                    let config = PartyConfig {
+                        data_dir,
+                        session,
+                        seed,
+                    };
                     let mut out = |line: &str| sink(me, line);
                     let result = run_party(&program, me, &mut net, &config, &mut out);
                     if let Err(e) = &result {

@@ -24,6 +24,9 @@ pub struct PartyConfig {
     pub data_dir: PathBuf,
     /// The session: the same for all parties of one run, fresh for each run.
     pub session: u64,
+    /// With a seed, the shared keys are derived from it instead of drawn from the operating
+    /// system, so a run can be repeated exactly (tests, benchmarks). Never for real data.
+    pub seed: Option<u64>,
 }
 
 /// What a party did.
@@ -31,6 +34,8 @@ pub struct PartyConfig {
 pub struct PartyReport {
     pub net: NetStats,
     pub ops_run: u64,
+    /// Wall time from the start of key agreement to the last message flushed.
+    pub elapsed: std::time::Duration,
 }
 
 /// The op id of key agreement messages (no op of a program has it).
@@ -43,6 +48,7 @@ pub fn agree_keys(
     n_parties: usize,
     me: PartyId,
     net: &mut dyn Transport,
+    seed: Option<u64>,
 ) -> Result<KeyStore, RunError> {
     let mut sets: Vec<Vec<PartyId>> = Vec::new();
     for a in 0..n_parties {
@@ -65,7 +71,10 @@ pub fn agree_keys(
             step: 0,
         };
         if set[0] == me {
-            let k = SharedKey::random().map_err(RunError::Io)?;
+            let k = match seed {
+                Some(seed) => SharedKey::from_seed(seed, i as u64),
+                None => SharedKey::random().map_err(RunError::Io)?,
+            };
             for other in &set[1..] {
                 net.send(*other, key, Payload::Key(k.0))
                     .map_err(RunError::Net)?;
@@ -99,7 +108,8 @@ pub fn run_party(
     config: &PartyConfig,
     out: &mut dyn FnMut(&str),
 ) -> Result<PartyReport, RunError> {
-    let keys = agree_keys(program.parties.len(), me, net)?;
+    let start = std::time::Instant::now();
+    let keys = agree_keys(program.parties.len(), me, net, config.seed)?;
     let mut exec = Exec {
         program,
         me,
@@ -117,6 +127,7 @@ pub fn run_party(
     Ok(PartyReport {
         net: exec.net.stats(),
         ops_run: exec.ops_run,
+        elapsed: start.elapsed(),
     })
 }
 

@@ -63,6 +63,8 @@ pub enum NetError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetStats {
     pub bytes_sent: u64,
+    /// Messages sent (each a tensor, a key or a shape).
+    pub messages_sent: u64,
     /// Batches sent (one per peer per round).
     pub batches_sent: u64,
     /// Rounds: the times this party sent anything and then waited.
@@ -159,6 +161,7 @@ impl Transport for LocalTransport {
 
     fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
         self.stats.bytes_sent += payload.wire_bytes();
+        self.stats.messages_sent += 1;
         self.outbox[to].push((key, payload));
         Ok(())
     }

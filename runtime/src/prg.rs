@@ -33,6 +33,24 @@ impl SharedKey {
             .map_err(|e| format!("the operating system's random generator failed: {e}"))?;
         Ok(SharedKey(k))
     }
+
+    /// The key number `index` derived from `seed`: for reproducible runs (`tfec run --seed`) in
+    /// tests and benchmarks only. Anyone who knows the seed knows every mask of the run.
+    pub fn from_seed(seed: u64, index: u64) -> SharedKey {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&seed.to_le_bytes());
+        k[8..].copy_from_slice(b"tfe-seed");
+        let msg = MsgKey {
+            op: u32::MAX,
+            count: index,
+            step: 0,
+        };
+        let words = draw(&SharedKey(k), 0, msg, 0, 2);
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&words[0].to_le_bytes());
+        key[8..].copy_from_slice(&words[1].to_le_bytes());
+        SharedKey(key)
+    }
 }
 
 /// Draws `n` pseudo-random ring elements for (`key`, `session`, `msg`, `stream`).

@@ -74,6 +74,14 @@ enum Command {
         /// How long a party waits for a message before giving up, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
+        /// Derive every random mask from this number, so that runs repeat exactly. For tests
+        /// and benchmarks only: whoever knows the seed can unmask every share of the run.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Print, per party, the rounds, messages and bytes it sent and its time, and the
+        /// peak resident memory of this process.
+        #[arg(long)]
+        stats: bool,
     },
     /// Explain an error code in detail, with a wrong and a right example.
     ///
@@ -225,7 +233,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             file,
             data,
             timeout,
-        } => run_program(&file, data, timeout, render),
+            seed,
+            stats,
+        } => run_program(
+            &file,
+            data,
+            tfe_runtime::embedded::Options {
+                timeout: std::time::Duration::from_secs(timeout),
+                seed,
+            },
+            stats,
+            render,
+        ),
         Command::Explain { code: Some(code) } => match tfe_compiler::explain::lookup(&code) {
             Some(e) => {
                 println!("{}: {}\n\n{}", e.code, e.title, e.text);
@@ -276,7 +295,8 @@ fn lower(file: &Path, src: &str, render: RenderOptions) -> Result<tfe_ir::Progra
 fn run_program(
     file: &Path,
     data: Option<PathBuf>,
-    timeout: u64,
+    options: tfe_runtime::embedded::Options,
+    stats: bool,
     render: RenderOptions,
 ) -> Result<(), Failure> {
     let src = read_source(file)?;
@@ -297,12 +317,7 @@ fn run_program(
         println!("[{}] {line}", sink_names[party]);
     });
     let start = std::time::Instant::now();
-    match tfe_runtime::embedded::run(
-        programs,
-        data_dirs,
-        std::time::Duration::from_secs(timeout),
-        sink,
-    ) {
+    match tfe_runtime::embedded::run(programs, data_dirs, options, sink) {
         Ok(reports) => {
             let secs = start.elapsed().as_secs_f64();
             let traffic: Vec<String> = names
@@ -323,6 +338,9 @@ fn run_program(
                 names.len(),
                 traffic.join(", ")
             );
+            if stats {
+                print_stats(&names, &reports);
+            }
             Ok(())
         }
         Err(f) => {
@@ -333,6 +351,37 @@ fn run_program(
             Err(Failure::Run)
         }
     }
+}
+
+/// `--stats`: one line per party, then the process's peak memory.
+fn print_stats(names: &[String], reports: &[tfe_runtime::exec::PartyReport]) {
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    eprintln!(
+        "{:width$}  {:>8} {:>10} {:>14} {:>10} {:>9}",
+        "party", "rounds", "messages", "bytes sent", "ops run", "time (s)"
+    );
+    for (name, r) in names.iter().zip(reports) {
+        eprintln!(
+            "{name:width$}  {:>8} {:>10} {:>14} {:>10} {:>9.3}",
+            r.net.rounds,
+            r.net.messages_sent,
+            r.net.bytes_sent,
+            r.ops_run,
+            r.elapsed.as_secs_f64()
+        );
+    }
+    match peak_memory_bytes() {
+        Some(b) => eprintln!("peak resident memory: {}", human_bytes(b)),
+        None => eprintln!("peak resident memory: not known on this system"),
+    }
+}
+
+/// The peak resident set size of this process (Linux: `VmHWM` in /proc/self/status).
+fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 fn human_bytes(n: u64) -> String {
