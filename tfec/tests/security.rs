@@ -90,8 +90,7 @@ fn run_recorded(ir: &Program, data: &std::path::Path, seed: Option<u64>) -> Vec<
     for h in handles {
         h.join().unwrap();
     }
-    let log = log.lock().unwrap().clone();
-    log
+    log.lock().unwrap().clone()
 }
 
 fn data_dir(tag: &str, values: &[f64]) -> PathBuf {
