@@ -6,6 +6,7 @@
 
 mod mpc;
 mod programs;
+mod workloads;
 
 use std::time::{Duration, Instant};
 

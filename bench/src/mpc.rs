@@ -179,8 +179,29 @@ pub fn run_all(filter: &str) {
             "theory: 1 round, at most 8 MB per party",
         );
     }
+    if want("aby3-max") {
+        let m = protocol(9, vec![shares(&[1000], 9, 40)], |ctx, aby, x| {
+            aby3::max_axis(ctx, aby, &x[0], 0).unwrap()
+        });
+        print(
+            "aby3-max-1000",
+            &m,
+            "a tournament: 10 levels of one comparison and one select; theory: 10 levels x 11 rounds of communication",
+        );
+        let m = protocol(9, vec![shares(&[1000, 4], 10, 40)], |ctx, aby, x| {
+            aby3::max_axis(ctx, aby, &x[0], 1).unwrap()
+        });
+        print(
+            "aby3-max-1000x4-axis1",
+            &m,
+            "a 2x2 max-pool of 1000 windows: 2 levels",
+        );
+    }
     if want("lr-step") {
-        lr_step();
+        crate::workloads::lr_step();
+    }
+    if want("mlp") {
+        crate::workloads::mlp_inference();
     }
     if want("aby3-relu") {
         let n = 1_000_000;
@@ -195,103 +216,4 @@ pub fn run_all(filter: &str) {
             "sign by Kogge-Stone and a product: communication depth 11; a party waits at most 9 times",
         );
     }
-}
-
-/// One logistic-regression training step (batch 128, 784 features, the original system's
-/// "LR (SGD)" row) through the whole stack: a generated `.tfe` program is checked, lowered,
-/// projected and run by six parties in this process. Runs with 1 and with 21 steps are timed;
-/// their difference over 20 is the time of a step (reading data and agreeing keys cancel out).
-fn lr_step() {
-    let dir = std::env::temp_dir().join(format!("tfe-bench-lr-{}", std::process::id()));
-    for (party, rows, cols) in [("alice", 128, 784), ("alice", 128, 1)] {
-        std::fs::create_dir_all(dir.join(party)).unwrap();
-        let name = if cols == 1 { "y.csv" } else { "x.csv" };
-        let mut text = String::new();
-        let mut s = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..rows {
-            let row: Vec<String> = (0..cols)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    if cols == 1 {
-                        ((s >> 63) as u8).to_string()
-                    } else {
-                        format!("{:.4}", (s >> 11) as f64 / (1u64 << 53) as f64)
-                    }
-                })
-                .collect();
-            text.push_str(&row.join(","));
-            text.push('\n');
-        }
-        std::fs::write(dir.join(party).join(name), text).unwrap();
-    }
-    let program = |steps: usize| {
-        format!(
-            "use std::nn::sigmoid;\nparty alice, analyst, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
-             fn main() {{\n\
-                 let xa: fixed[128, 784] @alice = read_csv(\"x.csv\");\n\
-                 let ya: fixed[128, 1] @alice = read_csv(\"y.csv\");\n\
-                 let x: fixed[128, 784] @rep = xa;\n\
-                 let y: fixed[128, 1] @rep = ya;\n\
-                 let mut w: fixed[784, 1] @rep = zeros([784, 1]);\n\
-                 let mut b: fixed[1] @rep = zeros([1]);\n\
-                 for step in 0..{steps} {{\n\
-                     let g = sigmoid(matmul(x, w) + b) - y;\n\
-                     w = w - 0.01 / 128 * matmul(transpose(x), g);\n\
-                     b = b - 0.01 / 128 * sum(g, axis: 0);\n\
-                 }}\n\
-                 write_csv(reveal(w, to: analyst), \"w.csv\");\n\
-             }}\n"
-        )
-    };
-    let run = |steps: usize| -> (f64, Vec<u64>, Vec<u64>) {
-        let src = program(steps);
-        let hir = tfe_compiler::check(&src).unwrap_or_else(|d| panic!("{d:?}"));
-        let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
-        let programs: Vec<_> = (0..ir.parties.len())
-            .map(|p| tfe_ir::project(&ir, p))
-            .collect();
-        let dirs: Vec<_> = ir.parties.iter().map(|p| dir.join(p)).collect();
-        let start = Instant::now();
-        let reports = tfe_runtime::embedded::run(
-            programs,
-            dirs,
-            tfe_runtime::embedded::Options {
-                timeout: Duration::from_secs(120),
-                seed: None,
-            },
-            Arc::new(|_, _| {}),
-        )
-        .expect("run");
-        let secs = start.elapsed().as_secs_f64();
-        (
-            secs,
-            reports.iter().map(|r| r.net.rounds).collect(),
-            reports.iter().map(|r| r.net.bytes_sent).collect(),
-        )
-    };
-    let mut one = Vec::new();
-    let mut many = Vec::new();
-    for _ in 0..3 {
-        one.push(run(1));
-        many.push(run(21));
-    }
-    let median = |v: &mut Vec<(f64, Vec<u64>, Vec<u64>)>| {
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        v[v.len() / 2].clone()
-    };
-    let (t1, r1, b1) = median(&mut one);
-    let (t21, r21, b21) = median(&mut many);
-    let per_step = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| (x - y) / 20).max().unwrap();
-    let m = Measured {
-        seconds: (t21 - t1) / 20.0,
-        rounds: per_step(&r21, &r1),
-        bytes_per_party: per_step(&b21, &b1),
-    };
-    print(
-        "lr-step-128x784",
-        &m,
-        "one SGD step of logistic regression, the whole stack, 6 parties in one process; per step = (21 steps - 1 step) / 20",
-    );
 }

@@ -664,6 +664,59 @@ pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
     sub(&add(&t, &m2)?, &two_tm)
 }
 
+/// The maximum along `axis` (which disappears from the shape): a tournament of ⌈log2 n⌉ levels.
+/// Each level compares the first half of the remaining candidates with the second half in one
+/// [`msb`] over all pairs at once, and keeps the larger by one product (an odd one out waits
+/// for the next level): 11 rounds per level, n - 1 comparisons in all.
+pub fn max_axis(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep, axis: usize) -> Result<Rep, RunError> {
+    use ndarray::{Axis, Slice, concatenate};
+    if axis >= x.shape().len() || x.shape()[axis] == 0 {
+        return Err(RunError::Shape(format!(
+            "the maximum along axis {axis} of a tensor of shape {:?}",
+            x.shape()
+        )));
+    }
+    let part = |t: &RingTensor, from: usize, to: usize| {
+        t.slice_axis(Axis(axis), Slice::from(from..to)).to_owned()
+    };
+    let mut cur = x.clone();
+    loop {
+        let n = cur.shape()[axis];
+        if n == 1 {
+            break;
+        }
+        let h = n / 2;
+        let lo = Rep {
+            a: part(&cur.a, 0, h),
+            b: part(&cur.b, 0, h),
+        };
+        let hi = Rep {
+            a: part(&cur.a, h, 2 * h),
+            b: part(&cur.b, h, 2 * h),
+        };
+        // lo < hi where the sign of lo - hi is set; then lo + [lo < hi] (hi - lo).
+        let less = msb(ctx, aby, &sub(&lo, &hi)?)?;
+        let step = mul(ctx, aby, &less, &sub(&hi, &lo)?, 0)?;
+        let best = add(&lo, &step)?;
+        cur = if n % 2 == 1 {
+            let join = |a: &RingTensor, b: &RingTensor| {
+                concatenate(Axis(axis), &[a.view(), b.view()])
+                    .map_err(|e| RunError::Shape(e.to_string()))
+            };
+            Rep {
+                a: join(&best.a, &part(&cur.a, n - 1, n))?,
+                b: join(&best.b, &part(&cur.b, n - 1, n))?,
+            }
+        } else {
+            best
+        };
+    }
+    Ok(Rep {
+        a: cur.a.index_axis_move(ndarray::Axis(axis), 0),
+        b: cur.b.index_axis_move(ndarray::Axis(axis), 0),
+    })
+}
+
 /// `1 - b` for an arithmetic 0/1 sharing.
 pub fn not_bit(aby: &Aby3, me: PartyId, b: &Rep) -> Result<Rep, RunError> {
     let one = RingTensor::from_elem(IxDyn(b.shape()), 1);

@@ -40,7 +40,7 @@ impl std::fmt::Display for RunError {
             RunError::Net(net::NetError::Timeout { from, key, waited }) => {
                 write!(
                     f,
-                    "no message from party #{from} for {key} after {:.1} s",
+                    "no message from party #{from} for {key} after {:.1} s, and no party sent anything meanwhile",
                     waited.as_secs_f64()
                 )
             }

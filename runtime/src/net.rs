@@ -8,7 +8,7 @@
 //! [`local_network`] is the in-process transport (the embedded default and the test double).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ impl Payload {
 pub enum NetError {
     /// Another party failed, and said why.
     PeerFailed { party: PartyId, reason: String },
-    /// A message did not arrive in time.
+    /// A message did not arrive, and no party made progress (sent anything) for the timeout.
     Timeout {
         from: PartyId,
         key: MsgKey,
@@ -105,6 +105,8 @@ pub struct LocalTransport {
     outbox: Vec<Vec<(MsgKey, Payload)>>,
     failed: Arc<AtomicBool>,
     first_failure: Arc<Mutex<Option<(PartyId, String)>>>,
+    /// Batches sent by all parties so far: a waiting party gives up only when this stops moving.
+    activity: Arc<AtomicU64>,
     timeout: Duration,
     stats: NetStats,
     sent_since_wait: bool,
@@ -118,10 +120,12 @@ impl std::fmt::Debug for LocalTransport {
     }
 }
 
-/// Transports for `n` parties in this process. A receive waits at most `timeout`.
+/// Transports for `n` parties in this process. A receive gives up when no party has sent
+/// anything for `timeout`: a long computation at the others is not a failure, a deadlock is.
 pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
     let failed = Arc::new(AtomicBool::new(false));
+    let activity = Arc::new(AtomicU64::new(0));
     let first_failure = Arc::new(Mutex::new(None));
     receivers
         .into_iter()
@@ -134,6 +138,7 @@ pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
             outbox: vec![Vec::new(); n],
             failed: failed.clone(),
             first_failure: first_failure.clone(),
+            activity: activity.clone(),
             timeout,
             stats: NetStats::default(),
             sent_since_wait: false,
@@ -174,6 +179,7 @@ impl Transport for LocalTransport {
             let messages = std::mem::take(&mut self.outbox[to]);
             self.stats.batches_sent += 1;
             self.sent_since_wait = true;
+            self.activity.fetch_add(1, Ordering::SeqCst);
             self.peers[to]
                 .send(Envelope::Batch {
                     from: self.me,
@@ -194,17 +200,28 @@ impl Transport for LocalTransport {
             self.sent_since_wait = false;
         }
         let start = Instant::now();
+        let mut seen = self.activity.load(Ordering::SeqCst);
+        let mut quiet_since = start;
         loop {
             if let Some(e) = self.failure() {
                 return Err(e);
             }
-            let waited = start.elapsed();
-            if waited >= self.timeout {
-                return Err(NetError::Timeout { from, key, waited });
+            let now = self.activity.load(Ordering::SeqCst);
+            if now != seen {
+                seen = now;
+                quiet_since = Instant::now();
+            }
+            let quiet = quiet_since.elapsed();
+            if quiet >= self.timeout {
+                return Err(NetError::Timeout {
+                    from,
+                    key,
+                    waited: start.elapsed(),
+                });
             }
             match self
                 .inbox
-                .recv_timeout((self.timeout - waited).min(Duration::from_millis(50)))
+                .recv_timeout((self.timeout - quiet).min(Duration::from_millis(50)))
             {
                 Ok(Envelope::Batch {
                     from: sender,

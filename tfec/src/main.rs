@@ -71,7 +71,8 @@ enum Command {
         /// The root of the parties' data directories (default: `data/` beside the program).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// How long a party waits for a message before giving up, in seconds.
+        /// How long the parties may all be silent before a waiting party gives up, in seconds. A
+        /// party that waits for a long computation elsewhere is not cut off while others work.
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
         /// Derive every random mask from this number, so that runs repeat exactly. For tests
@@ -371,7 +372,7 @@ fn print_stats(names: &[String], reports: &[tfe_runtime::exec::PartyReport]) {
         );
     }
     match peak_memory_bytes() {
-        Some(b) => eprintln!("peak resident memory: {}", human_bytes(b)),
+        Some(b) => eprintln!("peak resident memory: {} ({b} bytes)", human_bytes(b)),
         None => eprintln!("peak resident memory: not known on this system"),
     }
 }

@@ -124,7 +124,7 @@ fn fixed(values: &[f64]) -> RingTensor {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn integer_products_are_exact(xs in prop::collection::vec(any::<u64>(), 1..40), seed in any::<u64>()) {
@@ -181,6 +181,29 @@ proptest! {
         let expected: Vec<u64> = xs.iter().map(|v| u64::from(*v < 0)).collect();
         let opened = open(&out);
         prop_assert_eq!(opened.as_slice().unwrap(), &expected[..]);
+    }
+
+    #[test]
+    fn max_along_an_axis_is_exact(
+        rows in 1usize..12,
+        cols in 1usize..6,
+        axis in 0usize..2,
+        xs in prop::collection::vec(-(1i64 << 40)..(1i64 << 40), 72),
+        seed in any::<u64>(),
+    ) {
+        let n = rows * cols;
+        let values: Vec<u64> = xs[..n].iter().map(|v| *v as u64).collect();
+        let sx = split(&tensor(values, &[rows, cols]), seed);
+        let out = run3(move |ctx, aby| max_axis(ctx, aby, &sx[ctx.me], axis));
+        let opened = open(&out);
+        let m = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| xs[r * cols + c]);
+        let expected: Vec<u64> = m
+            .lanes(ndarray::Axis(axis))
+            .into_iter()
+            .map(|lane| *lane.iter().max().unwrap() as u64)
+            .collect();
+        prop_assert_eq!(opened.shape(), &[if axis == 0 { cols } else { rows }][..]);
+        prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), expected);
     }
 
     #[test]
@@ -241,5 +264,82 @@ fn truncation_of_a_public_product() {
     let got = ring::decode_fixed(&open(&out), FRAC);
     for (x, g) in xs.iter().zip(got.iter()) {
         assert!((g - x * 0.5).abs() <= 2f64.powi(-16) + 1e-12, "{x}: {g}");
+    }
+}
+
+/// What each of the three parties sent while running `f` once: (bytes, messages, rounds).
+fn traffic(
+    f: impl Fn(&mut Ctx<'_>, &Aby3) -> Result<Rep, RunError> + Send + Sync + 'static,
+) -> Vec<(u64, u64, u64)> {
+    run3(move |ctx, aby| {
+        f(ctx, aby)?;
+        ctx.net.flush().unwrap();
+        let s = ctx.net.stats();
+        Ok((s.bytes_sent, s.messages_sent, s.rounds))
+    })
+}
+
+/// Rounds and bytes per op against the protocols' theory. A ring tensor of `n` elements and rank
+/// `r` is `8n + 8r` bytes on the wire (the shape travels with it). A round is a send followed by
+/// a wait; a party that only sends in a step, or only receives, does not count one.
+#[test]
+fn rounds_and_bytes_match_the_theory() {
+    let n = 1000;
+    let x = split(&tensor((0..n as u64).collect(), &[n]), 1);
+    let y = split(&tensor((0..n as u64).map(|v| v * 3).collect(), &[n]), 2);
+    let tensor_bytes = |elements: usize, rank: usize| (8 * elements + 8 * rank) as u64;
+
+    // Product, no truncation: each role sends its masked part to the previous one. 1 round.
+    let (xs, ys) = (x.clone(), y.clone());
+    let t = traffic(move |ctx, aby| mul(ctx, aby, &xs[ctx.me], &ys[ctx.me], 0));
+    assert_eq!(t, vec![(tensor_bytes(n, 1), 1, 1); 3], "mul");
+
+    // Product with truncation, fused: 1 → 2, 2 → 1, 0 → 2. Every party sends one ring element per
+    // element; role 0 never waits.
+    let (xs, ys) = (x.clone(), y.clone());
+    let t = traffic(move |ctx, aby| mul(ctx, aby, &xs[ctx.me], &ys[ctx.me], FRAC));
+    assert_eq!(t[0], (tensor_bytes(n, 1), 1, 0), "mul.trunc role 0");
+    assert_eq!(t[1], (tensor_bytes(n, 1), 1, 1), "mul.trunc role 1");
+    assert_eq!(t[2], (tensor_bytes(n, 1), 1, 1), "mul.trunc role 2");
+
+    // Matmul 20×30 · 30×5: one ring element per element of the *result*.
+    let a = split(&tensor((0..600).collect(), &[20, 30]), 3);
+    let b = split(&tensor((0..150).collect(), &[30, 5]), 4);
+    let t = traffic(move |ctx, aby| matmul(ctx, aby, &a[ctx.me], &b[ctx.me], 0));
+    assert_eq!(t, vec![(tensor_bytes(100, 2), 1, 1); 3], "matmul");
+
+    // Sign: role 0 shares x_0 + x_1 bitwise (1 message), the generate bits (1 round), 6
+    // Kogge–Stone levels of two ANDs (one message each), role 0 shares the result bit, and one
+    // product converts it: at most 10 rounds, each AND message one word per element.
+    let xs = x.clone();
+    let t = traffic(move |ctx, aby| msb(ctx, aby, &xs[ctx.me]));
+    for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
+        assert!(rounds <= 10, "msb role {role}: {rounds} rounds");
+        // 1 + 12 AND messages and the final product's, plus role 0's two input sharings.
+        let expected_messages = if role == 0 { 16 } else { 14 };
+        assert_eq!(messages, expected_messages, "msb role {role}");
+        assert_eq!(bytes, messages * tensor_bytes(n, 1), "msb role {role}");
+    }
+
+    // Max of 1000: 10 levels of one comparison and one select on the halves (500, 250, …).
+    let xs = x.clone();
+    let t = traffic(move |ctx, aby| max_axis(ctx, aby, &xs[ctx.me], 0));
+    let mut pairs = 0;
+    let mut m = n;
+    while m > 1 {
+        pairs += m / 2;
+        m = m.div_ceil(2);
+    }
+    assert_eq!(pairs, n - 1, "a tournament makes n - 1 comparisons");
+    for (role, &(bytes, _, rounds)) in t.iter().enumerate() {
+        assert!(rounds <= 10 * 11, "max role {role}: {rounds} rounds");
+        // Per pair: the comparison's messages and the select's product, one word each.
+        let per_pair = if role == 0 { 16 + 1 } else { 14 + 1 };
+        let headers = 8 * 10 * per_pair;
+        assert_eq!(
+            bytes,
+            8 * per_pair * pairs as u64 + headers,
+            "max role {role}"
+        );
     }
 }

@@ -1,0 +1,245 @@
+//! Whole programs through the whole stack: a generated `.tfe` program is checked, lowered,
+//! projected and run by every party in this process, as `tfec run` does.
+//!
+//! Each workload runs its loop body once and `1 + REPS` times; the difference over `REPS` is the
+//! time of one iteration (reading files, sharing inputs and agreeing keys cancel out). The peak
+//! resident memory of the longer run is printed next to the bytes of the parties' shares of the
+//! inputs (issue #4 asks that it stay under 3x those bytes plus ~50 MB).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::mpc::{Measured, print};
+
+/// Iterations of the longer run.
+const REPS: usize = 20;
+
+/// A directory of random CSV files: `(party, file, rows, cols, kind)`.
+fn write_data(tag: &str, files: &[(&str, &str, usize, usize, Kind)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tfe-bench-{tag}-{}", std::process::id()));
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    for &(party, name, rows, cols, kind) in files {
+        std::fs::create_dir_all(dir.join(party)).unwrap();
+        let mut text = String::new();
+        for _ in 0..rows {
+            let row: Vec<String> = (0..cols)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+                    match kind {
+                        Kind::Bit => ((s >> 63) as u8).to_string(),
+                        Kind::Unit => format!("{u:.4}"),
+                        Kind::Weight(scale) => format!("{:.5}", (2.0 * u - 1.0) * scale),
+                    }
+                })
+                .collect();
+            text.push_str(&row.join(","));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(party).join(name), text).unwrap();
+    }
+    dir
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bit,
+    Unit,
+    Weight(f64),
+}
+
+struct Run {
+    seconds: f64,
+    rounds: Vec<u64>,
+    bytes: Vec<u64>,
+    peak_rss: Option<u64>,
+}
+
+fn run(src: &str, dir: &Path) -> Run {
+    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{d:?}"));
+    let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+    let programs: Vec<_> = (0..ir.parties.len())
+        .map(|p| tfe_ir::project(&ir, p))
+        .collect();
+    let dirs: Vec<_> = ir.parties.iter().map(|p| dir.join(p)).collect();
+    memory::reset_peak();
+    let start = Instant::now();
+    let reports = tfe_runtime::embedded::run(
+        programs,
+        dirs,
+        tfe_runtime::embedded::Options {
+            timeout: Duration::from_secs(120),
+            seed: None,
+        },
+        Arc::new(|_, _| {}),
+    )
+    .expect("run");
+    Run {
+        seconds: start.elapsed().as_secs_f64(),
+        rounds: reports.iter().map(|r| r.net.rounds).collect(),
+        bytes: reports.iter().map(|r| r.net.bytes_sent).collect(),
+        peak_rss: memory::peak_bytes(),
+    }
+}
+
+/// Runs `program(1)` and `program(1 + REPS)` three times each and prints the per-iteration line
+/// and the memory line.
+fn measure(
+    name: &str,
+    note: &str,
+    dir: &Path,
+    input_share_bytes: u64,
+    program: impl Fn(usize) -> String,
+) {
+    let mut one = Vec::new();
+    let mut many = Vec::new();
+    for _ in 0..3 {
+        one.push(run(&program(1), dir));
+        many.push(run(&program(1 + REPS), dir));
+    }
+    let median = |v: &mut Vec<Run>| {
+        v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        v.swap_remove(v.len() / 2)
+    };
+    let (a, b) = (median(&mut one), median(&mut many));
+    let per = |x: &[u64], y: &[u64]| {
+        x.iter()
+            .zip(y)
+            .map(|(m, o)| (m - o) / REPS as u64)
+            .max()
+            .unwrap()
+    };
+    let m = Measured {
+        seconds: (b.seconds - a.seconds) / REPS as f64,
+        rounds: per(&b.rounds, &a.rounds),
+        bytes_per_party: per(&b.bytes, &a.bytes),
+    };
+    print(name, &m, note);
+    let peak = many.iter().chain(&one).filter_map(|r| r.peak_rss).max();
+    match peak {
+        Some(p) => println!(
+            "memory {name} {p} {input_share_bytes}  (peak resident bytes of a {}-iteration run, all parties in one process; bytes of all parties' shares of the inputs; ratio {:.1}; limit 3x + 50 MB = {})",
+            1 + REPS,
+            p as f64 / input_share_bytes as f64,
+            3 * input_share_bytes + 50_000_000,
+        ),
+        None => println!(
+            "memory {name} - {input_share_bytes}  (peak resident memory is not known on this system)"
+        ),
+    }
+}
+
+/// Bytes of replicated shares of `elements` ring elements held by all three servers.
+fn share_bytes(elements: usize) -> u64 {
+    (3 * 2 * 8 * elements) as u64
+}
+
+/// One logistic-regression training step (batch 128, 784 features, the original system's
+/// "LR (SGD)" row).
+pub fn lr_step() {
+    let dir = write_data(
+        "lr",
+        &[
+            ("alice", "x.csv", 128, 784, Kind::Unit),
+            ("alice", "y.csv", 128, 1, Kind::Bit),
+        ],
+    );
+    let program = |steps: usize| {
+        format!(
+            "use std::nn::sigmoid;\nparty alice, analyst, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+             fn main() {{\n\
+                 let xa: fixed[128, 784] @alice = read_csv(\"x.csv\");\n\
+                 let ya: fixed[128, 1] @alice = read_csv(\"y.csv\");\n\
+                 let x: fixed[128, 784] @rep = xa;\n\
+                 let y: fixed[128, 1] @rep = ya;\n\
+                 let mut w: fixed[784, 1] @rep = zeros([784, 1]);\n\
+                 let mut b: fixed[1] @rep = zeros([1]);\n\
+                 for step in 0..{steps} {{\n\
+                     let g = sigmoid(matmul(x, w) + b) - y;\n\
+                     w = w - 0.01 / 128 * matmul(transpose(x), g);\n\
+                     b = b - 0.01 / 128 * sum(g, axis: 0);\n\
+                 }}\n\
+                 write_csv(reveal(w, to: analyst), \"w.csv\");\n\
+             }}\n"
+        )
+    };
+    measure(
+        "lr-step-128x784",
+        "one SGD step of logistic regression, the whole stack, 5 parties in one process",
+        &dir,
+        share_bytes(128 * 784 + 128),
+        program,
+    );
+}
+
+/// Inference of a 784-128-128-10 ReLU network on 128 images: a model owner's weights and a
+/// client's images, both secret-shared; the prediction goes to the client.
+pub fn mlp_inference() {
+    let dir = write_data(
+        "mlp",
+        &[
+            ("client", "x.csv", 128, 784, Kind::Unit),
+            ("owner", "w1.csv", 784, 128, Kind::Weight(0.087)),
+            ("owner", "b1.csv", 1, 128, Kind::Weight(0.1)),
+            ("owner", "w2.csv", 128, 128, Kind::Weight(0.21)),
+            ("owner", "b2.csv", 1, 128, Kind::Weight(0.1)),
+            ("owner", "w3.csv", 128, 10, Kind::Weight(0.21)),
+            ("owner", "b3.csv", 1, 10, Kind::Weight(0.1)),
+        ],
+    );
+    let program = |reps: usize| {
+        format!(
+            "use std::nn::relu;\nparty client, owner, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+             fn main() {{\n\
+                 let xc: fixed[128, 784] @client = read_csv(\"x.csv\");\n\
+                 let w1o: fixed[784, 128] @owner = read_csv(\"w1.csv\");\n\
+                 let b1o: fixed[1, 128] @owner = read_csv(\"b1.csv\");\n\
+                 let w2o: fixed[128, 128] @owner = read_csv(\"w2.csv\");\n\
+                 let b2o: fixed[1, 128] @owner = read_csv(\"b2.csv\");\n\
+                 let w3o: fixed[128, 10] @owner = read_csv(\"w3.csv\");\n\
+                 let b3o: fixed[1, 10] @owner = read_csv(\"b3.csv\");\n\
+                 let x: fixed[128, 784] @rep = xc;\n\
+                 let w1: fixed[784, 128] @rep = w1o;\n\
+                 let b1: fixed[1, 128] @rep = b1o;\n\
+                 let w2: fixed[128, 128] @rep = w2o;\n\
+                 let b2: fixed[1, 128] @rep = b2o;\n\
+                 let w3: fixed[128, 10] @rep = w3o;\n\
+                 let b3: fixed[1, 10] @rep = b3o;\n\
+                 let mut out: fixed[128, 10] @rep = zeros([128, 10]);\n\
+                 for i in 0..{reps} {{\n\
+                     let h1 = relu(matmul(x, w1) + b1);\n\
+                     let h2 = relu(matmul(h1, w2) + b2);\n\
+                     out = matmul(h2, w3) + b3;\n\
+                 }}\n\
+                 write_csv(reveal(out, to: client), \"out.csv\");\n\
+             }}\n"
+        )
+    };
+    let weights = 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10;
+    measure(
+        "mlp-784-128-128-10-inference-128",
+        "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11",
+        &dir,
+        share_bytes(128 * 784 + weights),
+        program,
+    );
+}
+
+/// Peak resident memory of this process (Linux).
+mod memory {
+    /// Resets the peak to the current resident size (Linux 4.0+: `5` to /proc/self/clear_refs).
+    pub fn reset_peak() {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+
+    /// `VmHWM` of /proc/self/status, in bytes.
+    pub fn peak_bytes() -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}

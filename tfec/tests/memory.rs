@@ -1,0 +1,61 @@
+//! Loops reuse their memory: a program that runs its loop 1,000 times peaks no higher than the
+//! same program run 10 times (what `tfec run --stats` reports as peak resident memory).
+
+use std::process::Command;
+
+const PROGRAM: &str = "
+party alice, analyst;
+party s0, s1, s2;
+secret rep = aby3(s0, s1, s2);
+
+fn main() {
+    let xa: fixed[1024, 1] @alice = read_csv(\"x.csv\");
+    let x: fixed[1024, 1] @rep = xa;
+    let mut acc: fixed[1024, 1] @rep = zeros([1024, 1]);
+    for i in 0..ITERATIONS {
+        let y = acc * 0.5 + x * x;
+        acc = select(y > 1.0, y - 1.0, y);
+    }
+    write_csv(reveal(acc, to: analyst), \"acc.csv\");
+}
+";
+
+/// Runs the program with `iterations` and returns the peak resident bytes.
+fn peak(iterations: usize) -> u64 {
+    let dir = std::env::temp_dir().join(format!("tfe-memory-{}-{iterations}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
+    let x: String = (0..1024)
+        .map(|i| format!("{}\n", (i % 17) as f64 / 16.0))
+        .collect();
+    std::fs::write(dir.join("data/alice/x.csv"), format!("x\n{x}")).unwrap();
+    let file = dir.join("loop.tfe");
+    std::fs::write(
+        &file,
+        PROGRAM.replace("ITERATIONS", &iterations.to_string()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(["run", "--stats", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("peak resident memory:"))
+        .unwrap_or_else(|| panic!("no memory line in {stderr}"));
+    let bytes = line.rsplit('(').next().unwrap().trim_end_matches(" bytes)");
+    bytes.parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
+#[test]
+fn memory_does_not_grow_with_iterations() {
+    let few = peak(10);
+    let many = peak(1000);
+    // One iteration's values are 1024 elements: ~50 kB of shares for all servers. Keeping every
+    // iteration's values would add ~50 MB; allow 4 MB of allocator noise.
+    assert!(
+        many < few + 4_000_000,
+        "10 iterations peak at {few} bytes, 1000 at {many}"
+    );
+}
