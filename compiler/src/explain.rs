@@ -631,8 +631,9 @@ Right:
         code: "E0401",
         title: "not supported by the runtime yet",
         text: "The program is valid, but the lowering to the protocol IR does not handle this construct\n\
-yet: a `return` before the end of a function, or dividing a secret integer. `tfec check` accepts\n\
-such programs; `tfec build --emit ir` and `tfec run` report this error.\n\
+yet: a `return` before the end of a function, dividing a secret integer, the `pond` protocol, or\n\
+`ring = 128` (the runtime computes on 64-bit rings). `tfec check` accepts such programs;\n\
+`tfec build --emit ir` and `tfec run` report this error.\n\
 \n\
 Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\
 Right:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { a } else { 0.0 }\n    }\n",

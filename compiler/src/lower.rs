@@ -31,6 +31,21 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         errors: Vec::new(),
         on_party: None,
     };
+    for secret in &program.secrets {
+        if secret.protocol == hir::Protocol::Pond {
+            l.unsupported(
+                secret.span,
+                "the pond protocol",
+                "use `aby3(p0, p1, p2)`: three parties holding replicated shares (honest majority)",
+            );
+        } else if secret.ring_bits != 64 {
+            l.unsupported(
+                secret.span,
+                "a 128-bit ring",
+                "drop `ring = 128`: shares live in the 64-bit ring (raise `frac` up to about 24 for precision)",
+            );
+        }
+    }
     let mut body = Vec::new();
     l.inline(program.main, &[], &mut body);
     if !l.errors.is_empty() {
