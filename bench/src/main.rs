@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
+    if filter == "--memory-child" {
+        workloads::memory_child(&std::env::args().nth(2).unwrap_or_default());
+        return;
+    }
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; figures are only meaningful with --release");
     }

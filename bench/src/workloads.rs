@@ -118,7 +118,8 @@ fn measure(
         bytes_per_party: per(&b.bytes, &a.bytes),
     };
     print(name, &m, note);
-    let peak = many.iter().chain(&one).filter_map(|r| r.peak_rss).max();
+    // Memory is measured in a fresh process: this one keeps the heap of earlier benchmarks.
+    let peak = child_peak(name);
     match peak {
         Some(p) => println!(
             "memory {name} {p} {input_share_bytes}  (peak resident bytes of a {}-iteration run, all parties in one process; bytes of all parties' shares of the inputs; ratio {:.1}; limit 3x + 50 MB = {})",
@@ -132,6 +133,28 @@ fn measure(
     }
 }
 
+/// Runs `bench --memory-child NAME` and reads the peak it prints.
+fn child_peak(name: &str) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--memory-child", name])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// In a child process: runs workload `name` with `1 + REPS` iterations once and prints the
+/// peak resident bytes.
+pub fn memory_child(name: &str) {
+    let (src, dir) = match name {
+        "lr-step-128x784" => (lr_program(1 + REPS), lr_data()),
+        "mlp-784-128-128-10-inference-128" => (mlp_program(1 + REPS), mlp_data()),
+        other => panic!("no workload {other}"),
+    };
+    let r = run(&src, &dir);
+    println!("{}", r.peak_rss.unwrap_or(0));
+}
+
 /// Bytes of replicated shares of `elements` ring elements held by all three servers.
 fn share_bytes(elements: usize) -> u64 {
     (3 * 2 * 8 * elements) as u64
@@ -140,16 +163,28 @@ fn share_bytes(elements: usize) -> u64 {
 /// One logistic-regression training step (batch 128, 784 features, the original system's
 /// "LR (SGD)" row).
 pub fn lr_step() {
-    let dir = write_data(
+    measure(
+        "lr-step-128x784",
+        "one SGD step of logistic regression, the whole stack, 5 parties in one process",
+        &lr_data(),
+        share_bytes(128 * 784 + 128),
+        lr_program,
+    );
+}
+
+fn lr_data() -> PathBuf {
+    write_data(
         "lr",
         &[
             ("alice", "x.csv", 128, 784, Kind::Unit),
             ("alice", "y.csv", 128, 1, Kind::Bit),
         ],
-    );
-    let program = |steps: usize| {
-        format!(
-            "use std::nn::sigmoid;\nparty alice, analyst, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+    )
+}
+
+fn lr_program(steps: usize) -> String {
+    format!(
+        "use std::nn::sigmoid;\nparty alice, analyst, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
              fn main() {{\n\
                  let xa: fixed[128, 784] @alice = read_csv(\"x.csv\");\n\
                  let ya: fixed[128, 1] @alice = read_csv(\"y.csv\");\n\
@@ -164,21 +199,24 @@ pub fn lr_step() {
                  }}\n\
                  write_csv(reveal(w, to: analyst), \"w.csv\");\n\
              }}\n"
-        )
-    };
-    measure(
-        "lr-step-128x784",
-        "one SGD step of logistic regression, the whole stack, 5 parties in one process",
-        &dir,
-        share_bytes(128 * 784 + 128),
-        program,
-    );
+    )
 }
 
 /// Inference of a 784-128-128-10 ReLU network on 128 images: a model owner's weights and a
 /// client's images, both secret-shared; the prediction goes to the client.
 pub fn mlp_inference() {
-    let dir = write_data(
+    let weights = 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10;
+    measure(
+        "mlp-784-128-128-10-inference-128",
+        "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11",
+        &mlp_data(),
+        share_bytes(128 * 784 + weights),
+        mlp_program,
+    );
+}
+
+fn mlp_data() -> PathBuf {
+    write_data(
         "mlp",
         &[
             ("client", "x.csv", 128, 784, Kind::Unit),
@@ -189,10 +227,12 @@ pub fn mlp_inference() {
             ("owner", "w3.csv", 128, 10, Kind::Weight(0.21)),
             ("owner", "b3.csv", 1, 10, Kind::Weight(0.1)),
         ],
-    );
-    let program = |reps: usize| {
-        format!(
-            "use std::nn::relu;\nparty client, owner, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+    )
+}
+
+fn mlp_program(reps: usize) -> String {
+    format!(
+        "use std::nn::relu;\nparty client, owner, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
              fn main() {{\n\
                  let xc: fixed[128, 784] @client = read_csv(\"x.csv\");\n\
                  let w1o: fixed[784, 128] @owner = read_csv(\"w1.csv\");\n\
@@ -216,16 +256,7 @@ pub fn mlp_inference() {
                  }}\n\
                  write_csv(reveal(out, to: client), \"out.csv\");\n\
              }}\n"
-        )
-    };
-    let weights = 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10;
-    measure(
-        "mlp-784-128-128-10-inference-128",
-        "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11",
-        &dir,
-        share_bytes(128 * 784 + weights),
-        program,
-    );
+    )
 }
 
 /// Peak resident memory of this process (Linux).
