@@ -6,7 +6,9 @@ Source: shared/data/breast_cancer.csv (UCI ML repository, CC BY 4.0; as shipped 
 
 Each feature is standardised (z-score, with the mean and standard deviation of the whole data
 set: public normalisation constants the hospitals agree on beforehand), so fixed-point values
-stay small. The rows are split in order: the first 285 are alice's, the other 284 bob's.
+stay small. Every fifth row (rows 4, 9, 14, ...: 113 rows) is held out as a test set that no
+party trains on, written to examples/data/heldout/; of the other 456 rows, in order, the first 228
+are alice's and the other 228 bob's.
 
 Usage: python3 examples/tools/prepare_logreg_data.py path/to/breast_cancer.csv
 Writes examples/data/{alice,bob}/{alice,bob}_{x,y}.csv. Standard library only.
@@ -28,15 +30,17 @@ x = [[round((r[j] - means[j]) / stds[j], 6) for j in range(n_features)] for r in
 y = [int(r[-1]) for r in rows]
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
-half = (len(rows) + 1) // 2
-for party, lo, hi in [("alice", 0, half), ("bob", half, len(rows))]:
+held = [i for i in range(len(rows)) if i % 5 == 4]
+train = [i for i in range(len(rows)) if i % 5 != 4]
+half = (len(train) + 1) // 2
+for party, idx, stem in [("alice", train[:half], "alice"), ("bob", train[half:], "bob"), ("heldout", held, "test")]:
     os.makedirs(os.path.join(root, party), exist_ok=True)
-    with open(os.path.join(root, party, f"{party}_x.csv"), "w") as f:
+    with open(os.path.join(root, party, f"{stem}_x.csv"), "w") as f:
         f.write(",".join(header[:n_features]) + "\n")
-        for r in x[lo:hi]:
-            f.write(",".join(repr(v) for v in r) + "\n")
-    with open(os.path.join(root, party, f"{party}_y.csv"), "w") as f:
+        for i in idx:
+            f.write(",".join(repr(v) for v in x[i]) + "\n")
+    with open(os.path.join(root, party, f"{stem}_y.csv"), "w") as f:
         f.write("label\n")
-        for v in y[lo:hi]:
-            f.write(f"{v}\n")
-print(f"wrote {half} rows for alice and {len(rows) - half} for bob under {os.path.normpath(root)}")
+        for i in idx:
+            f.write(f"{y[i]}\n")
+print(f"wrote {half} rows for alice, {len(train) - half} for bob and {len(held)} held out under {os.path.normpath(root)}")

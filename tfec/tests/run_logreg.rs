@@ -126,26 +126,40 @@ fn logreg_trains_privately_and_matches_plaintext_training() {
         .zip(&pw)
         .map(|(a, b)| (a - b).abs())
         .fold((b - pb).abs(), f64::max);
-    // Fixed-point with 16 fractional bits over 170 training steps: measured 2e-4.
+    eprintln!("largest difference between secure and plaintext weights: {max_diff:.2e}");
+    // Fixed-point with 16 fractional bits over 140 training steps: measured 2e-4.
     assert!(
         max_diff < 5e-3,
         "secure and plaintext weights differ by {max_diff}"
     );
+    // Accuracy on the held-out rows, which no party trained on.
+    let tx = read_matrix(&repo().join("examples/data/heldout/test_x.csv"));
+    let ty: Vec<f64> = read_matrix(&repo().join("examples/data/heldout/test_y.csv"))
+        .into_iter()
+        .map(|r| r[0])
+        .collect();
+    assert_eq!(tx.len(), 113);
     let accuracy = |w: &[f64], b: f64| {
-        x.iter()
-            .zip(&y)
+        tx.iter()
+            .zip(&ty)
             .filter(|(r, t)| {
                 ((r.iter().zip(w).map(|(a, c)| a * c).sum::<f64>() + b > 0.0) as u8 as f64 - **t)
                     .abs()
                     < 0.5
             })
             .count() as f64
-            / x.len() as f64
+            / tx.len() as f64
     };
     let (secure, plain) = (accuracy(&w, b), accuracy(&pw, pb));
-    assert!(secure >= 0.97, "accuracy {secure}");
+    eprintln!(
+        "held-out accuracy: secure {:.2}%, plaintext {:.2}%",
+        100.0 * secure,
+        100.0 * plain
+    );
+    assert!(secure >= 0.95, "accuracy {secure}");
+    // Issue #4: within 1.5 points of plaintext training (one of the 113 rows is 0.9 points).
     assert!(
-        (secure - plain).abs() <= 0.01,
+        (secure - plain).abs() <= 0.015,
         "secure {secure} vs plaintext {plain}"
     );
 }
