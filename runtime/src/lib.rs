@@ -44,8 +44,11 @@ impl std::fmt::Display for RunError {
                     waited.as_secs_f64()
                 )
             }
-            RunError::Net(net::NetError::Disconnected { party }) => {
-                write!(f, "party #{party} disconnected")
+            RunError::Net(net::NetError::Disconnected { party, reason }) => {
+                write!(f, "lost party #{party}: {reason}")
+            }
+            RunError::Net(net::NetError::Malformed { party, detail }) => {
+                write!(f, "party #{party} broke the protocol: {detail}")
             }
             RunError::BadMessage { from, detail } => {
                 write!(f, "bad message from party #{from}: {detail}")

@@ -8,9 +8,9 @@
 //! [`local_network`] is the in-process transport (the embedded default and the test double).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ndarray::ArrayD;
@@ -55,8 +55,11 @@ pub enum NetError {
         key: MsgKey,
         waited: Duration,
     },
-    /// A peer's channel is gone (it ended without saying why).
-    Disconnected { party: PartyId },
+    /// A peer's link is gone: it ended without saying why, or the connection broke.
+    Disconnected { party: PartyId, reason: String },
+    /// A peer sent what the protocol does not allow: bytes that do not decode, a message for
+    /// another session, a duplicate, something too large.
+    Malformed { party: PartyId, detail: String },
 }
 
 /// Traffic counters of one party.
@@ -85,126 +88,121 @@ pub trait Transport: Send {
     fn stats(&self) -> NetStats;
 }
 
-enum Envelope {
+/// What arrives at a party's mailbox from its links.
+#[derive(Debug)]
+pub enum Envelope {
+    /// The messages of one round from one peer.
     Batch {
         from: PartyId,
         messages: Vec<(MsgKey, Payload)>,
     },
-    Abort {
+    /// The peer failed, and says why.
+    Abort { from: PartyId, reason: String },
+    /// The peer's link closed: cleanly after it finished its program (`error: None`), or broken.
+    Closed {
         from: PartyId,
-        reason: String,
+        error: Option<String>,
     },
+    /// The peer broke the protocol on the link (see [`NetError::Malformed`]).
+    Malformed { from: PartyId, detail: String },
 }
 
-/// The in-process transport of one party.
-pub struct LocalTransport {
-    me: PartyId,
-    peers: Vec<Sender<Envelope>>,
+/// The receiving half of a transport: keeps messages that arrive before they are asked for,
+/// refuses duplicates, and gives up when nobody makes progress.
+///
+/// `activity` counts signs of progress anywhere (batches sent in this process, or batches and
+/// advancing heartbeats heard from peers over a network). A party waiting for a message gives up
+/// only when this count has not moved for the timeout: a long computation elsewhere is not a
+/// failure, a deadlock or a hung peer is.
+#[derive(Debug)]
+pub struct Mailbox {
     inbox: Receiver<Envelope>,
     pending: HashMap<(PartyId, MsgKey), Payload>,
-    outbox: Vec<Vec<(MsgKey, Payload)>>,
-    failed: Arc<AtomicBool>,
-    first_failure: Arc<Mutex<Option<(PartyId, String)>>>,
-    /// Batches sent by all parties so far: a waiting party gives up only when this stops moving.
+    /// The newest run count consumed per (peer, op, step): messages of an op arrive in run order,
+    /// so one at or below it is a duplicate. Bounded by the program's size, not its iterations.
+    consumed: HashMap<(PartyId, u32, u16), u64>,
+    /// Peers that finished their program.
+    finished: Vec<bool>,
     activity: Arc<AtomicU64>,
     timeout: Duration,
-    stats: NetStats,
-    sent_since_wait: bool,
 }
 
-impl std::fmt::Debug for LocalTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalTransport")
-            .field("me", &self.me)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Transports for `n` parties in this process. A receive gives up when no party has sent
-/// anything for `timeout`: a long computation at the others is not a failure, a deadlock is.
-pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
-    let failed = Arc::new(AtomicBool::new(false));
-    let activity = Arc::new(AtomicU64::new(0));
-    let first_failure = Arc::new(Mutex::new(None));
-    receivers
-        .into_iter()
-        .enumerate()
-        .map(|(me, inbox)| LocalTransport {
-            me,
-            peers: senders.clone(),
+impl Mailbox {
+    pub fn new(
+        n_parties: usize,
+        inbox: Receiver<Envelope>,
+        activity: Arc<AtomicU64>,
+        timeout: Duration,
+    ) -> Mailbox {
+        Mailbox {
             inbox,
             pending: HashMap::new(),
-            outbox: vec![Vec::new(); n],
-            failed: failed.clone(),
-            first_failure: first_failure.clone(),
-            activity: activity.clone(),
+            consumed: HashMap::new(),
+            finished: vec![false; n_parties],
+            activity,
             timeout,
-            stats: NetStats::default(),
-            sent_since_wait: false,
-        })
-        .collect()
-}
-
-impl LocalTransport {
-    fn failure(&self) -> Option<NetError> {
-        if !self.failed.load(Ordering::SeqCst) {
-            return None;
         }
-        let guard = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(|(party, reason)| NetError::PeerFailed {
-            party: *party,
-            reason: reason.clone(),
-        })
-    }
-}
-
-impl Transport for LocalTransport {
-    fn me(&self) -> PartyId {
-        self.me
     }
 
-    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
-        self.stats.bytes_sent += payload.wire_bytes();
-        self.stats.messages_sent += 1;
-        self.outbox[to].push((key, payload));
-        Ok(())
+    fn take(&mut self, from: PartyId, key: MsgKey) -> Option<Payload> {
+        let p = self.pending.remove(&(from, key))?;
+        self.consumed.insert((from, key.op, key.step), key.count);
+        Some(p)
     }
 
-    fn flush(&mut self) -> Result<(), NetError> {
-        for to in 0..self.outbox.len() {
-            if self.outbox[to].is_empty() {
-                continue;
+    /// Files one envelope; returns an error if it ends the wait.
+    fn file(&mut self, envelope: Envelope) -> Result<(), NetError> {
+        match envelope {
+            Envelope::Batch { from, messages } => {
+                for (k, p) in messages {
+                    let seen = self.consumed.get(&(from, k.op, k.step));
+                    if seen.is_some_and(|&c| k.count <= c)
+                        || self.pending.insert((from, k), p).is_some()
+                    {
+                        return Err(NetError::Malformed {
+                            party: from,
+                            detail: format!("message {k} arrived twice"),
+                        });
+                    }
+                }
+                Ok(())
             }
-            let messages = std::mem::take(&mut self.outbox[to]);
-            self.stats.batches_sent += 1;
-            self.sent_since_wait = true;
-            self.activity.fetch_add(1, Ordering::SeqCst);
-            self.peers[to]
-                .send(Envelope::Batch {
-                    from: self.me,
-                    messages,
-                })
-                .map_err(|_| NetError::Disconnected { party: to })?;
+            Envelope::Abort { from, reason } => Err(NetError::PeerFailed {
+                party: from,
+                reason,
+            }),
+            Envelope::Closed { from, error: None } => {
+                self.finished[from] = true;
+                Ok(())
+            }
+            Envelope::Closed {
+                from,
+                error: Some(reason),
+            } => Err(NetError::Disconnected {
+                party: from,
+                reason,
+            }),
+            Envelope::Malformed { from, detail } => Err(NetError::Malformed {
+                party: from,
+                detail,
+            }),
         }
-        Ok(())
     }
 
-    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
-        self.flush()?;
-        if let Some(p) = self.pending.remove(&(from, key)) {
+    /// Waits for message `key` from `from`.
+    pub fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
+        if let Some(p) = self.take(from, key) {
             return Ok(p);
-        }
-        if self.sent_since_wait {
-            self.stats.rounds += 1;
-            self.sent_since_wait = false;
         }
         let start = Instant::now();
         let mut seen = self.activity.load(Ordering::SeqCst);
         let mut quiet_since = start;
         loop {
-            if let Some(e) = self.failure() {
-                return Err(e);
+            if self.finished[from] {
+                return Err(NetError::Disconnected {
+                    party: from,
+                    reason: format!("it finished its program without sending {key}"),
+                });
             }
             let now = self.activity.load(Ordering::SeqCst);
             if now != seen {
@@ -223,39 +221,150 @@ impl Transport for LocalTransport {
                 .inbox
                 .recv_timeout((self.timeout - quiet).min(Duration::from_millis(50)))
             {
-                Ok(Envelope::Batch {
-                    from: sender,
-                    messages,
-                }) => {
-                    for (k, p) in messages {
-                        self.pending.insert((sender, k), p);
-                    }
-                    if let Some(p) = self.pending.remove(&(from, key)) {
+                Ok(envelope) => {
+                    self.file(envelope)?;
+                    if let Some(p) = self.take(from, key) {
                         return Ok(p);
                     }
                 }
-                Ok(Envelope::Abort { from, reason }) => {
-                    return Err(NetError::PeerFailed {
-                        party: from,
-                        reason,
-                    });
-                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(NetError::Disconnected { party: from });
+                    return Err(NetError::Disconnected {
+                        party: from,
+                        reason: "the links of this party are gone".into(),
+                    });
                 }
             }
         }
     }
 
-    fn abort(&mut self, reason: &str) {
-        {
-            let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
-            if first.is_none() {
-                *first = Some((self.me, reason.to_string()));
+    /// Waits until every peer in `peers` has finished (its link closed cleanly), filing what
+    /// still arrives. Fails as `recv` does.
+    pub fn wait_finished(&mut self, peers: &[PartyId]) -> Result<(), NetError> {
+        let mut seen = self.activity.load(Ordering::SeqCst);
+        let mut quiet_since = Instant::now();
+        loop {
+            let Some(&waiting) = peers.iter().find(|&&p| !self.finished[p]) else {
+                return Ok(());
+            };
+            let now = self.activity.load(Ordering::SeqCst);
+            if now != seen {
+                seen = now;
+                quiet_since = Instant::now();
+            }
+            let quiet = quiet_since.elapsed();
+            if quiet >= self.timeout {
+                return Err(NetError::Timeout {
+                    from: waiting,
+                    key: MsgKey {
+                        op: u32::MAX,
+                        count: u64::MAX,
+                        step: u16::MAX,
+                    },
+                    waited: quiet,
+                });
+            }
+            match self
+                .inbox
+                .recv_timeout((self.timeout - quiet).min(Duration::from_millis(50)))
+            {
+                Ok(envelope) => self.file(envelope)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
-        self.failed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The in-process transport of one party.
+pub struct LocalTransport {
+    me: PartyId,
+    peers: Vec<Sender<Envelope>>,
+    mailbox: Mailbox,
+    outbox: Vec<Vec<(MsgKey, Payload)>>,
+    /// Batches sent by all parties so far (the mailbox's sign of progress).
+    activity: Arc<AtomicU64>,
+    stats: NetStats,
+    sent_since_wait: bool,
+}
+
+impl std::fmt::Debug for LocalTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTransport")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Transports for `n` parties in this process. A receive gives up when no party has sent
+/// anything for `timeout`: a long computation at the others is not a failure, a deadlock is.
+pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
+    let activity = Arc::new(AtomicU64::new(0));
+    receivers
+        .into_iter()
+        .enumerate()
+        .map(|(me, inbox)| LocalTransport {
+            me,
+            peers: senders.clone(),
+            mailbox: Mailbox::new(n, inbox, activity.clone(), timeout),
+            outbox: vec![Vec::new(); n],
+            activity: activity.clone(),
+            stats: NetStats::default(),
+            sent_since_wait: false,
+        })
+        .collect()
+}
+
+/// Counts a send in `stats` (shared by the transports).
+pub fn count_send(stats: &mut NetStats, payload: &Payload) {
+    stats.bytes_sent += payload.wire_bytes();
+    stats.messages_sent += 1;
+}
+
+impl Transport for LocalTransport {
+    fn me(&self) -> PartyId {
+        self.me
+    }
+
+    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
+        count_send(&mut self.stats, &payload);
+        self.outbox[to].push((key, payload));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), NetError> {
+        for to in 0..self.outbox.len() {
+            if self.outbox[to].is_empty() {
+                continue;
+            }
+            let messages = std::mem::take(&mut self.outbox[to]);
+            self.stats.batches_sent += 1;
+            self.sent_since_wait = true;
+            self.activity.fetch_add(1, Ordering::SeqCst);
+            self.peers[to]
+                .send(Envelope::Batch {
+                    from: self.me,
+                    messages,
+                })
+                .map_err(|_| NetError::Disconnected {
+                    party: to,
+                    reason: "its thread ended".into(),
+                })?;
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
+        self.flush()?;
+        if self.sent_since_wait {
+            self.stats.rounds += 1;
+            self.sent_since_wait = false;
+        }
+        self.mailbox.recv(from, key)
+    }
+
+    fn abort(&mut self, reason: &str) {
         for (to, peer) in self.peers.iter().enumerate() {
             if to != self.me {
                 let _ = peer.send(Envelope::Abort {
