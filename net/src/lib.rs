@@ -12,6 +12,8 @@
 //! The runtime knows nothing of sockets: it sees a `Transport`. The compiler knows nothing of
 //! this crate.
 
+mod io;
+pub mod link;
 pub mod players;
 pub mod tls;
 pub mod wire;

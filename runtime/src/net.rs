@@ -72,6 +72,9 @@ pub struct NetStats {
     pub batches_sent: u64,
     /// Rounds: the times this party sent anything and then waited.
     pub rounds: u64,
+    /// Bytes written to network sockets, with every header of every layer (gRPC, HTTP/2, TLS,
+    /// heartbeats, the hellos); 0 in process.
+    pub wire_bytes: u64,
 }
 
 /// A party's connection to the others.

@@ -1,0 +1,825 @@
+//! Connecting the parties, and the [`GrpcTransport`] that moves their batches.
+//!
+//! Party `i` dials every party `j > i` and accepts the parties below it, so each pair has exactly
+//! one connection and one bidirectional gRPC stream (`Link.Exchange`). Both sides speak first
+//! with a `Hello`: names, the program's fingerprint and a nonce. A hello from a party that is not
+//! expected (unknown, already connected, another program, a TLS certificate naming someone else)
+//! is refused without disturbing the others. When every link is up, the session id is derived
+//! from all parties' nonces, in party order, so every party gets the same one; batches carry it
+//! and a batch of another session is refused.
+//!
+//! A round's messages to one peer are one batch ([`crate::wire`]), cut into chunks of at most
+//! [`CHUNK`] bytes. Every second each link carries a heartbeat with the sender's progress (batches
+//! sent and received): a waiting party gives up only when nobody it hears from progresses. At the
+//! end each party says `Bye` and waits for everyone's, so nobody leaves while its messages are
+//! still on the way.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tfe_ir::{MsgKey, PartyId};
+use tfe_runtime::emulate::{Emulation, Pacer};
+use tfe_runtime::net::{Envelope, Mailbox, NetError, NetStats, Payload, Transport, count_send};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::{Endpoint, Server};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::io::{Conn, Io, PeerCert};
+use crate::proto::link_client::LinkClient;
+use crate::proto::link_server::{Link, LinkServer};
+use crate::proto::{Abort, Bye, Chunk, Frame, Heartbeat, Hello, frame};
+use crate::tls::{self, Tls};
+use crate::wire;
+
+/// The largest chunk of a batch in one gRPC message.
+pub const CHUNK: usize = 1 << 20;
+/// The largest batch a peer may send: far above any round of the workloads (a 10^6-element
+/// product sends 8 MB), far below what would exhaust memory.
+pub const MAX_BATCH: usize = 1 << 31;
+/// The version of the link protocol in hellos.
+const VERSION: u32 = 1;
+/// How long a connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// HTTP/2 flow-control windows: large, so a round's batch is not throttled by acknowledgements.
+const WINDOW: u32 = 16 << 20;
+
+/// How one party joins a run.
+#[derive(Clone)]
+pub struct NetConfig {
+    pub me: PartyId,
+    /// Every party's name, in the program's order.
+    pub names: Vec<String>,
+    /// Every party's `host:port`.
+    pub addresses: Vec<String>,
+    /// A fingerprint of the whole program: parties running different programs refuse each other.
+    pub program: Vec<u8>,
+    pub tls: Option<Tls>,
+    /// How long to wait for the peers to come up.
+    pub connect_timeout: Duration,
+    /// How long the parties may be silent before a waiting party gives up.
+    pub timeout: Duration,
+    /// With a seed, the session id is the seed (so a run repeats the in-process run exactly).
+    pub seed: Option<u64>,
+    pub emulation: Option<Emulation>,
+    /// Where notices go (a refused connection, for instance).
+    pub notice: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl std::fmt::Debug for NetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetConfig")
+            .field("me", &self.me)
+            .field("names", &self.names)
+            .field("addresses", &self.addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A link whose hellos are done.
+struct Established {
+    peer: PartyId,
+    nonce: Vec<u8>,
+    out: mpsc::UnboundedSender<Frame>,
+    inbound: Streaming<Frame>,
+}
+
+fn hello(config: &NetConfig, to: PartyId, nonce: &[u8]) -> Frame {
+    Frame {
+        kind: Some(frame::Kind::Hello(Hello {
+            version: VERSION,
+            from: config.names[config.me].clone(),
+            to: config.names[to].clone(),
+            program: config.program.clone(),
+            nonce: nonce.to_vec(),
+        })),
+    }
+}
+
+/// Checks a peer's hello; returns the peer's id.
+fn check_hello(
+    config: &NetConfig,
+    frame: Option<Frame>,
+    cert: &PeerCert,
+) -> Result<(PartyId, Vec<u8>), String> {
+    let Some(Frame {
+        kind: Some(frame::Kind::Hello(h)),
+    }) = frame
+    else {
+        return Err("it did not start with a hello".into());
+    };
+    if h.version != VERSION {
+        return Err(format!(
+            "it speaks link version {}, not {VERSION}",
+            h.version
+        ));
+    }
+    let Some(peer) = config.names.iter().position(|n| *n == h.from) else {
+        return Err(format!(
+            "it says it is `{}`, which is not a party of this program",
+            h.from
+        ));
+    };
+    if h.to != config.names[config.me] {
+        return Err(format!(
+            "`{}` meant to reach `{}`, not `{}`",
+            h.from, h.to, config.names[config.me]
+        ));
+    }
+    if h.program != config.program {
+        return Err(format!(
+            "`{}` runs another program (or another version of it)",
+            h.from
+        ));
+    }
+    if h.nonce.len() != 16 {
+        return Err(format!("`{}` sent a malformed hello", h.from));
+    }
+    if config.tls.is_some() {
+        match &cert.0 {
+            Some(c) if tls::names(c, &h.from) => {}
+            Some(_) => {
+                return Err(format!(
+                    "it says it is `{}`, but its certificate names another party",
+                    h.from
+                ));
+            }
+            None => return Err(format!("`{}` presented no certificate", h.from)),
+        }
+    }
+    Ok((peer, h.nonce))
+}
+
+/// The gRPC service: accepts the links of lower-numbered parties.
+struct Acceptor {
+    config: NetConfig,
+    nonce: Vec<u8>,
+    /// Which peers are already connected (a second hello from one is refused).
+    connected: Arc<Mutex<Vec<bool>>>,
+    established: mpsc::UnboundedSender<Result<Established, String>>,
+}
+
+type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Link for Acceptor {
+    type ExchangeStream = FrameStream;
+
+    async fn exchange(
+        &self,
+        request: Request<Streaming<Frame>>,
+    ) -> Result<Response<FrameStream>, Status> {
+        let cert = request
+            .extensions()
+            .get::<PeerCert>()
+            .cloned()
+            .unwrap_or_default();
+        let mut inbound = request.into_inner();
+        let first = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(Status::invalid_argument(format!("no hello: {e}"))),
+            Err(_) => return Err(Status::deadline_exceeded("no hello in time")),
+        };
+        let refuse = |why: String| {
+            (self.config.notice)(&format!("refused a connection: {why}"));
+            Status::permission_denied(why)
+        };
+        let (peer, nonce) = check_hello(&self.config, first, &cert).map_err(refuse)?;
+        if peer >= self.config.me {
+            return Err(refuse(format!(
+                "`{}` dialed, but the lower-numbered party dials",
+                self.config.names[peer]
+            )));
+        }
+        {
+            let mut connected = self.connected.lock().unwrap_or_else(|p| p.into_inner());
+            if connected[peer] {
+                return Err(refuse(format!(
+                    "`{}` is already connected",
+                    self.config.names[peer]
+                )));
+            }
+            connected[peer] = true;
+        }
+        let (out, rx) = mpsc::unbounded_channel();
+        let _ = out.send(hello(&self.config, peer, &self.nonce));
+        let _ = self.established.send(Ok(Established {
+            peer,
+            nonce,
+            out,
+            inbound,
+        }));
+        Ok(Response::new(Box::pin(
+            UnboundedReceiverStream::new(rx).map(Ok),
+        )))
+    }
+}
+
+/// A party's transport over gRPC.
+pub struct GrpcTransport {
+    me: PartyId,
+    names: Vec<String>,
+    runtime: Option<tokio::runtime::Runtime>,
+    out: Vec<Option<mpsc::UnboundedSender<Frame>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    mailbox: Mailbox,
+    outbox: Vec<Vec<(MsgKey, Payload)>>,
+    session: u64,
+    stats: NetStats,
+    sent_since_wait: bool,
+    /// This party's progress: batches sent and received (heartbeats carry it).
+    progress: Arc<AtomicU64>,
+    activity: Arc<AtomicU64>,
+    wire: Arc<AtomicU64>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for GrpcTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcTransport")
+            .field("me", &self.me)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects this party to all the others (waiting up to `config.connect_timeout` for them) and
+/// agrees on the session.
+pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
+    let n = config.names.len();
+    let me = config.me;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(format!("net-{}", config.names[me]))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    let mut nonce = vec![0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| format!("no randomness for the session: {e}"))?;
+    let wire = Arc::new(AtomicU64::new(0));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let deadline = Instant::now() + config.connect_timeout;
+
+    let links: Vec<Established> = runtime.block_on(async {
+        let (established_tx, mut established_rx) = mpsc::unbounded_channel();
+        // Accept the lower-numbered parties.
+        if me > 0 {
+            let addr = crate::players::resolve(&config.addresses[me])?;
+            let listener = TcpListener::bind(addr).await.map_err(|e| {
+                format!(
+                    "cannot listen on {} (the address of `{}`): {e}",
+                    config.addresses[me], config.names[me]
+                )
+            })?;
+            let acceptor = Acceptor {
+                config: config.clone(),
+                nonce: nonce.clone(),
+                connected: Arc::new(Mutex::new(vec![false; n])),
+                established: established_tx.clone(),
+            };
+            let incoming = incoming(
+                listener,
+                config.tls.clone(),
+                wire.clone(),
+                config.notice.clone(),
+            );
+            let service = LinkServer::new(acceptor)
+                .max_decoding_message_size(CHUNK + 4096)
+                .max_encoding_message_size(CHUNK + 4096);
+            let server = Server::builder()
+                .initial_stream_window_size(WINDOW)
+                .initial_connection_window_size(WINDOW);
+            tokio::spawn(async move {
+                let _ = server
+                    .serve_with_incoming_shutdown(service, incoming, async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
+            });
+        }
+        // Dial the higher-numbered ones.
+        for peer in me + 1..n {
+            let config = config.clone();
+            let nonce = nonce.clone();
+            let wire = wire.clone();
+            let tx = established_tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(dial(&config, peer, &nonce, wire, deadline).await);
+            });
+        }
+        drop(established_tx);
+        let mut links: Vec<Option<Established>> = (0..n).map(|_| None).collect();
+        let mut missing = n - 1;
+        while missing > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, established_rx.recv()).await {
+                Ok(Some(Ok(link))) => {
+                    let peer = link.peer;
+                    if links[peer].is_none() {
+                        missing -= 1;
+                    }
+                    links[peer] = Some(link);
+                }
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if missing > 0 {
+            let absent: Vec<&str> = (0..n)
+                .filter(|&p| p != me && links[p].is_none())
+                .map(|p| config.names[p].as_str())
+                .collect();
+            return Err(format!(
+                "{} did not connect within {:.0} s",
+                absent.join(", "),
+                config.connect_timeout.as_secs_f64(),
+            ));
+        }
+        Ok(links.into_iter().flatten().collect())
+    })?;
+
+    // The session: the seed, or every party's nonce in party order.
+    let session = config.seed.unwrap_or_else(|| {
+        let mut nonces = vec![Vec::new(); n];
+        nonces[me] = nonce.clone();
+        for l in &links {
+            nonces[l.peer] = l.nonce.clone();
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in nonces.iter().flatten() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    });
+
+    let (inbox_tx, inbox_rx) = std_mpsc::channel();
+    let activity = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut out: Vec<Option<mpsc::UnboundedSender<Frame>>> = (0..n).map(|_| None).collect();
+    let mut tasks = Vec::new();
+    for link in links {
+        let peer = link.peer;
+        let sender = match config.emulation {
+            Some(e) => emulated(&runtime, e, link.out),
+            None => link.out,
+        };
+        tasks.push(runtime.spawn(read_link(
+            peer,
+            link.inbound,
+            session,
+            inbox_tx.clone(),
+            activity.clone(),
+            progress.clone(),
+        )));
+        let beat = sender.clone();
+        let beat_progress = progress.clone();
+        tasks.push(runtime.spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            loop {
+                tick.tick().await;
+                let frame = Frame {
+                    kind: Some(frame::Kind::Heartbeat(Heartbeat {
+                        progress: beat_progress.load(Ordering::SeqCst),
+                    })),
+                };
+                if beat.send(frame).is_err() {
+                    break;
+                }
+            }
+        }));
+        out[peer] = Some(sender);
+    }
+    Ok(GrpcTransport {
+        me,
+        names: config.names.clone(),
+        runtime: Some(runtime),
+        out,
+        tasks,
+        mailbox: Mailbox::new(n, inbox_rx, activity.clone(), config.timeout),
+        outbox: vec![Vec::new(); n],
+        session,
+        stats: NetStats::default(),
+        sent_since_wait: false,
+        progress,
+        activity,
+        wire,
+        shutdown: Some(shutdown_tx),
+    })
+}
+
+/// A link that delays and paces what is sent on it (see [`tfe_runtime::emulate`]).
+fn emulated(
+    runtime: &tokio::runtime::Runtime,
+    emulation: Emulation,
+    link: mpsc::UnboundedSender<Frame>,
+) -> mpsc::UnboundedSender<Frame> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
+    runtime.spawn(async move {
+        let mut pacer = Pacer::new(emulation);
+        while let Some(frame) = rx.recv().await {
+            let size = prost::Message::encoded_len(&frame);
+            let at = pacer.arrival(Instant::now(), size);
+            tokio::time::sleep_until(at.into()).await;
+            if link.send(frame).is_err() {
+                break;
+            }
+        }
+    });
+    tx
+}
+
+/// Accepts TCP connections (and TLS handshakes, each in its own task so a slow or hostile
+/// client cannot hold up the others).
+fn incoming(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    wire: Arc<AtomicU64>,
+    notice: Arc<dyn Fn(&str) + Send + Sync>,
+) -> UnboundedReceiverStream<Result<Conn, std::io::Error>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, addr) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    notice(&format!("accepting a connection failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let tx = tx.clone();
+            let wire = wire.clone();
+            let notice = notice.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let conn = match tls {
+                    None => Conn {
+                        io: Io::Plain(tcp),
+                        written: wire,
+                        cert: PeerCert(None),
+                    },
+                    Some(tls) => {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(tls.server);
+                        match tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(stream)) => {
+                                let cert = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| c.clone().into_owned());
+                                Conn {
+                                    io: Io::Server(Box::new(stream)),
+                                    written: wire,
+                                    cert: PeerCert(cert),
+                                }
+                            }
+                            Ok(Err(e)) => {
+                                notice(&format!("refused a connection from {addr}: TLS: {e}"));
+                                return;
+                            }
+                            Err(_) => {
+                                notice(&format!(
+                                    "refused a connection from {addr}: no TLS handshake in time"
+                                ));
+                                return;
+                            }
+                        }
+                    }
+                };
+                let _ = tx.send(Ok(conn));
+            });
+        }
+    });
+    UnboundedReceiverStream::new(rx)
+}
+
+/// Dials `peer` until it answers or the deadline passes, then exchanges hellos.
+async fn dial(
+    config: &NetConfig,
+    peer: PartyId,
+    nonce: &[u8],
+    wire: Arc<AtomicU64>,
+    deadline: Instant,
+) -> Result<Established, String> {
+    let name = &config.names[peer];
+    let address = &config.addresses[peer];
+    let addr: SocketAddr = crate::players::resolve(address)?;
+    let tcp = loop {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => break tcp,
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "cannot reach `{name}` at {address}: {e} (waited {:.0} s for it to come up)",
+                    config.connect_timeout.as_secs_f64()
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let io = match &config.tls {
+        None => Io::Plain(tcp),
+        Some(tls) => {
+            let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+            let server_name = tls::server_name(name)?;
+            let stream = tokio::time::timeout(HELLO_TIMEOUT, connector.connect(server_name, tcp))
+                .await
+                .map_err(|_| format!("no TLS handshake with `{name}` at {address} in time"))?
+                .map_err(|e| format!("the TLS handshake with `{name}` at {address} failed: {e}"))?;
+            Io::Client(Box::new(stream))
+        }
+    };
+    let conn = Arc::new(Mutex::new(Some(Conn {
+        io,
+        written: wire,
+        cert: PeerCert(None),
+    })));
+    let channel = Endpoint::from_static("http://tfe.peer")
+        .initial_stream_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .connect_with_connector(tower::service_fn(move |_| {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+            async move {
+                conn.map(hyper_util::rt::TokioIo::new)
+                    .ok_or_else(|| std::io::Error::other("the link to this peer is gone"))
+            }
+        }))
+        .await
+        .map_err(|e| format!("cannot open a gRPC channel to `{name}` at {address}: {e}"))?;
+    let mut client = LinkClient::new(channel)
+        .max_decoding_message_size(CHUNK + 4096)
+        .max_encoding_message_size(CHUNK + 4096);
+    let (out, rx) = mpsc::unbounded_channel();
+    let _ = out.send(hello(config, peer, nonce));
+    let response = tokio::time::timeout(
+        HELLO_TIMEOUT,
+        client.exchange(UnboundedReceiverStream::new(rx)),
+    )
+    .await
+    .map_err(|_| format!("`{name}` at {address} did not answer in time"))?
+    .map_err(|s| {
+        format!(
+            "`{name}` at {address} refused the connection: {}",
+            s.message()
+        )
+    })?;
+    let mut inbound = response.into_inner();
+    let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+        .await
+        .map_err(|_| format!("`{name}` at {address} sent no hello in time"))?
+        .map_err(|s| format!("`{name}` at {address}: {}", s.message()))?;
+    // The server's identity was checked by the TLS handshake (its certificate names `name`).
+    let (who, their_nonce) = check_hello(config, first, &PeerCert(None))
+        .map_err(|e| format!("the party at {address}: {e}"))?;
+    if who != peer {
+        return Err(format!(
+            "{address} is `{}`, not `{name}`",
+            config.names[who]
+        ));
+    }
+    Ok(Established {
+        peer,
+        nonce: their_nonce,
+        out,
+        inbound,
+    })
+}
+
+/// Reads one link: reassembles batches, notes progress, and turns everything into envelopes for
+/// the party's mailbox.
+async fn read_link(
+    peer: PartyId,
+    mut inbound: Streaming<Frame>,
+    session: u64,
+    inbox: std_mpsc::Sender<Envelope>,
+    activity: Arc<AtomicU64>,
+    progress: Arc<AtomicU64>,
+) {
+    let mut batch: Vec<u8> = Vec::new();
+    let mut last_progress = 0;
+    let mut said_bye = false;
+    let malformed = |detail: String| Envelope::Malformed { from: peer, detail };
+    loop {
+        let envelope = match inbound.message().await {
+            Ok(Some(Frame { kind: Some(kind) })) => match kind {
+                frame::Kind::Chunk(Chunk { data, last }) => {
+                    if batch.len() + data.len() > MAX_BATCH {
+                        Some(malformed(format!("a batch over {MAX_BATCH} bytes")))
+                    } else {
+                        batch.extend_from_slice(&data);
+                        if !last {
+                            continue;
+                        }
+                        let bytes = std::mem::take(&mut batch);
+                        match wire::decode(session, &bytes) {
+                            Ok(messages) => {
+                                activity.fetch_add(1, Ordering::SeqCst);
+                                progress.fetch_add(1, Ordering::SeqCst);
+                                if inbox
+                                    .send(Envelope::Batch {
+                                        from: peer,
+                                        messages,
+                                    })
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                                continue;
+                            }
+                            Err(e) => Some(malformed(e)),
+                        }
+                    }
+                }
+                frame::Kind::Heartbeat(Heartbeat { progress: p }) => {
+                    if p > last_progress {
+                        last_progress = p;
+                        activity.fetch_add(1, Ordering::SeqCst);
+                    }
+                    continue;
+                }
+                frame::Kind::Abort(Abort { reason }) => {
+                    Some(Envelope::Abort { from: peer, reason })
+                }
+                frame::Kind::Bye(Bye {}) => {
+                    said_bye = true;
+                    if inbox
+                        .send(Envelope::Closed {
+                            from: peer,
+                            error: None,
+                        })
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                frame::Kind::Hello(_) => Some(malformed("a second hello".into())),
+            },
+            Ok(Some(Frame { kind: None })) => Some(malformed("an empty frame".into())),
+            Ok(None) => (!said_bye).then(|| Envelope::Closed {
+                from: peer,
+                error: Some("its connection closed before it finished".into()),
+            }),
+            Err(status) => (!said_bye).then(|| match status.code() {
+                tonic::Code::OutOfRange
+                | tonic::Code::ResourceExhausted
+                | tonic::Code::Internal
+                    if status.message().contains("message length") =>
+                {
+                    malformed(format!("an oversized frame ({})", status.message()))
+                }
+                _ => Envelope::Closed {
+                    from: peer,
+                    error: Some(format!("its connection broke: {}", status.message())),
+                },
+            }),
+        };
+        if let Some(e) = envelope {
+            let _ = inbox.send(e);
+        }
+        return;
+    }
+}
+
+impl GrpcTransport {
+    /// The session id all parties agreed on.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
+    fn frame_to(&mut self, to: PartyId, frame: Frame) -> Result<(), NetError> {
+        let link = self.out[to]
+            .as_ref()
+            .ok_or_else(|| NetError::Disconnected {
+                party: to,
+                reason: "no link to it".into(),
+            })?;
+        link.send(frame).map_err(|_| NetError::Disconnected {
+            party: to,
+            reason: "its link is closed".into(),
+        })
+    }
+
+    /// Ends the run cleanly: says `Bye` to every peer, waits for theirs (so nobody leaves with
+    /// messages on the way), and closes the links.
+    pub fn finish(mut self) -> Result<NetStats, NetError> {
+        self.flush()?;
+        let peers: Vec<PartyId> = (0..self.names.len()).filter(|&p| p != self.me).collect();
+        for &p in &peers {
+            self.frame_to(
+                p,
+                Frame {
+                    kind: Some(frame::Kind::Bye(Bye {})),
+                },
+            )?;
+        }
+        self.mailbox.wait_finished(&peers)?;
+        let stats = self.stats();
+        self.close(Duration::from_millis(200));
+        Ok(stats)
+    }
+
+    /// Closes the links and stops the network threads, giving queued frames `grace` to leave.
+    fn close(&mut self, grace: Duration) {
+        for o in &mut self.out {
+            *o = None;
+        }
+        std::thread::sleep(grace);
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for GrpcTransport {
+    fn drop(&mut self) {
+        if self.runtime.is_some() {
+            self.close(Duration::ZERO);
+        }
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn me(&self) -> PartyId {
+        self.me
+    }
+
+    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
+        count_send(&mut self.stats, &payload);
+        self.outbox[to].push((key, payload));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), NetError> {
+        for to in 0..self.outbox.len() {
+            if self.outbox[to].is_empty() {
+                continue;
+            }
+            let messages = std::mem::take(&mut self.outbox[to]);
+            let bytes = wire::encode(self.session, &messages);
+            let chunks = bytes.len().div_ceil(CHUNK).max(1);
+            for (i, part) in bytes.chunks(CHUNK).enumerate() {
+                self.frame_to(
+                    to,
+                    Frame {
+                        kind: Some(frame::Kind::Chunk(Chunk {
+                            data: part.to_vec(),
+                            last: i + 1 == chunks,
+                        })),
+                    },
+                )?;
+            }
+            self.stats.batches_sent += 1;
+            self.sent_since_wait = true;
+            self.progress.fetch_add(1, Ordering::SeqCst);
+            self.activity.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
+        self.flush()?;
+        if self.sent_since_wait {
+            self.stats.rounds += 1;
+            self.sent_since_wait = false;
+        }
+        self.mailbox.recv(from, key)
+    }
+
+    fn abort(&mut self, reason: &str) {
+        for to in 0..self.out.len() {
+            let _ = self.frame_to(
+                to,
+                Frame {
+                    kind: Some(frame::Kind::Abort(Abort {
+                        reason: reason.to_string(),
+                    })),
+                },
+            );
+        }
+        self.close(Duration::from_millis(300));
+    }
+
+    fn stats(&self) -> NetStats {
+        NetStats {
+            wire_bytes: self.wire.load(Ordering::Relaxed),
+            ..self.stats
+        }
+    }
+}
