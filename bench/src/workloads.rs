@@ -73,6 +73,7 @@ fn run(src: &str, dir: &Path) -> Run {
         tfe_runtime::embedded::Options {
             timeout: Duration::from_secs(120),
             seed: None,
+            emulation: None,
         },
         Arc::new(|_, _| {}),
     )

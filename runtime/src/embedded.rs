@@ -9,7 +9,7 @@ use tfe_ir::{PartyId, Program};
 
 use crate::RunError;
 use crate::exec::{PartyConfig, PartyReport, run_party};
-use crate::net::{Transport, local_network};
+use crate::net::Transport;
 
 /// Where `print` lines go: (party, text).
 pub type Sink = Arc<dyn Fn(PartyId, &str) + Send + Sync>;
@@ -29,6 +29,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Derive every key from this seed (reproducible runs; see [`PartyConfig::seed`]).
     pub seed: Option<u64>,
+    /// Delay and pace every link as a network would.
+    pub emulation: Option<crate::emulate::Emulation>,
 }
 
 /// Runs every party's program (`programs[p]` is party `p`'s projection) with data directories
@@ -40,7 +42,11 @@ pub fn run(
     sink: Sink,
 ) -> Result<Vec<PartyReport>, Failure> {
     let n = programs.len();
-    let Options { timeout, seed } = options;
+    let Options {
+        timeout,
+        seed,
+        emulation,
+    } = options;
     let session = if let Some(seed) = seed {
         seed
     } else {
@@ -51,7 +57,7 @@ pub fn run(
         })?;
         u64::from_le_bytes(b)
     };
-    let handles: Vec<_> = local_network(n, timeout)
+    let handles: Vec<_> = crate::net::local_network_emulated(n, timeout, emulation)
         .into_iter()
         .zip(programs)
         .zip(data_dirs)

@@ -32,6 +32,37 @@ pub enum RunError {
     Internal(String),
 }
 
+impl RunError {
+    /// The error with parties named (`names[p]` is party `p`) instead of numbered.
+    pub fn describe(&self, names: &[String]) -> String {
+        let name = |p: &PartyId| {
+            names
+                .get(*p)
+                .map_or_else(|| format!("party #{p}"), |n| format!("`{n}`"))
+        };
+        match self {
+            RunError::Net(net::NetError::PeerFailed { party, reason }) => {
+                format!("{} failed: {reason}", name(party))
+            }
+            RunError::Net(net::NetError::Timeout { from, key, waited }) => format!(
+                "no message from {} for {key} after {:.1} s, and no party made progress meanwhile",
+                name(from),
+                waited.as_secs_f64()
+            ),
+            RunError::Net(net::NetError::Disconnected { party, reason }) => {
+                format!("lost {}: {reason}", name(party))
+            }
+            RunError::Net(net::NetError::Malformed { party, detail }) => {
+                format!("{} broke the protocol: {detail}", name(party))
+            }
+            RunError::BadMessage { from, detail } => {
+                format!("bad message from {}: {detail}", name(from))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

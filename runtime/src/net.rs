@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use ndarray::ArrayD;
 use tfe_ir::{MsgKey, PartyId};
 
+use crate::emulate::{Emulation, Pacer};
 use crate::ring::RingTensor;
 
 /// What a message carries.
@@ -282,7 +283,7 @@ impl Mailbox {
 /// The in-process transport of one party.
 pub struct LocalTransport {
     me: PartyId,
-    peers: Vec<Sender<Envelope>>,
+    peers: Vec<Link>,
     mailbox: Mailbox,
     outbox: Vec<Vec<(MsgKey, Payload)>>,
     /// Batches sent by all parties so far (the mailbox's sign of progress).
@@ -299,9 +300,59 @@ impl std::fmt::Debug for LocalTransport {
     }
 }
 
+/// One direction of an in-process link: straight into the peer's mailbox, or through a thread
+/// that delays and paces batches as [`Emulation`] says.
+enum Link {
+    Direct(Sender<Envelope>),
+    Emulated {
+        pacer: Pacer,
+        queue: Sender<(Instant, Envelope)>,
+    },
+}
+
+impl Link {
+    fn send(&mut self, envelope: Envelope, bytes: usize) -> Result<(), ()> {
+        match self {
+            Link::Direct(s) => s.send(envelope).map_err(|_| ()),
+            Link::Emulated { pacer, queue } => {
+                let at = pacer.arrival(Instant::now(), bytes);
+                queue.send((at, envelope)).map_err(|_| ())
+            }
+        }
+    }
+
+    fn new(to: Sender<Envelope>, emulation: Option<Emulation>) -> Link {
+        let Some(emulation) = emulation else {
+            return Link::Direct(to);
+        };
+        let (queue, delayed) = channel::<(Instant, Envelope)>();
+        std::thread::spawn(move || {
+            for (at, envelope) in delayed {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                if to.send(envelope).is_err() {
+                    break;
+                }
+            }
+        });
+        Link::Emulated {
+            pacer: Pacer::new(emulation),
+            queue,
+        }
+    }
+}
+
 /// Transports for `n` parties in this process. A receive gives up when no party has sent
 /// anything for `timeout`: a long computation at the others is not a failure, a deadlock is.
 pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
+    local_network_emulated(n, timeout, None)
+}
+
+/// [`local_network`], with every link delayed and paced by `emulation`.
+pub fn local_network_emulated(
+    n: usize,
+    timeout: Duration,
+    emulation: Option<Emulation>,
+) -> Vec<LocalTransport> {
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
     let activity = Arc::new(AtomicU64::new(0));
     receivers
@@ -309,7 +360,10 @@ pub fn local_network(n: usize, timeout: Duration) -> Vec<LocalTransport> {
         .enumerate()
         .map(|(me, inbox)| LocalTransport {
             me,
-            peers: senders.clone(),
+            peers: senders
+                .iter()
+                .map(|s| Link::new(s.clone(), emulation))
+                .collect(),
             mailbox: Mailbox::new(n, inbox, activity.clone(), timeout),
             outbox: vec![Vec::new(); n],
             activity: activity.clone(),
@@ -345,11 +399,15 @@ impl Transport for LocalTransport {
             self.stats.batches_sent += 1;
             self.sent_since_wait = true;
             self.activity.fetch_add(1, Ordering::SeqCst);
+            let bytes: u64 = messages.iter().map(|(_, p)| 16 + p.wire_bytes()).sum();
             self.peers[to]
-                .send(Envelope::Batch {
-                    from: self.me,
-                    messages,
-                })
+                .send(
+                    Envelope::Batch {
+                        from: self.me,
+                        messages,
+                    },
+                    bytes as usize,
+                )
                 .map_err(|_| NetError::Disconnected {
                     party: to,
                     reason: "its thread ended".into(),
@@ -368,12 +426,16 @@ impl Transport for LocalTransport {
     }
 
     fn abort(&mut self, reason: &str) {
-        for (to, peer) in self.peers.iter().enumerate() {
-            if to != self.me {
-                let _ = peer.send(Envelope::Abort {
-                    from: self.me,
-                    reason: reason.to_string(),
-                });
+        let me = self.me;
+        for (to, peer) in self.peers.iter_mut().enumerate() {
+            if to != me {
+                let _ = peer.send(
+                    Envelope::Abort {
+                        from: me,
+                        reason: reason.to_string(),
+                    },
+                    0,
+                );
             }
         }
     }

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tfe_compiler::{Diagnostic, RenderOptions};
 
+mod run;
+
 /// Machine learning on encrypted data, as a language.
 ///
 /// A `.tfe` program says who owns which data and who may learn which result. `tfec` checks that
@@ -60,29 +62,26 @@ enum Command {
         #[arg(long, value_name = "STAGE")]
         emit: String,
     },
-    /// Run a program: every party in this process (the embedded default).
+    /// Run a program: every party in this process, or each party as its own process.
     ///
-    /// Party `p` reads and writes its files under `data/p/` beside the program (or `DIR/p/`
-    /// with `--data DIR`). Lines printed by a party are shown prefixed by its name. Exits with 3
-    /// if the run fails, naming the party and the cause.
-    Run {
-        /// The `.tfe` source file.
-        file: PathBuf,
-        /// The root of the parties' data directories (default: `data/` beside the program).
+    /// Without `--players`, every party runs in this process (the embedded default). Party `p`
+    /// reads and writes its files under `data/p/` beside the program (or `DIR/p/` with `--data
+    /// DIR`). With `--players players.toml`, every party whose address is on this machine runs
+    /// as its own `tfec` process, talking gRPC (mutual TLS with `[tls]`); `--as NAME` runs that
+    /// party alone. Lines printed by a party are shown prefixed by its name. Exits with 3 if the
+    /// run fails, naming the party and the cause.
+    Run(run::RunArgs),
+    /// Make a CA and a certificate and key for every party of a players.toml.
+    ///
+    /// Writes `ca.pem`, `ca.key`, and `<party>.pem` / `<party>.key` for each party (its name
+    /// in the certificate) into the output directory: the default paths of `players.toml`'s
+    /// `cert` and `key` when it is `certs/` beside the file. Keys are readable by the owner only.
+    Certs {
+        /// The players file whose parties get certificates.
+        players: PathBuf,
+        /// Where to write them (default: `certs/` beside the players file).
         #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        /// How long the parties may all be silent before a waiting party gives up, in seconds. A
-        /// party that waits for a long computation elsewhere is not cut off while others work.
-        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-        timeout: u64,
-        /// Derive every random mask from this number, so that runs repeat exactly. For tests
-        /// and benchmarks only: whoever knows the seed can unmask every share of the run.
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
-        /// Print, per party, the rounds, messages and bytes it sent and its time, and the
-        /// peak resident memory of this process.
-        #[arg(long)]
-        stats: bool,
+        out: Option<PathBuf>,
     },
     /// Explain an error code in detail, with a wrong and a right example.
     ///
@@ -230,22 +229,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ))),
             }
         }
-        Command::Run {
-            file,
-            data,
-            timeout,
-            seed,
-            stats,
-        } => run_program(
-            &file,
-            data,
-            tfe_runtime::embedded::Options {
-                timeout: std::time::Duration::from_secs(timeout),
-                seed,
-            },
-            stats,
-            render,
-        ),
+        Command::Run(args) => run::run(args, render),
+        Command::Certs { players, out } => run::certs(&players, out),
         Command::Explain { code: Some(code) } => match tfe_compiler::explain::lookup(&code) {
             Some(e) => {
                 println!("{}: {}\n\n{}", e.code, e.title, e.text);
@@ -290,108 +275,6 @@ fn lower(file: &Path, src: &str, render: RenderOptions) -> Result<tfe_ir::Progra
     };
     let hir = tfe_compiler::check(src).map_err(report_errors)?;
     tfe_compiler::lower::lower(&hir).map_err(report_errors)
-}
-
-/// `tfec run`: every party in this process.
-fn run_program(
-    file: &Path,
-    data: Option<PathBuf>,
-    options: tfe_runtime::embedded::Options,
-    stats: bool,
-    render: RenderOptions,
-) -> Result<(), Failure> {
-    let src = read_source(file)?;
-    let ir = lower(file, &src, render)?;
-    let root = match data {
-        Some(dir) => dir,
-        None => file
-            .parent()
-            .map_or_else(|| PathBuf::from("data"), |p| p.join("data")),
-    };
-    let data_dirs: Vec<PathBuf> = ir.parties.iter().map(|p| root.join(p)).collect();
-    let names = ir.parties.clone();
-    let programs: Vec<tfe_ir::Program> = (0..ir.parties.len())
-        .map(|p| tfe_ir::project(&ir, p))
-        .collect();
-    let sink_names = names.clone();
-    let sink: tfe_runtime::embedded::Sink = std::sync::Arc::new(move |party, line: &str| {
-        println!("[{}] {line}", sink_names[party]);
-    });
-    let start = std::time::Instant::now();
-    match tfe_runtime::embedded::run(programs, data_dirs, options, sink) {
-        Ok(reports) => {
-            let secs = start.elapsed().as_secs_f64();
-            let traffic: Vec<String> = names
-                .iter()
-                .zip(&reports)
-                .filter(|(_, r)| r.net.bytes_sent > 0)
-                .map(|(n, r)| {
-                    format!(
-                        "{n} {} in {} rounds",
-                        human_bytes(r.net.bytes_sent),
-                        r.net.rounds
-                    )
-                })
-                .collect();
-            eprintln!(
-                "{}: ran {} parties in {secs:.2} s; sent: {}",
-                file.display(),
-                names.len(),
-                traffic.join(", ")
-            );
-            if stats {
-                print_stats(&names, &reports);
-            }
-            Ok(())
-        }
-        Err(f) => {
-            eprintln!(
-                "error: the run failed at party `{}`: {}",
-                names[f.party], f.error
-            );
-            Err(Failure::Run)
-        }
-    }
-}
-
-/// `--stats`: one line per party, then the process's peak memory.
-fn print_stats(names: &[String], reports: &[tfe_runtime::exec::PartyReport]) {
-    let width = names.iter().map(String::len).max().unwrap_or(0);
-    eprintln!(
-        "{:width$}  {:>8} {:>10} {:>14} {:>10} {:>9}",
-        "party", "rounds", "messages", "bytes sent", "ops run", "time (s)"
-    );
-    for (name, r) in names.iter().zip(reports) {
-        eprintln!(
-            "{name:width$}  {:>8} {:>10} {:>14} {:>10} {:>9.3}",
-            r.net.rounds,
-            r.net.messages_sent,
-            r.net.bytes_sent,
-            r.ops_run,
-            r.elapsed.as_secs_f64()
-        );
-    }
-    match peak_memory_bytes() {
-        Some(b) => eprintln!("peak resident memory: {} ({b} bytes)", human_bytes(b)),
-        None => eprintln!("peak resident memory: not known on this system"),
-    }
-}
-
-/// The peak resident set size of this process (Linux: `VmHWM` in /proc/self/status).
-fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
 }
 
 fn report(file: &Path, src: &str, diagnostics: &[Diagnostic], render: RenderOptions) {
