@@ -104,10 +104,12 @@ fn hello(config: &NetConfig, to: PartyId, nonce: &[u8]) -> Frame {
 }
 
 /// Checks a peer's hello; returns the peer's id.
+/// `cert` is the client certificate of an accepted connection (`None` on the dialing side, where
+/// the TLS handshake already checked that the server's certificate names the party dialed).
 fn check_hello(
     config: &NetConfig,
     frame: Option<Frame>,
-    cert: &PeerCert,
+    cert: Option<&PeerCert>,
 ) -> Result<(PartyId, Vec<u8>), String> {
     let Some(Frame {
         kind: Some(frame::Kind::Hello(h)),
@@ -142,7 +144,7 @@ fn check_hello(
     if h.nonce.len() != 16 {
         return Err(format!("`{}` sent a malformed hello", h.from));
     }
-    if config.tls.is_some() {
+    if let (Some(_), Some(cert)) = (&config.tls, cert) {
         match &cert.0 {
             Some(c) if tls::names(c, &h.from) => {}
             Some(_) => {
@@ -191,7 +193,7 @@ impl Link for Acceptor {
             (self.config.notice)(&format!("refused a connection: {why}"));
             Status::permission_denied(why)
         };
-        let (peer, nonce) = check_hello(&self.config, first, &cert).map_err(refuse)?;
+        let (peer, nonce) = check_hello(&self.config, first, Some(&cert)).map_err(refuse)?;
         if peer >= self.config.me {
             return Err(refuse(format!(
                 "`{}` dialed, but the lower-numbered party dials",
@@ -579,8 +581,8 @@ async fn dial(
         .map_err(|_| format!("`{name}` at {address} sent no hello in time"))?
         .map_err(|s| format!("`{name}` at {address}: {}", s.message()))?;
     // The server's identity was checked by the TLS handshake (its certificate names `name`).
-    let (who, their_nonce) = check_hello(config, first, &PeerCert(None))
-        .map_err(|e| format!("the party at {address}: {e}"))?;
+    let (who, their_nonce) =
+        check_hello(config, first, None).map_err(|e| format!("the party at {address}: {e}"))?;
     if who != peer {
         return Err(format!(
             "{address} is `{}`, not `{name}`",

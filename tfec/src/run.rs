@@ -307,16 +307,44 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
         });
         children.push((name.clone(), child, t1, t2));
     }
-    let mut failed = Vec::new();
-    for (name, mut child, t1, t2) in children {
-        let status = child.wait();
+    // Wait for every party. Once one fails, the others get a few seconds to notice and stop on
+    // their own (they name the cause); any still running then (waiting for a peer that will
+    // never connect, say) are stopped.
+    let mut failed: Vec<String> = Vec::new();
+    let mut first_failure: Option<Instant> = None;
+    let mut running: Vec<bool> = vec![true; children.len()];
+    while running.iter().any(|r| *r) {
+        for (i, (name, child, _, _)) in children.iter_mut().enumerate() {
+            if !running[i] {
+                continue;
+            }
+            match child.try_wait() {
+                Ok(Some(s)) => {
+                    running[i] = false;
+                    if !s.success() {
+                        failed.push(format!("{name} ({s})"));
+                        first_failure.get_or_insert_with(Instant::now);
+                    }
+                }
+                Ok(None) => {
+                    if first_failure.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        running[i] = false;
+                        failed.push(format!("{name} (stopped: another party failed)"));
+                    }
+                }
+                Err(e) => {
+                    running[i] = false;
+                    failed.push(format!("{name} ({e})"));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (_, _, t1, t2) in children {
         let _ = t1.join();
         let _ = t2.join();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => failed.push(format!("{name} ({s})")),
-            Err(e) => failed.push(format!("{name} ({e})")),
-        }
     }
     if failed.is_empty() {
         Ok(())
