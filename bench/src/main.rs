@@ -5,6 +5,7 @@
 //! Run: `cargo run --release -p tfe-bench` (all), or with a filter: `… -- parse`.
 
 mod mpc;
+mod network;
 mod programs;
 mod workloads;
 
@@ -12,6 +13,11 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
+    if filter == "--net-party" {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        network::party_child(&args);
+        return;
+    }
     if filter == "--memory-child" {
         workloads::memory_child(&std::env::args().nth(2).unwrap_or_default());
         return;
@@ -30,6 +36,7 @@ fn main() {
         }
     }
     mpc::run_all(&filter);
+    network::run_all(&filter);
 }
 
 /// Runs `f` until at least `min_runs` runs and 1 s have passed; returns the median time.

@@ -16,7 +16,7 @@ use crate::mpc::{Measured, print};
 const REPS: usize = 20;
 
 /// A directory of random CSV files: `(party, file, rows, cols, kind)`.
-fn write_data(tag: &str, files: &[(&str, &str, usize, usize, Kind)]) -> PathBuf {
+pub fn write_data(tag: &str, files: &[(&str, &str, usize, usize, Kind)]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tfe-bench-{tag}-{}", std::process::id()));
     let mut s = 0x2545_f491_4f6c_dd1du64;
     for &(party, name, rows, cols, kind) in files {
@@ -45,7 +45,7 @@ fn write_data(tag: &str, files: &[(&str, &str, usize, usize, Kind)]) -> PathBuf 
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub enum Kind {
     Bit,
     Unit,
     Weight(f64),
@@ -173,7 +173,7 @@ pub fn lr_step() {
     );
 }
 
-fn lr_data() -> PathBuf {
+pub fn lr_data() -> PathBuf {
     write_data(
         "lr",
         &[
@@ -183,7 +183,7 @@ fn lr_data() -> PathBuf {
     )
 }
 
-fn lr_program(steps: usize) -> String {
+pub fn lr_program(steps: usize) -> String {
     format!(
         "use std::nn::sigmoid;\nparty alice, analyst, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
              fn main() {{\n\

@@ -258,7 +258,7 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
     let n = config.names.len();
     let me = config.me;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name(format!("net-{}", config.names[me]))
         .enable_all()
         .build()
@@ -429,7 +429,14 @@ fn emulated(
         while let Some(frame) = rx.recv().await {
             let size = prost::Message::encoded_len(&frame);
             let at = pacer.arrival(Instant::now(), size);
-            tokio::time::sleep_until(at.into()).await;
+            // Tokio's timer ticks in milliseconds: sleep the bulk, yield through the rest, so
+            // LAN-like delays of microseconds are not rounded up to a millisecond.
+            if let Some(bulk) = at.checked_sub(Duration::from_millis(1)) {
+                tokio::time::sleep_until(bulk.into()).await;
+            }
+            while Instant::now() < at {
+                tokio::task::yield_now().await;
+            }
             if link.send(frame).is_err() {
                 break;
             }
