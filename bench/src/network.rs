@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tfe_runtime::emulate::Emulation;
 
 use crate::mpc::{Measured, print};
-use crate::workloads::{Kind, lr_data, lr_program, write_data};
+use crate::workloads::{Kind, lr_data, lr_program, mlp_data, mlp_program, write_data};
 
 /// What a run reported: the slowest party's time, and each party's counts.
 #[derive(Debug, Clone, Default)]
@@ -212,6 +212,21 @@ fn matmul_program(reps: usize) -> String {
     )
 }
 
+fn max_program(reps: usize) -> String {
+    format!(
+        "party alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+         fn main() {{\n\
+             let xa: fixed[1000, 1] @alice = read_csv(\"x.csv\");\n\
+             let x: fixed[1000, 1] @rep = xa;\n\
+             let mut m: fixed @rep = 0.0;\n\
+             for i in 0..{reps} {{\n\
+                 m = max(x);\n\
+             }}\n\
+             print(reveal(m, to: bob));\n\
+         }}\n"
+    )
+}
+
 fn line(name: &str, r: PerIteration, note: &str) {
     print(
         name,
@@ -258,6 +273,40 @@ pub fn run_all(filter: &str) {
             grpc,
             &format!(
                 "5 processes over gRPC on loopback; in-process {:.6} s, ratio {:.1}; {} B on the wire per party for {} B of payload (+{:.1}%); MP-SPDZ 15 ms, SPU 84 ms",
+                local.seconds,
+                grpc.seconds / local.seconds,
+                grpc.wire,
+                grpc.bytes,
+                100.0 * (grpc.wire as f64 / grpc.bytes as f64 - 1.0)
+            ),
+        );
+    }
+    if want("grpc-max") {
+        let dir = write_data(
+            "net-max",
+            &[("alice", "x.csv", 1000, 1, Kind::Weight(100.0))],
+        );
+        let local = per_iteration(3, 10, max_program, |s| embedded(s, &dir, None));
+        let grpc = per_iteration(3, 10, max_program, |s| networked(s, &dir, None));
+        line(
+            "grpc-max-1000",
+            grpc,
+            &format!(
+                "max of 1,000 secret values, 5 processes over gRPC on loopback; in-process {:.6} s, ratio {:.1}; MP-SPDZ 15 ms, SPU 161 ms",
+                local.seconds,
+                grpc.seconds / local.seconds
+            ),
+        );
+    }
+    if want("grpc-mlp") {
+        let dir = mlp_data();
+        let local = per_iteration(3, 5, mlp_program, |s| embedded(s, &dir, None));
+        let grpc = per_iteration(3, 5, mlp_program, |s| networked(s, &dir, None));
+        line(
+            "grpc-mlp-784-128-128-10-inference-128",
+            grpc,
+            &format!(
+                "5 processes over gRPC on loopback; in-process {:.6} s, ratio {:.1}; {} B on the wire per party for {} B of payload (+{:.1}%); MP-SPDZ 0.23 s, SPU 0.41 s",
                 local.seconds,
                 grpc.seconds / local.seconds,
                 grpc.wire,

@@ -216,7 +216,7 @@ pub fn mlp_inference() {
     );
 }
 
-fn mlp_data() -> PathBuf {
+pub fn mlp_data() -> PathBuf {
     write_data(
         "mlp",
         &[
@@ -231,7 +231,7 @@ fn mlp_data() -> PathBuf {
     )
 }
 
-fn mlp_program(reps: usize) -> String {
+pub fn mlp_program(reps: usize) -> String {
     format!(
         "use std::nn::relu;\nparty client, owner, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
              fn main() {{\n\

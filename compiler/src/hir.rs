@@ -178,6 +178,7 @@ pub enum Builtin {
     Transpose,
     Reshape,
     Sum { axis: Option<usize> },
+    Max { axis: Option<usize> },
     Matmul,
     Select,
 }
@@ -196,6 +197,7 @@ impl Builtin {
             Builtin::Transpose => "transpose",
             Builtin::Reshape => "reshape",
             Builtin::Sum { .. } => "sum",
+            Builtin::Max { .. } => "max",
             Builtin::Matmul => "matmul",
             Builtin::Select => "select",
         }

@@ -513,6 +513,7 @@ impl Lowerer<'_> {
                         Builtin::Transpose => Kernel::Transpose,
                         Builtin::Reshape => Kernel::Reshape,
                         Builtin::Sum { axis } => Kernel::Sum { axis: *axis },
+                        Builtin::Max { axis } => Kernel::Max { axis: *axis },
                         Builtin::Matmul => {
                             let fixed = e.ty.tensor().is_some_and(|t| t.scalar == Scalar::Fixed);
                             Kernel::MatMul {

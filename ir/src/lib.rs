@@ -144,6 +144,10 @@ pub enum Kernel {
     Sum {
         axis: Option<usize>,
     },
+    /// The maximum along an axis (which disappears), or of all elements.
+    Max {
+        axis: Option<usize>,
+    },
     Transpose,
     /// Arguments: the value, then one size register per dimension.
     Reshape,
@@ -193,6 +197,8 @@ impl Kernel {
             Kernel::MatMul { trunc } => format!("matmul.trunc{trunc}"),
             Kernel::Sum { axis: Some(a) } => format!("sum.axis{a}"),
             Kernel::Sum { axis: None } => "sum".into(),
+            Kernel::Max { axis: Some(a) } => format!("max.axis{a}"),
+            Kernel::Max { axis: None } => "max".into(),
             Kernel::Transpose => "transpose".into(),
             Kernel::Reshape => "reshape".into(),
             Kernel::Concat { axis } => format!("concat.axis{axis}"),
@@ -367,6 +373,7 @@ pub fn messages(op: &Op) -> Vec<Message> {
             | Kernel::Ge
             | Kernel::Eq
             | Kernel::Ne
+            | Kernel::Max { .. }
             | Kernel::Select => {
                 // Listed per round by the runtime's comparison; summarised here.
                 vec![

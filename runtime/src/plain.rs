@@ -190,6 +190,16 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
             }),
             Value::Bool(_) => return Err(RunError::Internal("sum of bools".into())),
         },
+        Kernel::Max { axis } => match x {
+            Value::F64(t) => Value::F64(value::reduce(t, *axis, f64::max).map_err(shape_err)?),
+            Value::I64(t) => Value::I64(value::reduce(t, *axis, i64::max).map_err(shape_err)?),
+            other => {
+                return Err(RunError::Internal(format!(
+                    "the maximum of {} in the clear",
+                    other.kind()
+                )));
+            }
+        },
         other => {
             return Err(RunError::Internal(format!(
                 "{} is not a shape operation",
@@ -221,7 +231,8 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         | Kernel::Reshape
         | Kernel::Index { .. }
         | Kernel::Concat { .. }
-        | Kernel::Sum { .. } => shape_op(kernel, args)?,
+        | Kernel::Sum { .. }
+        | Kernel::Max { .. } => shape_op(kernel, args)?,
         Kernel::Neg => match a() {
             Value::F64(t) => Value::F64(t.mapv(|v| -v)),
             Value::I64(t) => Value::I64(t.mapv(i64::wrapping_neg)),

@@ -107,6 +107,30 @@ pub fn sum<T: Clone + Default>(
     }
 }
 
+/// Reduces along `axis` (which disappears) or over all elements with `f`; the tensor must not
+/// be empty along it.
+pub fn reduce<T: Clone>(
+    x: &ArrayD<T>,
+    axis: Option<usize>,
+    f: impl Fn(T, T) -> T + Copy,
+) -> Result<ArrayD<T>, String> {
+    match axis {
+        Some(k) if k < x.ndim() && x.shape()[k] > 0 => Ok(x.map_axis(Axis(k), |lane| {
+            lane.iter().cloned().reduce(f).expect("a non-empty lane")
+        })),
+        Some(k) => Err(format!(
+            "reducing axis {k} of a tensor of shape {:?}",
+            x.shape()
+        )),
+        None => x
+            .iter()
+            .cloned()
+            .reduce(f)
+            .map(scalar)
+            .ok_or_else(|| "the maximum of an empty tensor".to_string()),
+    }
+}
+
 pub fn transpose<T: Clone>(x: &ArrayD<T>) -> ArrayD<T> {
     x.t().as_standard_layout().into_owned()
 }

@@ -112,6 +112,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "transpose",
     "reshape",
     "sum",
+    "max",
     "matmul",
     "select",
 ];
@@ -1731,7 +1732,7 @@ impl<'a> Checker<'a> {
                     placement,
                 ))
             }
-            "sum" => {
+            "sum" | "max" => {
                 let (pos, named) = self.split_args(name, args, 1, &["axis"], span)?;
                 let value = self.expr(cx, pos[0], &Expected::at(target));
                 let t = self.tensor_of(&value, "the argument")?.clone();
@@ -1739,7 +1740,7 @@ impl<'a> Checker<'a> {
                     self.error(
                         Diagnostic::error(
                             "E0201",
-                            "`sum` of `bool` values",
+                            format!("`{name}` of `bool` values"),
                             Label::new(value.span, format!("this is {t}")),
                         )
                         .with_help("turn the `bool`s into numbers first: `select(c, 1, 0)`"),
@@ -1757,9 +1758,22 @@ impl<'a> Checker<'a> {
                         .collect(),
                     None => Vec::new(),
                 };
+                if name == "max" && t.shape.iter().any(|d| matches!(d, types::Dim::Known(0))) {
+                    self.error(Diagnostic::error(
+                        "E0202",
+                        "`max` of an empty tensor",
+                        Label::new(value.span, format!("this is {t}")),
+                    ));
+                    return None;
+                }
                 let placement = value.placement;
+                let builtin = if name == "max" {
+                    Builtin::Max { axis }
+                } else {
+                    Builtin::Sum { axis }
+                };
                 Some(make(
-                    Builtin::Sum { axis },
+                    builtin,
                     vec![value],
                     tensor(t.scalar, shape),
                     placement,
