@@ -168,10 +168,126 @@ impl Exec<'_> {
     }
 
     fn block(&mut self, nodes: &[Node]) -> Result<(), RunError> {
-        for node in nodes {
-            self.node(node)?;
+        let mut i = 0;
+        while i < nodes.len() {
+            if let Some(batch) = comparison_batch(nodes, i) {
+                i = self.comparisons(nodes, i, &batch)?;
+            } else {
+                self.node(&nodes[i])?;
+                i += 1;
+            }
         }
         Ok(())
+    }
+
+    /// Runs the comparison at `nodes[first]` together with the later comparisons `batch` of the
+    /// same placement (see [`comparison_batch`]): first the local ops between them, in order,
+    /// then one sign protocol over all their differences, keyed by the first comparison's op.
+    /// Returns the index after the last node run.
+    fn comparisons(
+        &mut self,
+        nodes: &[Node],
+        first: usize,
+        batch: &[usize],
+    ) -> Result<usize, RunError> {
+        let last = *batch.last().expect("a batch has members");
+        for k in first + 1..last {
+            if !batch.contains(&k) {
+                self.node(&nodes[k])?;
+            }
+        }
+        let members: Vec<&Node> = std::iter::once(first)
+            .chain(batch.iter().copied())
+            .map(|k| &nodes[k])
+            .collect();
+        let mut differences = Vec::new();
+        let mut s_placement = 0;
+        for node in &members {
+            let Op::Compute {
+                at: Placement::Secret(s),
+                kernel,
+                args,
+                ..
+            } = &node.op
+            else {
+                unreachable!("comparison_batch picks comparisons")
+            };
+            s_placement = *s;
+            let aby = self.aby3(*s);
+            let vals: Vec<Value> = args
+                .iter()
+                .map(|a| self.get(*a).cloned())
+                .collect::<Result<_, _>>()?;
+            let as_rep = |v: &Value| -> Result<Rep, RunError> {
+                match v {
+                    Value::Rep(r) => Ok(r.clone()),
+                    other => aby3::from_public(&aby, self.me, &Self::encode(other, aby.frac)?),
+                }
+            };
+            let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+            let (p, q) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
+                (x, y)
+            } else {
+                (y, x)
+            };
+            differences.push(aby3::sub(&p, &q)?);
+        }
+        // One tensor of all differences, flattened.
+        let flat = |t: &RingTensor| t.iter().copied().collect::<Vec<u64>>();
+        let sizes: Vec<usize> = differences.iter().map(|d| d.a.len()).collect();
+        let total: usize = sizes.iter().sum();
+        let joined = Rep {
+            a: RingTensor::from_shape_vec(
+                IxDyn(&[total]),
+                differences.iter().flat_map(|d| flat(&d.a)).collect(),
+            )
+            .map_err(|e| RunError::Shape(e.to_string()))?,
+            b: RingTensor::from_shape_vec(
+                IxDyn(&[total]),
+                differences.iter().flat_map(|d| flat(&d.b)).collect(),
+            )
+            .map_err(|e| RunError::Shape(e.to_string()))?,
+        };
+        let aby = self.aby3(s_placement);
+        let lead = members[0].id;
+        let count = self.counts[lead as usize];
+        let mut ctx = Ctx {
+            me: self.me,
+            session: self.session,
+            keys: &self.keys,
+            net: &mut *self.net,
+            op: lead,
+            count,
+            step: 0,
+        };
+        let signs = aby3::msb(&mut ctx, &aby, &joined)?;
+        let mut offset = 0;
+        for (node, (size, difference)) in members.iter().zip(sizes.iter().zip(&differences)) {
+            self.counts[node.id as usize] += 1;
+            self.ops_run += 1;
+            let Op::Compute { dst, kernel, .. } = &node.op else {
+                unreachable!("comparison_batch picks comparisons")
+            };
+            let part = |t: &RingTensor| {
+                RingTensor::from_shape_vec(
+                    IxDyn(difference.shape()),
+                    t.as_slice().expect("contiguous")[offset..offset + size].to_vec(),
+                )
+                .map_err(|e| RunError::Shape(e.to_string()))
+            };
+            let m = Rep {
+                a: part(&signs.a)?,
+                b: part(&signs.b)?,
+            };
+            offset += size;
+            let bit = if matches!(kernel, Kernel::Le | Kernel::Ge) {
+                aby3::not_bit(&aby, self.me, &m)?
+            } else {
+                m
+            };
+            self.set(*dst, Value::Rep(bit));
+        }
+        Ok(last + 1)
     }
 
     fn node(&mut self, node: &Node) -> Result<(), RunError> {
@@ -575,6 +691,96 @@ impl Exec<'_> {
         };
         Ok(Value::Rep(rep))
     }
+}
+
+/// Is `nodes[i]` a sign comparison (`<`, `>`, `<=`, `>=`) at a secret placement?
+fn secret_comparison(node: &Node) -> Option<(usize, Reg, &[Reg])> {
+    match &node.op {
+        Op::Compute {
+            dst,
+            at: Placement::Secret(s),
+            kernel: Kernel::Lt | Kernel::Gt | Kernel::Le | Kernel::Ge,
+            args,
+        } => Some((*s, *dst, args)),
+        _ => None,
+    }
+}
+
+/// Whether `node` runs without messages: plaintext work, and the local ops on shares.
+fn is_local(node: &Node) -> bool {
+    match &node.op {
+        Op::Compute { at, kernel, .. } => match at {
+            Placement::Secret(_) => matches!(
+                kernel,
+                Kernel::Const(_)
+                    | Kernel::Copy
+                    | Kernel::Add
+                    | Kernel::Sub
+                    | Kernel::Neg
+                    | Kernel::Transpose
+                    | Kernel::Reshape
+                    | Kernel::Index { .. }
+                    | Kernel::Sum { .. }
+                    | Kernel::Concat { .. }
+                    | Kernel::Rows
+                    | Kernel::Shape
+            ),
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+/// Comparisons that can share the rounds of the one at `nodes[i]`: later comparisons of the same
+/// placement in the same block, reached through local ops only, that do not depend on an earlier
+/// comparison of the batch, and whose running early does not change what any op in between
+/// reads. (The sign protocol is 10 rounds whatever its size, so k independent comparisons cost
+/// the rounds of one.) The decision depends only on ops every member of the placement runs in
+/// the same order, so all members batch alike.
+fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
+    let (s, dst, args) = secret_comparison(&nodes[i])?;
+    let mut batch = Vec::new();
+    // Registers written by the batch so far, and by ops in between.
+    let mut batch_writes = vec![dst];
+    let mut batch_reads: Vec<Reg> = args.to_vec();
+    let mut between_writes: Vec<Reg> = Vec::new();
+    let mut between_reads: Vec<Reg> = Vec::new();
+    for (k, node) in nodes.iter().enumerate().skip(i + 1) {
+        if let Some((s2, dst2, args2)) = secret_comparison(node) {
+            let independent = s2 == s
+                && !args2.iter().any(|a| batch_writes.contains(a))
+                && !between_reads.contains(&dst2)
+                && !between_writes.contains(&dst2)
+                && !batch_writes.contains(&dst2);
+            if independent {
+                batch.push(k);
+                batch_writes.push(dst2);
+                batch_reads.extend(args2.iter().copied());
+                continue;
+            }
+            break;
+        }
+        if !is_local(node) {
+            break;
+        }
+        let Op::Compute {
+            dst: d, args: a, ..
+        } = &node.op
+        else {
+            break;
+        };
+        // An op in between runs before the batch's sign protocol: it must not read a result of
+        // the batch, nor overwrite what the batch reads.
+        if a.iter().any(|r| batch_writes.contains(r))
+            || batch_reads.contains(d)
+            || batch_writes.contains(d)
+        {
+            break;
+        }
+        between_writes.push(*d);
+        between_reads.extend(a.iter().copied());
+    }
+    (!batch.is_empty()).then_some(batch)
 }
 
 fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
