@@ -191,9 +191,9 @@ impl Exec<'_> {
         batch: &[usize],
     ) -> Result<usize, RunError> {
         let last = *batch.last().expect("a batch has members");
-        for k in first + 1..last {
+        for (k, node) in nodes.iter().enumerate().take(last).skip(first + 1) {
             if !batch.contains(&k) {
-                self.node(&nodes[k])?;
+                self.node(node)?;
             }
         }
         let members: Vec<&Node> = std::iter::once(first)
