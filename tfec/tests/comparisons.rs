@@ -57,7 +57,12 @@ fn batched_comparisons_are_right_and_share_rounds() {
     };
     let x: Vec<f64> = (0..40).map(|_| next()).collect();
     let y: Vec<f64> = (0..40).map(|_| next()).collect();
-    let csv = |v: &[f64]| format!("v\n{}", v.iter().map(|a| format!("{a}\n")).collect::<String>());
+    let csv = |v: &[f64]| {
+        format!(
+            "v\n{}",
+            v.iter().map(|a| format!("{a}\n")).collect::<String>()
+        )
+    };
     std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
     std::fs::write(dir.join("data/alice/y.csv"), csv(&y)).unwrap();
 
@@ -78,7 +83,10 @@ fn batched_comparisons_are_right_and_share_rounds() {
     let (one, rounds_one) = run(&dir, "let a = x < y;\n print(reveal(a, to: bob));");
     assert_eq!(one[0], expected[0]);
     // The reveal adds no wait at s0 (it only sends); the comparisons' waits are shared.
-    assert_eq!(rounds_four, rounds_one, "four independent comparisons cost one's rounds");
+    assert_eq!(
+        rounds_four, rounds_one,
+        "four independent comparisons cost one's rounds"
+    );
 
     // A comparison that depends on another is not batched with it, and is still right.
     let (chain, rounds_chain) = run(

@@ -1,0 +1,175 @@
+//! Fused elementwise kernels for the tfe runtime.
+//!
+//! Secure computation spends much of its local time in chains of elementwise ring arithmetic
+//! (the local part of a replicated product, truncation, polynomials, the adder of comparisons).
+//! Done op by op, each step is a pass over memory; a [`Kernel`] is the whole chain, run as one
+//! loop.
+//!
+//! ```text
+//! Kernel (kernel.rs) -[Kernels::run]-> cached machine code (codegen.rs, Cranelift)
+//!                                   \-> the interpreter (kernel.rs), the reference and --no-jit
+//! ```
+//!
+//! The interpreter and the compiled code agree bit for bit (differential tests in
+//! `tests/differential.rs`). Large arrays are split into chunks run on a small pool of threads.
+
+pub mod codegen;
+pub mod kernel;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use kernel::{Inst, Kernel, Ty, Val, interpret};
+
+use codegen::{Jit, KernelFn};
+
+/// How kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Compiled with Cranelift (the default where it wins).
+    Jit,
+    /// The interpreter (`--no-jit`).
+    Interpret,
+}
+
+/// Arrays at least this long are split between two threads.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// Compiled kernels, each compiled once per process (keyed by the kernel's structure).
+pub struct Kernels {
+    jit: Mutex<Option<Jit>>,
+    cache: Mutex<HashMap<Kernel, Compiled>>,
+}
+
+#[derive(Clone, Copy)]
+struct Compiled(KernelFn);
+
+// SAFETY-free note: function pointers into JIT memory are plain code addresses; the memory is
+// owned by the `Jit` inside the process-wide `Kernels`, which is never dropped.
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels").finish_non_exhaustive()
+    }
+}
+
+/// The process-wide kernel cache.
+pub fn kernels() -> &'static Kernels {
+    static KERNELS: OnceLock<Kernels> = OnceLock::new();
+    KERNELS.get_or_init(|| Kernels {
+        jit: Mutex::new(Jit::new().ok()),
+        cache: Mutex::new(HashMap::new()),
+    })
+}
+
+impl Kernels {
+    /// The compiled code of `kernel`, compiling it the first time; `None` where this machine has
+    /// no JIT.
+    fn compiled(&self, kernel: &Kernel) -> Result<Option<KernelFn>, String> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kernel)
+        {
+            return Ok(Some(c.0));
+        }
+        let types = kernel.check()?;
+        let mut jit = self.jit.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(jit) = jit.as_mut() else {
+            return Ok(None);
+        };
+        let f = jit.compile(kernel, &types)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kernel.clone(), Compiled(f));
+        Ok(Some(f))
+    }
+
+    /// Runs `kernel` over `inputs` (each `n` words) into `outputs` (each `n` words).
+    pub fn run(
+        &self,
+        mode: Mode,
+        kernel: &Kernel,
+        inputs: &[&[u64]],
+        outputs: &mut [&mut [u64]],
+    ) -> Result<(), String> {
+        let n = outputs.first().map_or(0, |o| o.len());
+        if inputs.len() != kernel.inputs.len()
+            || outputs.len() != kernel.outputs.len()
+            || inputs.iter().any(|i| i.len() != n)
+            || outputs.iter().any(|o| o.len() != n)
+        {
+            return Err(format!(
+                "a kernel of {} inputs and {} outputs called with {} and {} arrays of unequal lengths",
+                kernel.inputs.len(),
+                kernel.outputs.len(),
+                inputs.len(),
+                outputs.len()
+            ));
+        }
+        let f = match mode {
+            Mode::Jit => self.compiled(kernel)?,
+            Mode::Interpret => None,
+        };
+        let run_chunk = |inputs: &[&[u64]], outputs: &mut [&mut [u64]]| match f {
+            Some(f) => call(f, inputs, outputs),
+            None => {
+                kernel.check().map(|_| ())?;
+                let m = outputs.first().map_or(0, |o| o.len());
+                let result = interpret(kernel, inputs, m);
+                for (o, r) in outputs.iter_mut().zip(result) {
+                    o.copy_from_slice(&r);
+                }
+                Ok(())
+            }
+        };
+        if n < PARALLEL_MIN {
+            return run_chunk(inputs, outputs);
+        }
+        // Two halves on two threads (this machine kind has two cores).
+        let half = n / 2;
+        let (lo_in, hi_in): (Vec<&[u64]>, Vec<&[u64]>) =
+            inputs.iter().map(|i| i.split_at(half)).unzip();
+        let mut lo_out = Vec::new();
+        let mut hi_out = Vec::new();
+        for o in outputs.iter_mut() {
+            let (a, b) = o.split_at_mut(half);
+            lo_out.push(a);
+            hi_out.push(b);
+        }
+        let result = Arc::new(Mutex::new(Ok(())));
+        std::thread::scope(|s| {
+            let r = result.clone();
+            let run_chunk = &run_chunk;
+            s.spawn(move || {
+                let out = run_chunk(&hi_in, &mut hi_out);
+                if out.is_err() {
+                    *r.lock().unwrap_or_else(|p| p.into_inner()) = out;
+                }
+            });
+            let out = run_chunk(&lo_in, &mut lo_out);
+            if out.is_err() {
+                *result.lock().unwrap_or_else(|p| p.into_inner()) = out;
+            }
+        });
+        let r = result.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        r
+    }
+}
+
+fn call(f: KernelFn, inputs: &[&[u64]], outputs: &mut [&mut [u64]]) -> Result<(), String> {
+    let n = outputs.first().map_or(0, |o| o.len());
+    let ins: Vec<*const u64> = inputs.iter().map(|i| i.as_ptr()).collect();
+    let outs: Vec<*mut u64> = outputs.iter_mut().map(|o| o.as_mut_ptr()).collect();
+    // SAFETY: `f` was compiled from a checked kernel with exactly `ins.len()` inputs and
+    // `outs.len()` outputs (checked by `run`); it reads elements 0..n of each input and writes
+    // elements 0..n of each output, and every array has `n` elements. Outputs are distinct
+    // `&mut` slices, so nothing aliases a write.
+    #[allow(unsafe_code, reason = "calling generated code")]
+    unsafe {
+        f(ins.as_ptr(), outs.as_ptr(), n as u64)
+    };
+    Ok(())
+}
