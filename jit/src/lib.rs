@@ -154,8 +154,7 @@ impl Kernels {
                 *result.lock().unwrap_or_else(|p| p.into_inner()) = out;
             }
         });
-        let r = result.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        r
+        result.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
