@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo run --release -p tfe-bench` (all), or with a filter: `… -- parse`.
 
+mod jit;
 mod mpc;
 mod network;
 mod programs;
@@ -29,6 +30,7 @@ fn main() {
         ("parse", parse_bench),
         ("lex", lex_bench),
         ("check", check_bench),
+        ("jit", jit::run),
     ];
     for (name, run) in benches {
         if name.contains(filter.as_str()) {

@@ -203,6 +203,49 @@ pub fn run_all(filter: &str) {
     if want("mlp") {
         crate::workloads::mlp_inference();
     }
+    if want("jit-e2e") {
+        // The same protocols with the fused kernels compiled, interpreted (--no-jit), and not
+        // used (op by op), in one run; the configurations alternate (warm-up favours whichever
+        // runs later) and each keeps its best median.
+        let n = 1_000_000;
+        let configs = [(true, false), (false, false), (true, true)];
+        let mut best = [(f64::MAX, f64::MAX); 3];
+        for _ in 0..2 {
+            for (c, &(jit, unfused)) in configs.iter().enumerate() {
+                tfe_runtime::fused::set_jit(jit);
+                tfe_runtime::fused::set_unfused(unfused);
+                let mul = protocol(
+                    5,
+                    vec![shares(&[n], 1, 30), shares(&[n], 2, 30)],
+                    |ctx, aby, x| aby3::mul(ctx, aby, &x[0], &x[1], 16).unwrap(),
+                );
+                let cmp = protocol(3, vec![shares(&[n], 8, 40)], |ctx, aby, x| {
+                    aby3::msb(ctx, aby, &x[0]).unwrap()
+                });
+                best[c].0 = best[c].0.min(mul.seconds);
+                best[c].1 = best[c].1.min(cmp.seconds);
+            }
+        }
+        tfe_runtime::fused::set_jit(true);
+        tfe_runtime::fused::set_unfused(false);
+        let [jit, interp, unfused] = best;
+        println!(
+            "bench jit-e2e-mul-1e6 {:.6} 1 8000008  (fused kernels compiled; interpreted (--no-jit) {:.6} s, {:.2}x; op by op {:.6} s, {:.2}x)",
+            jit.0,
+            interp.0,
+            interp.0 / jit.0,
+            unfused.0,
+            unfused.0 / jit.0
+        );
+        println!(
+            "bench jit-e2e-compare-1e6 {:.6} 9 -  (sign of 10^6 values, fused kernels compiled; interpreted (--no-jit) {:.6} s, {:.2}x; op by op {:.6} s, {:.2}x)",
+            jit.1,
+            interp.1,
+            interp.1 / jit.1,
+            unfused.1,
+            unfused.1 / jit.1
+        );
+    }
     if want("aby3-relu") {
         let n = 1_000_000;
         let m = protocol(3, vec![shares(&[n], 8, 40)], |ctx, aby, x| {

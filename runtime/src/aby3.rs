@@ -316,6 +316,15 @@ fn matmul_local(x: &Rep, y: &Rep) -> Result<RingTensor, RunError> {
 
 /// Elementwise product of two secrets, truncated by `trunc` bits (0 for integers). One round.
 pub fn mul(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep, y: &Rep, trunc: u32) -> Result<Rep, RunError> {
+    if x.shape() == y.shape() {
+        // Same shapes: the local part and the mask in one fused pass (crate::fused).
+        let alpha = zero_share(ctx, aby, x.shape())?;
+        let z = match crate::fused::product_local(&x.a, &x.b, &y.a, &y.b, &alpha) {
+            Some(z) => z,
+            None => ring::add(&mul_local(x, y)?, &alpha).map_err(RunError::Shape)?,
+        };
+        return finish_masked(ctx, aby, z, trunc);
+    }
     let z = mul_local(x, y)?;
     finish_product(ctx, aby, z, trunc)
 }
@@ -341,6 +350,16 @@ fn finish_product(
 ) -> Result<Rep, RunError> {
     let alpha = zero_share(ctx, aby, z.shape())?;
     let z = ring::add(&z, &alpha).map_err(RunError::Shape)?;
+    finish_masked(ctx, aby, z, trunc)
+}
+
+/// The round of a product whose local part is already masked by its zero-share.
+fn finish_masked(
+    ctx: &mut Ctx<'_>,
+    aby: &Aby3,
+    z: RingTensor,
+    trunc: u32,
+) -> Result<Rep, RunError> {
     if trunc == 0 {
         reshare(ctx, aby, z)
     } else {
@@ -503,9 +522,31 @@ fn and_start(
     x: &Rep,
     y: &Rep,
 ) -> Result<(MsgKey, RingTensor), RunError> {
+    and_start_shifted(ctx, aby, x, y, 0)
+}
+
+/// [`and_start`] of `x` and `y << shift` (the shift is fused into the kernel).
+fn and_start_shifted(
+    ctx: &mut Ctx<'_>,
+    aby: &Aby3,
+    x: &Rep,
+    y: &Rep,
+    shift: u32,
+) -> Result<(MsgKey, RingTensor), RunError> {
     let beta = zero_share_xor(ctx, aby, x.shape())?;
     let key = ctx.key();
     let i = aby.role(ctx)?;
+    if let Some(z) = crate::fused::and_local(&x.a, &x.b, &y.a, &y.b, &beta, shift) {
+        ctx.send(aby.at(i + 2), key, z.clone())?;
+        return Ok((key, z));
+    }
+    let shifted;
+    let y = if shift == 0 {
+        y
+    } else {
+        shifted = shl(y, shift);
+        &shifted
+    };
     let t1 = ring::zip_with(&x.a, &y.a, |p, q| p & q).map_err(RunError::Shape)?;
     let t2 = ring::zip_with(&x.a, &y.b, |p, q| p & q).map_err(RunError::Shape)?;
     let t3 = ring::zip_with(&x.b, &y.a, |p, q| p & q).map_err(RunError::Shape)?;
@@ -624,8 +665,8 @@ pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
     let mut g = and_finish(ctx, aby, started)?;
     let mut p = p0.clone();
     for k in [1u32, 2, 4, 8, 16, 32] {
-        let pg = and_start(ctx, aby, &p, &shl(&g, k))?;
-        let pp = and_start(ctx, aby, &p, &shl(&p, k))?;
+        let pg = and_start_shifted(ctx, aby, &p, &g, k)?;
+        let pp = and_start_shifted(ctx, aby, &p, &p, k)?;
         let pg = and_finish(ctx, aby, pg)?;
         let pp = and_finish(ctx, aby, pp)?;
         g = xor(&g, &pg)?;

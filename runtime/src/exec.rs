@@ -121,6 +121,7 @@ pub fn run_party(
         data_dir: &config.data_dir,
         out,
         ops_run: 0,
+        plan: crate::fuse::plan(program),
     };
     exec.block(&program.body)?;
     exec.net.flush().map_err(RunError::Net)?;
@@ -142,6 +143,8 @@ struct Exec<'a> {
     data_dir: &'a Path,
     out: &'a mut dyn FnMut(&str),
     ops_run: u64,
+    /// Chains of elementwise ops run as one kernel each.
+    plan: crate::fuse::Plan,
 }
 
 impl Exec<'_> {
@@ -170,6 +173,20 @@ impl Exec<'_> {
     fn block(&mut self, nodes: &[Node]) -> Result<(), RunError> {
         let mut i = 0;
         while i < nodes.len() {
+            if let Some(chain) = self.plan.chains.get(&nodes[i].id).cloned() {
+                if self.chain(&chain)? {
+                    for node in &nodes[i..i + chain.len] {
+                        self.counts[node.id as usize] += 1;
+                    }
+                    self.ops_run += chain.len as u64;
+                } else {
+                    for node in &nodes[i..i + chain.len] {
+                        self.node(node)?;
+                    }
+                }
+                i += chain.len;
+                continue;
+            }
             if let Some(batch) = comparison_batch(nodes, i) {
                 i = self.comparisons(nodes, i, &batch)?;
             } else {
@@ -178,6 +195,76 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Runs a chain of elementwise ops as one kernel; `false` (nothing done) when its operands
+    /// are not of one shape, or fused kernels are off.
+    fn chain(&mut self, chain: &crate::fuse::Chain) -> Result<bool, RunError> {
+        let Some(mode) = crate::fused::current_mode() else {
+            return Ok(false);
+        };
+        let values: Vec<&Value> = chain
+            .inputs
+            .iter()
+            .map(|r| self.get(*r))
+            .collect::<Result<_, _>>()?;
+        let shape = match values.first() {
+            Some(Value::Rep(r)) if chain.shares => r.shape().to_vec(),
+            Some(Value::F64(t)) if !chain.shares => t.shape().to_vec(),
+            _ => return Ok(false),
+        };
+        let n: usize = shape.iter().product();
+        let mut components: Vec<Vec<&[u64]>> = vec![Vec::new(), Vec::new()];
+        for v in &values {
+            match v {
+                Value::Rep(r) if chain.shares && r.shape() == shape.as_slice() => {
+                    let (Some(a), Some(b)) = (r.a.as_slice(), r.b.as_slice()) else {
+                        return Ok(false);
+                    };
+                    components[0].push(a);
+                    components[1].push(b);
+                }
+                Value::F64(t) if !chain.shares && t.shape() == shape.as_slice() => {
+                    let Some(s) = t.as_slice() else {
+                        return Ok(false);
+                    };
+                    components[0].push(bytemuck::cast_slice(s));
+                }
+                _ => return Ok(false),
+            }
+        }
+        let runs = if chain.shares { 2 } else { 1 };
+        let mut results: Vec<Vec<Vec<u64>>> = Vec::new();
+        for inputs in components.iter().take(runs) {
+            let mut outs = vec![vec![0u64; n]; chain.outputs.len()];
+            {
+                let mut refs: Vec<&mut [u64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                tfe_jit::kernels()
+                    .run(mode, &chain.kernel, inputs, &mut refs)
+                    .map_err(RunError::Internal)?;
+            }
+            results.push(outs);
+        }
+        let tensor = |words: Vec<u64>| {
+            RingTensor::from_shape_vec(IxDyn(&shape), words).map_err(|e| RunError::Shape(e.to_string()))
+        };
+        for (k, reg) in chain.outputs.iter().enumerate() {
+            let value = if chain.shares {
+                Value::Rep(Rep {
+                    a: tensor(std::mem::take(&mut results[0][k]))?,
+                    b: tensor(std::mem::take(&mut results[1][k]))?,
+                })
+            } else {
+                let words = std::mem::take(&mut results[0][k]);
+                let reals: Vec<f64> = words.into_iter().map(f64::from_bits).collect();
+                Value::F64(
+                    ndarray::ArrayD::from_shape_vec(IxDyn(&shape), reals)
+                        .map_err(|e| RunError::Shape(e.to_string()))?,
+                )
+            };
+            self.set(*reg, value);
+        }
+        Ok(true)
     }
 
     /// Runs the comparison at `nodes[first]` together with the later comparisons `batch` of the

@@ -11,6 +11,8 @@
 
 pub mod aby3;
 pub mod emulate;
+pub mod fuse;
+pub mod fused;
 pub mod net;
 pub mod prg;
 pub mod ring;

@@ -50,11 +50,16 @@ pub struct RunArgs {
     /// network) and its time, and the peak resident memory of the process.
     #[arg(long)]
     stats: bool,
+    /// Run the fused local kernels through the interpreter instead of compiling them with
+    /// Cranelift (the results are the same, bit for bit).
+    #[arg(long)]
+    no_jit: bool,
 }
 
 pub fn run(args: RunArgs, render: RenderOptions) -> Result<(), Failure> {
     let src = read_source(&args.file)?;
     let ir = lower(&args.file, &src, render)?;
+    tfe_runtime::fused::set_jit(!args.no_jit);
     match (&args.players, &args.as_party) {
         (None, _) => embedded(&args, &ir),
         (Some(players), Some(name)) => one_party(&args, &ir, players, name),
@@ -276,6 +281,9 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
         }
         if args.stats {
             cmd.arg("--stats");
+        }
+        if args.no_jit {
+            cmd.arg("--no-jit");
         }
         let mut child = cmd
             .stdout(Stdio::piped())
