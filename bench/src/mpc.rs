@@ -246,6 +246,9 @@ pub fn run_all(filter: &str) {
             unfused.1 / jit.1
         );
     }
+    if want("jit-e2e") {
+        crate::workloads::lr_step_jit();
+    }
     if want("aby3-relu") {
         let n = 1_000_000;
         let m = protocol(3, vec![shares(&[n], 8, 40)], |ctx, aby, x| {

@@ -275,3 +275,30 @@ mod memory {
         Some(kb * 1024)
     }
 }
+
+/// The LR step with the fused kernels compiled, interpreted (`--no-jit`) and not used, in one
+/// run (alternating; each keeps its best).
+pub fn lr_step_jit() {
+    let dir = lr_data();
+    let configs = [(true, false), (false, false), (true, true)];
+    let mut best = [f64::MAX; 3];
+    for _ in 0..3 {
+        for (c, &(jit, unfused)) in configs.iter().enumerate() {
+            tfe_runtime::fused::set_jit(jit);
+            tfe_runtime::fused::set_unfused(unfused);
+            let one = run(&lr_program(1), &dir).seconds;
+            let many = run(&lr_program(1 + REPS), &dir).seconds;
+            best[c] = best[c].min((many - one) / REPS as f64);
+        }
+    }
+    tfe_runtime::fused::set_jit(true);
+    tfe_runtime::fused::set_unfused(false);
+    println!(
+        "bench jit-e2e-lr-step-128x784 {:.6} - -  (fused kernels compiled; interpreted (--no-jit) {:.6} s, {:.2}x; op by op {:.6} s, {:.2}x)",
+        best[0],
+        best[1],
+        best[1] / best[0],
+        best[2],
+        best[2] / best[0]
+    );
+}

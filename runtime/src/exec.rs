@@ -246,7 +246,8 @@ impl Exec<'_> {
             results.push(outs);
         }
         let tensor = |words: Vec<u64>| {
-            RingTensor::from_shape_vec(IxDyn(&shape), words).map_err(|e| RunError::Shape(e.to_string()))
+            RingTensor::from_shape_vec(IxDyn(&shape), words)
+                .map_err(|e| RunError::Shape(e.to_string()))
         };
         for (k, reg) in chain.outputs.iter().enumerate() {
             let value = if chain.shares {

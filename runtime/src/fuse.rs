@@ -103,9 +103,10 @@ fn fusable(program: &Program, node: &Node) -> Option<(Placement, bool)> {
     match at {
         Placement::Secret(s) => {
             let ok = matches!(kernel, IrKernel::Add | IrKernel::Sub | IrKernel::Neg)
-                && args.iter().chain([dst]).all(|r| {
-                    program.regs[*r as usize].placement == Placement::Secret(*s)
-                });
+                && args
+                    .iter()
+                    .chain([dst])
+                    .all(|r| program.regs[*r as usize].placement == Placement::Secret(*s));
             ok.then_some((*at, true))
         }
         _ => {
@@ -167,7 +168,13 @@ fn plan_block(program: &Program, nodes: &[Node], reads: &[u32], writes: &[u32], 
 
 /// A real constant (at `at`, or public) whose value is used once, by a later op: it can join a chain as a
 /// constant of the kernel (broadcast for free).
-fn constant(program: &Program, node: &Node, at: Placement, reads: &[u32], writes: &[u32]) -> Option<f64> {
+fn constant(
+    program: &Program,
+    node: &Node,
+    at: Placement,
+    reads: &[u32],
+    writes: &[u32],
+) -> Option<f64> {
     match &node.op {
         Op::Compute {
             dst,
@@ -273,10 +280,14 @@ fn chain_at(
         // stays in the kernel; any other value is stored.
         let temporary = writes[*dst as usize] == 1
             && reads[*dst as usize] == 1
-            && ops.iter().skip_while(|n| dst_of(n) != *dst).skip(1).any(|n| match &n.op {
-                Op::Compute { args, .. } => args.contains(dst),
-                _ => false,
-            });
+            && ops
+                .iter()
+                .skip_while(|n| dst_of(n) != *dst)
+                .skip(1)
+                .any(|n| match &n.op {
+                    Op::Compute { args, .. } => args.contains(dst),
+                    _ => false,
+                });
         if !temporary && !outputs.contains(dst) {
             outputs.push(*dst);
         }

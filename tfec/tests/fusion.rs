@@ -35,7 +35,10 @@ fn chains_are_planned_at_parties_and_on_shares() {
         "{at_alice:?}"
     );
     let at_s0 = tfe_runtime::fuse::plan(&tfe_ir::project(&ir, s0));
-    assert!(at_s0.chains.values().any(|c| c.shares && c.len >= 3), "{at_s0:?}");
+    assert!(
+        at_s0.chains.values().any(|c| c.shares && c.len >= 3),
+        "{at_s0:?}"
+    );
     // Temporaries stay in the kernel: fewer outputs than ops.
     for c in at_alice.chains.values().chain(at_s0.chains.values()) {
         assert!(c.outputs.len() < c.len, "{c:?}");
@@ -49,7 +52,10 @@ fn fused_chains_compute_what_the_ops_compute() {
     let x: Vec<f64> = (0..12).map(|i| i as f64 * 0.75 - 3.0).collect();
     let y: Vec<f64> = (0..12).map(|i| 2.5 - i as f64 * 0.5).collect();
     let csv = |v: &[f64]| {
-        let rows: String = v.chunks(2).map(|r| format!("{},{}\n", r[0], r[1])).collect();
+        let rows: String = v
+            .chunks(2)
+            .map(|r| format!("{},{}\n", r[0], r[1]))
+            .collect();
         format!("a,b\n{rows}")
     };
     std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
@@ -63,11 +69,19 @@ fn fused_chains_compute_what_the_ops_compute() {
             .args(extra)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let jit = run(&[]);
-    assert_eq!(jit, run(&["--no-jit"]), "compiled and interpreted kernels agree");
+    assert_eq!(
+        jit,
+        run(&["--no-jit"]),
+        "compiled and interpreted kernels agree"
+    );
     let lines: Vec<Vec<f64>> = jit
         .lines()
         .map(|l| {
@@ -84,7 +98,10 @@ fn fused_chains_compute_what_the_ops_compute() {
         .zip(&y)
         .map(|(a, b)| (a - b) * a + b / 4.0 - a)
         .collect();
-    assert_eq!(lines[0], z, "plaintext: the same IEEE operations in the same order");
+    assert_eq!(
+        lines[0], z,
+        "plaintext: the same IEEE operations in the same order"
+    );
     let w: Vec<f64> = x.iter().zip(&y).map(|(a, b)| a + b - (a - b) + a).collect();
     for (g, e) in lines[1].iter().zip(&w) {
         assert!((g - e).abs() <= 2f64.powi(-15), "{g} vs {e}");
