@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The interpreter and the compiled code agree bit for bit (differential tests in
-//! `tests/differential.rs`). Large arrays are split into chunks run on a small pool of threads.
+//! `tests/differential.rs`). Very large arrays are split in two halves run on two threads.
 
 pub mod codegen;
 pub mod kernel;
@@ -46,8 +46,8 @@ pub struct Kernels {
 #[derive(Clone, Copy)]
 struct Compiled(KernelFn);
 
-// SAFETY-free note: function pointers into JIT memory are plain code addresses; the memory is
-// owned by the `Jit` inside the process-wide `Kernels`, which is never dropped.
+// The function pointers point into code owned by the `Jit` inside the process-wide `Kernels`,
+// which is never dropped, so they stay valid for the life of the process.
 
 impl std::fmt::Debug for Kernels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
