@@ -2,7 +2,10 @@
 //! directory. Each entry is a module path and its `.tfe` source from `stdlib/std/`.
 
 /// Every module of the standard library: (`std::nn`, source).
-pub const MODULES: &[(&str, &str)] = &[("std::nn", include_str!("../../stdlib/std/nn.tfe"))];
+pub const MODULES: &[(&str, &str)] = &[
+    ("std::math", include_str!("../../stdlib/std/math.tfe")),
+    ("std::nn", include_str!("../../stdlib/std/nn.tfe")),
+];
 
 /// A library module's syntax tree, parsed once per process. `None` for an unknown path, or
 /// (a bug, which a test rules out) a module that does not parse.

@@ -1,0 +1,124 @@
+//! std::math against f64 over each function's documented range, on secret-shared inputs (the
+//! aby3 protocols, with their truncation) and on a party's plaintext, with the documented error
+//! bounds.
+
+use std::process::Command;
+
+/// Runs `f` on `xs` at a secret placement and at alice; returns (secret, plaintext) results.
+fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let dir = std::env::temp_dir().join(format!("tfe-math-{}-{f}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
+    let csv: String = xs.iter().map(|x| format!("{x}\n")).collect();
+    std::fs::write(dir.join("data/alice/x.csv"), format!("x\n{csv}")).unwrap();
+    let n = xs.len();
+    std::fs::write(
+        dir.join("m.tfe"),
+        format!(
+            "use std::math::{f};\nparty alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+             fn main() {{\n\
+                 let xa: fixed[{n}, 1] @alice = read_csv(\"x.csv\");\n\
+                 let x: fixed[{n}, 1] @rep = xa;\n\
+                 print(reveal({f}(x), to: bob));\n\
+                 let local: fixed[{n}, 1] @alice = {f}(xa);\n\
+                 print(local);\n\
+             }}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .arg("run")
+        .arg(dir.join("m.tfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let parse = |prefix: &str| -> Vec<f64> {
+        let line = stdout.lines().find(|l| l.starts_with(prefix)).unwrap();
+        line[prefix.len()..]
+            .split(", ")
+            .map(|v| v.trim_matches(|c| c == '[' || c == ']').parse().unwrap())
+            .collect()
+    };
+    (parse("[bob] "), parse("[alice] "))
+}
+
+fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| ((lo + (hi - lo) * i as f64 / (n - 1) as f64) * 1e4).round() / 1e4)
+        .collect()
+}
+
+/// Checks `got` against `want(x)`: relative error at most `rel` where `rel_from(x)`, absolute at
+/// most `abs` elsewhere. Returns the worst relative error seen.
+fn check(
+    name: &str,
+    xs: &[f64],
+    got: &[f64],
+    want: impl Fn(f64) -> f64,
+    rel: f64,
+    abs: f64,
+    relative_at: impl Fn(f64) -> bool,
+) -> f64 {
+    assert_eq!(got.len(), xs.len());
+    let mut worst = 0.0f64;
+    for (x, g) in xs.iter().zip(got) {
+        let w = want(*x);
+        if relative_at(*x) {
+            let e = (g - w).abs() / w.abs();
+            worst = worst.max(e);
+            assert!(
+                e <= rel,
+                "{name}({x}) = {g}, want {w}: relative error {e:.2e} > {rel:.0e}"
+            );
+        } else {
+            assert!(
+                (g - w).abs() <= abs,
+                "{name}({x}) = {g}, want {w}: absolute error above {abs:.0e}"
+            );
+        }
+    }
+    worst
+}
+
+#[test]
+fn exp_within_its_documented_error() {
+    let xs = grid(-16.0, 12.0, 113);
+    let (secret, plain) = run("exp", &xs);
+    for got in [&secret, &plain] {
+        check("exp", &xs, got, f64::exp, 1e-3, 5e-4, |x| x >= -4.0);
+    }
+}
+
+#[test]
+fn reciprocal_within_its_documented_error() {
+    let xs = grid(0.1, 16.0, 80);
+    let (secret, plain) = run("reciprocal", &xs);
+    for got in [&secret, &plain] {
+        check("reciprocal", &xs, got, |x| 1.0 / x, 5e-4, 0.0, |_| true);
+    }
+}
+
+#[test]
+fn inv_sqrt_and_sqrt_within_their_documented_error() {
+    let xs = grid(0.1, 30.0, 80);
+    let (secret, plain) = run("inv_sqrt", &xs);
+    for got in [&secret, &plain] {
+        check(
+            "inv_sqrt",
+            &xs,
+            got,
+            |x| 1.0 / x.sqrt(),
+            5e-4,
+            0.0,
+            |_| true,
+        );
+    }
+    let (secret, plain) = run("sqrt", &xs);
+    for got in [&secret, &plain] {
+        check("sqrt", &xs, got, f64::sqrt, 5e-4, 0.0, |_| true);
+    }
+}
