@@ -3,7 +3,14 @@
 
 use tfe_compiler::RenderOptions;
 
-const ELEMENTWISE: &[&str] = &["std::nn::sigmoid", "std::nn::relu"];
+const ELEMENTWISE: &[&str] = &[
+    "std::nn::sigmoid",
+    "std::nn::relu",
+    "std::math::exp",
+    "std::math::reciprocal",
+    "std::math::inv_sqrt",
+    "std::math::sqrt",
+];
 
 #[test]
 fn elementwise_functions_check_at_every_placement_and_shape() {
