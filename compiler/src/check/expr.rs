@@ -117,6 +117,15 @@ pub(super) const BUILTINS: &[&str] = &[
     "select",
 ];
 
+/// Library paths that name a builtin: the design fixes `std::nn::max(x, axis: k)`, which is the
+/// builtin `max` (a tournament of comparisons run by the runtime in one go per level).
+const BUILTIN_ALIASES: &[(&str, &str)] = &[("std::nn", "max")];
+
+/// Whether `module::name` is another name of a builtin.
+pub(super) fn is_builtin_alias(module: &str, name: &str) -> bool {
+    BUILTIN_ALIASES.contains(&(module, name))
+}
+
 impl<'a> Checker<'a> {
     /// Where an expression is computed: the context's placement, or the `on` block's party.
     pub(super) fn target(&self, cx: &FnContext, expected: &Expected) -> Option<Placement> {
@@ -967,6 +976,9 @@ impl<'a> Checker<'a> {
         };
         match self.modules[module].functions.get(&last.name).copied() {
             Some(decl) => self.call_function(cx, module, decl, args, span, expected),
+            None if is_builtin_alias(&module_path.join("::"), &last.name) => {
+                self.builtin(cx, &last.name, args, span, expected)
+            }
             None => {
                 self.error(Diagnostic::error(
                     "E0102",
