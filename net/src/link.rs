@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tfe_ir::{MsgKey, PartyId};
 use tfe_runtime::emulate::{Emulation, Pacer};
-use tfe_runtime::net::{Envelope, Mailbox, NetError, NetStats, Payload, Transport, count_send};
+use tfe_runtime::net::{Envelope, Mailbox, NetError, NetStats, Outbox, Payload, Transport};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -232,10 +232,8 @@ pub struct GrpcTransport {
     out: Vec<Option<mpsc::UnboundedSender<Frame>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     mailbox: Mailbox,
-    outbox: Vec<Vec<(MsgKey, Payload)>>,
+    outbox: Outbox,
     session: u64,
-    stats: NetStats,
-    sent_since_wait: bool,
     /// This party's progress: batches sent and received (heartbeats carry it).
     progress: Arc<AtomicU64>,
     activity: Arc<AtomicU64>,
@@ -406,10 +404,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
         out,
         tasks,
         mailbox: Mailbox::new(n, inbox_rx, activity.clone(), config.timeout),
-        outbox: vec![Vec::new(); n],
+        outbox: Outbox::new(n),
         session,
-        stats: NetStats::default(),
-        sent_since_wait: false,
         progress,
         activity,
         wire,
@@ -770,17 +766,12 @@ impl Transport for GrpcTransport {
     }
 
     fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
-        count_send(&mut self.stats, &payload);
-        self.outbox[to].push((key, payload));
+        self.outbox.push(to, key, payload);
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), NetError> {
-        for to in 0..self.outbox.len() {
-            if self.outbox[to].is_empty() {
-                continue;
-            }
-            let messages = std::mem::take(&mut self.outbox[to]);
+        for (to, messages) in self.outbox.batches() {
             let bytes = wire::encode(self.session, &messages);
             let chunks = bytes.len().div_ceil(CHUNK).max(1);
             for (i, part) in bytes.chunks(CHUNK).enumerate() {
@@ -794,8 +785,6 @@ impl Transport for GrpcTransport {
                     },
                 )?;
             }
-            self.stats.batches_sent += 1;
-            self.sent_since_wait = true;
             self.progress.fetch_add(1, Ordering::SeqCst);
             self.activity.fetch_add(1, Ordering::SeqCst);
         }
@@ -804,10 +793,7 @@ impl Transport for GrpcTransport {
 
     fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
         self.flush()?;
-        if self.sent_since_wait {
-            self.stats.rounds += 1;
-            self.sent_since_wait = false;
-        }
+        self.outbox.waiting();
         self.mailbox.recv(from, key)
     }
 
@@ -828,7 +814,7 @@ impl Transport for GrpcTransport {
     fn stats(&self) -> NetStats {
         NetStats {
             wire_bytes: self.wire.load(Ordering::Relaxed),
-            ..self.stats
+            ..self.outbox.stats()
         }
     }
 }

@@ -285,11 +285,9 @@ pub struct LocalTransport {
     me: PartyId,
     peers: Vec<Link>,
     mailbox: Mailbox,
-    outbox: Vec<Vec<(MsgKey, Payload)>>,
+    outbox: Outbox,
     /// Batches sent by all parties so far (the mailbox's sign of progress).
     activity: Arc<AtomicU64>,
-    stats: NetStats,
-    sent_since_wait: bool,
 }
 
 impl std::fmt::Debug for LocalTransport {
@@ -365,18 +363,61 @@ pub fn local_network_emulated(
                 .map(|s| Link::new(s.clone(), emulation))
                 .collect(),
             mailbox: Mailbox::new(n, inbox, activity.clone(), timeout),
-            outbox: vec![Vec::new(); n],
+            outbox: Outbox::new(n),
             activity: activity.clone(),
-            stats: NetStats::default(),
-            sent_since_wait: false,
         })
         .collect()
 }
 
-/// Counts a send in `stats` (shared by the transports).
-pub fn count_send(stats: &mut NetStats, payload: &Payload) {
-    stats.bytes_sent += payload.wire_bytes();
-    stats.messages_sent += 1;
+/// The sending half shared by the transports: queues messages per peer until the next flush,
+/// and keeps the traffic counters (a round is a flush of anything followed by a wait).
+#[derive(Debug)]
+pub struct Outbox {
+    queues: Vec<Vec<(MsgKey, Payload)>>,
+    stats: NetStats,
+    sent_since_wait: bool,
+}
+
+impl Outbox {
+    pub fn new(n_parties: usize) -> Outbox {
+        Outbox {
+            queues: vec![Vec::new(); n_parties],
+            stats: NetStats::default(),
+            sent_since_wait: false,
+        }
+    }
+
+    /// Queues a message for `to`.
+    pub fn push(&mut self, to: PartyId, key: MsgKey, payload: Payload) {
+        self.stats.bytes_sent += payload.wire_bytes();
+        self.stats.messages_sent += 1;
+        self.queues[to].push((key, payload));
+    }
+
+    /// Takes every non-empty queue, one batch per peer, counting them.
+    pub fn batches(&mut self) -> Vec<(PartyId, Vec<(MsgKey, Payload)>)> {
+        let mut out = Vec::new();
+        for (to, queue) in self.queues.iter_mut().enumerate() {
+            if !queue.is_empty() {
+                out.push((to, std::mem::take(queue)));
+            }
+        }
+        self.stats.batches_sent += out.len() as u64;
+        self.sent_since_wait |= !out.is_empty();
+        out
+    }
+
+    /// Notes that the party is about to wait: a round ends if it sent anything since the last.
+    pub fn waiting(&mut self) {
+        if self.sent_since_wait {
+            self.stats.rounds += 1;
+            self.sent_since_wait = false;
+        }
+    }
+
+    pub fn stats(&self) -> NetStats {
+        self.stats
+    }
 }
 
 impl Transport for LocalTransport {
@@ -385,19 +426,12 @@ impl Transport for LocalTransport {
     }
 
     fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
-        count_send(&mut self.stats, &payload);
-        self.outbox[to].push((key, payload));
+        self.outbox.push(to, key, payload);
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), NetError> {
-        for to in 0..self.outbox.len() {
-            if self.outbox[to].is_empty() {
-                continue;
-            }
-            let messages = std::mem::take(&mut self.outbox[to]);
-            self.stats.batches_sent += 1;
-            self.sent_since_wait = true;
+        for (to, messages) in self.outbox.batches() {
             self.activity.fetch_add(1, Ordering::SeqCst);
             let bytes: u64 = messages.iter().map(|(_, p)| 16 + p.wire_bytes()).sum();
             self.peers[to]
@@ -418,10 +452,7 @@ impl Transport for LocalTransport {
 
     fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
         self.flush()?;
-        if self.sent_since_wait {
-            self.stats.rounds += 1;
-            self.sent_since_wait = false;
-        }
+        self.outbox.waiting();
         self.mailbox.recv(from, key)
     }
 
@@ -441,7 +472,7 @@ impl Transport for LocalTransport {
     }
 
     fn stats(&self) -> NetStats {
-        self.stats
+        self.outbox.stats()
     }
 }
 
