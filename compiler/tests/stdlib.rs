@@ -10,6 +10,7 @@ const ELEMENTWISE: &[&str] = &[
     "std::math::reciprocal",
     "std::math::inv_sqrt",
     "std::math::sqrt",
+    "std::math::log",
 ];
 
 #[test]

@@ -122,3 +122,12 @@ fn inv_sqrt_and_sqrt_within_their_documented_error() {
         check("sqrt", &xs, got, f64::sqrt, 5e-4, 0.0, |_| true);
     }
 }
+
+#[test]
+fn log_within_its_documented_error() {
+    let xs = grid(0.1, 7.5, 80);
+    let (secret, plain) = run("log", &xs);
+    for got in [&secret, &plain] {
+        check("log", &xs, got, f64::ln, 0.0, 1e-3, |_| false);
+    }
+}
