@@ -179,6 +179,7 @@ pub enum Builtin {
     Reshape,
     Sum { axis: Option<usize> },
     Max { axis: Option<usize> },
+    ArgMax { axis: Option<usize> },
     Matmul,
     Select,
 }
@@ -198,6 +199,7 @@ impl Builtin {
             Builtin::Reshape => "reshape",
             Builtin::Sum { .. } => "sum",
             Builtin::Max { .. } => "max",
+            Builtin::ArgMax { .. } => "argmax",
             Builtin::Matmul => "matmul",
             Builtin::Select => "select",
         }

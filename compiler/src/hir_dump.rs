@@ -189,7 +189,9 @@ impl Dumper<'_> {
                 let detail = match builtin {
                     Builtin::ReadCsv { path } | Builtin::WriteCsv { path } => format!(" {path:?}"),
                     Builtin::Concat { axis } => format!(" axis {axis}"),
-                    Builtin::Sum { axis: Some(axis) } | Builtin::Max { axis: Some(axis) } => {
+                    Builtin::Sum { axis: Some(axis) }
+                    | Builtin::Max { axis: Some(axis) }
+                    | Builtin::ArgMax { axis: Some(axis) } => {
                         format!(" axis {axis}")
                     }
                     _ => String::new(),

@@ -514,6 +514,7 @@ impl Lowerer<'_> {
                         Builtin::Reshape => Kernel::Reshape,
                         Builtin::Sum { axis } => Kernel::Sum { axis: *axis },
                         Builtin::Max { axis } => Kernel::Max { axis: *axis },
+                        Builtin::ArgMax { axis } => Kernel::ArgMax { axis: *axis },
                         Builtin::Matmul => {
                             let fixed = e.ty.tensor().is_some_and(|t| t.scalar == Scalar::Fixed);
                             Kernel::MatMul {

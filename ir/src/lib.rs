@@ -148,6 +148,10 @@ pub enum Kernel {
     Max {
         axis: Option<usize>,
     },
+    /// The index of a maximum along an axis (which disappears), or in the flattened tensor.
+    ArgMax {
+        axis: Option<usize>,
+    },
     Transpose,
     /// Arguments: the value, then one size register per dimension.
     Reshape,
@@ -199,6 +203,8 @@ impl Kernel {
             Kernel::Sum { axis: None } => "sum".into(),
             Kernel::Max { axis: Some(a) } => format!("max.axis{a}"),
             Kernel::Max { axis: None } => "max".into(),
+            Kernel::ArgMax { axis: Some(a) } => format!("argmax.axis{a}"),
+            Kernel::ArgMax { axis: None } => "argmax".into(),
             Kernel::Transpose => "transpose".into(),
             Kernel::Reshape => "reshape".into(),
             Kernel::Concat { axis } => format!("concat.axis{axis}"),
@@ -374,6 +380,7 @@ pub fn messages(op: &Op) -> Vec<Message> {
             | Kernel::Eq
             | Kernel::Ne
             | Kernel::Max { .. }
+            | Kernel::ArgMax { .. }
             | Kernel::Select => {
                 // Listed per round by the runtime's comparison; summarised here.
                 vec![

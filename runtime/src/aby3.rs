@@ -758,6 +758,76 @@ pub fn max_axis(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep, axis: usize) -> Result<R
     })
 }
 
+/// The index of a maximum along `axis` (which disappears), as a shared integer: the tournament
+/// of [`max_axis`] carrying each candidate's index, both chosen by the same comparison and one
+/// product per level (values and indices multiplied together). On ties, the index of one of the
+/// maxima (not necessarily the first). 11 rounds per level.
+pub fn argmax_axis(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep, axis: usize) -> Result<Rep, RunError> {
+    use ndarray::{Axis, Slice, concatenate};
+    let shape = x.shape().to_vec();
+    if axis >= shape.len() || shape[axis] == 0 {
+        return Err(RunError::Shape(format!(
+            "the argmax along axis {axis} of a tensor of shape {shape:?}"
+        )));
+    }
+    let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| i[axis] as u64);
+    let mut idx = from_public(aby, ctx.me, &index)?;
+    let mut cur = x.clone();
+    let part = |t: &RingTensor, from: usize, to: usize| {
+        t.slice_axis(Axis(axis), Slice::from(from..to)).to_owned()
+    };
+    let join = |a: &RingTensor, b: &RingTensor| {
+        concatenate(Axis(axis), &[a.view(), b.view()]).map_err(|e| RunError::Shape(e.to_string()))
+    };
+    let halves = |r: &Rep, h: usize| {
+        (
+            Rep {
+                a: part(&r.a, 0, h),
+                b: part(&r.b, 0, h),
+            },
+            Rep {
+                a: part(&r.a, h, 2 * h),
+                b: part(&r.b, h, 2 * h),
+            },
+        )
+    };
+    loop {
+        let n = cur.shape()[axis];
+        if n == 1 {
+            break;
+        }
+        let h = n / 2;
+        let (lo, hi) = halves(&cur, h);
+        let (lo_i, hi_i) = halves(&idx, h);
+        let less = msb(ctx, aby, &sub(&lo, &hi)?)?;
+        let (dv, di) = (sub(&hi, &lo)?, sub(&hi_i, &lo_i)?);
+        let both = |p: &Rep, q: &Rep| -> Result<Rep, RunError> {
+            Ok(Rep {
+                a: join(&p.a, &q.a)?,
+                b: join(&p.b, &q.b)?,
+            })
+        };
+        let step = mul(ctx, aby, &both(&less, &less)?, &both(&dv, &di)?, 0)?;
+        let (tv, ti) = halves(&step, h);
+        let (best_v, best_i) = (add(&lo, &tv)?, add(&lo_i, &ti)?);
+        if n % 2 == 1 {
+            let last = |r: &Rep| Rep {
+                a: part(&r.a, n - 1, n),
+                b: part(&r.b, n - 1, n),
+            };
+            cur = both(&best_v, &last(&cur))?;
+            idx = both(&best_i, &last(&idx))?;
+        } else {
+            cur = best_v;
+            idx = best_i;
+        }
+    }
+    Ok(Rep {
+        a: idx.a.index_axis_move(ndarray::Axis(axis), 0),
+        b: idx.b.index_axis_move(ndarray::Axis(axis), 0),
+    })
+}
+
 /// `1 - b` for an arithmetic 0/1 sharing.
 pub fn not_bit(aby: &Aby3, me: PartyId, b: &Rep) -> Result<Rep, RunError> {
     let one = RingTensor::from_elem(IxDyn(b.shape()), 1);

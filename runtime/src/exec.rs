@@ -662,6 +662,25 @@ impl Exec<'_> {
                 let refs: Vec<&Value> = parts.iter().collect();
                 return plain::shape_op(kernel, &refs);
             }
+            Kernel::ArgMax { axis } => {
+                let x = as_rep(&vals[0])?;
+                match axis {
+                    Some(k) => aby3::argmax_axis(&mut ctx, &aby, &x, *k)?,
+                    None => {
+                        let n = x.a.len();
+                        let flat = |t: &RingTensor| {
+                            t.to_shape(IxDyn(&[n]))
+                                .map(|v| v.to_owned())
+                                .map_err(|e| RunError::Shape(e.to_string()))
+                        };
+                        let x = Rep {
+                            a: flat(&x.a)?,
+                            b: flat(&x.b)?,
+                        };
+                        aby3::argmax_axis(&mut ctx, &aby, &x, 0)?
+                    }
+                }
+            }
             Kernel::Max { axis } => {
                 let x = as_rep(&vals[0])?;
                 match axis {

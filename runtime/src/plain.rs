@@ -190,6 +190,47 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
             }),
             Value::Bool(_) => return Err(RunError::Internal("sum of bools".into())),
         },
+        Kernel::ArgMax { axis } => {
+            let index = |t: &ndarray::ArrayD<f64>| -> Result<Value, RunError> {
+                let flat;
+                let (t, axis) = match axis {
+                    Some(k) => (t, *k),
+                    None => {
+                        flat = t
+                            .iter()
+                            .copied()
+                            .collect::<ndarray::Array1<f64>>()
+                            .into_dyn();
+                        (&flat, 0)
+                    }
+                };
+                if axis >= t.ndim() || t.shape()[axis] == 0 {
+                    return Err(shape_err(format!(
+                        "argmax over axis {axis} of shape {:?}",
+                        t.shape()
+                    )));
+                }
+                Ok(Value::I64(t.map_axis(ndarray::Axis(axis), |lane| {
+                    let mut best = 0;
+                    for (i, v) in lane.iter().enumerate() {
+                        if *v > lane[best] {
+                            best = i;
+                        }
+                    }
+                    best as i64
+                })))
+            };
+            match x {
+                Value::F64(t) => index(t)?,
+                Value::I64(t) => index(&t.mapv(|v| v as f64))?,
+                other => {
+                    return Err(RunError::Internal(format!(
+                        "the argmax of {} in the clear",
+                        other.kind()
+                    )));
+                }
+            }
+        }
         Kernel::Max { axis } => match x {
             Value::F64(t) => Value::F64(value::reduce(t, *axis, f64::max).map_err(shape_err)?),
             Value::I64(t) => Value::I64(value::reduce(t, *axis, i64::max).map_err(shape_err)?),
@@ -232,7 +273,8 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         | Kernel::Index { .. }
         | Kernel::Concat { .. }
         | Kernel::Sum { .. }
-        | Kernel::Max { .. } => shape_op(kernel, args)?,
+        | Kernel::Max { .. }
+        | Kernel::ArgMax { .. } => shape_op(kernel, args)?,
         Kernel::Neg => match a() {
             Value::F64(t) => Value::F64(t.mapv(|v| -v)),
             Value::I64(t) => Value::I64(t.mapv(i64::wrapping_neg)),

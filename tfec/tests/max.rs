@@ -17,6 +17,7 @@ fn secret_max_matches_plaintext_max_on_random_matrices() {
              print(reveal(max(x, axis: 0), to: bob));\n\
              print(reveal(max(x, axis: 1), to: bob));\n\
              print(reveal(max(x), to: bob));\n\
+             print(reveal(argmax(x, axis: 0), to: bob));\n\
          }\n",
     )
     .unwrap();
@@ -76,7 +77,15 @@ fn secret_max_matches_plaintext_max_on_random_matrices() {
             .map(|r| r.iter().copied().fold(f64::MIN, f64::max))
             .collect();
         let all = by_col.iter().copied().fold(f64::MIN, f64::max);
-        for (got, want) in lines.iter().zip([by_col, by_row, vec![all]]) {
+        // argmax along the columns points at each column's maximum.
+        for (j, idx) in lines[3].iter().enumerate() {
+            let i = *idx as usize;
+            assert!(
+                (rows[i][j] - by_col[j]).abs() <= 2f64.powi(-17),
+                "round {round}: argmax {i} of column {j}"
+            );
+        }
+        for (got, want) in lines.iter().take(3).zip([by_col, by_row, vec![all]]) {
             assert_eq!(got.len(), want.len(), "round {round}");
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() <= 2f64.powi(-17), "round {round}: {g} vs {w}");

@@ -113,13 +113,14 @@ pub(super) const BUILTINS: &[&str] = &[
     "reshape",
     "sum",
     "max",
+    "argmax",
     "matmul",
     "select",
 ];
 
 /// Library paths that name a builtin: the design fixes `std::nn::max(x, axis: k)`, which is the
 /// builtin `max` (a tournament of comparisons run by the runtime in one go per level).
-const BUILTIN_ALIASES: &[(&str, &str)] = &[("std::nn", "max")];
+const BUILTIN_ALIASES: &[(&str, &str)] = &[("std::nn", "max"), ("std::nn", "argmax")];
 
 /// Whether `module::name` is another name of a builtin.
 pub(super) fn is_builtin_alias(module: &str, name: &str) -> bool {
@@ -1744,7 +1745,7 @@ impl<'a> Checker<'a> {
                     placement,
                 ))
             }
-            "sum" | "max" => {
+            "sum" | "max" | "argmax" => {
                 let (pos, named) = self.split_args(name, args, 1, &["axis"], span)?;
                 let value = self.expr(cx, pos[0], &Expected::at(target));
                 let t = self.tensor_of(&value, "the argument")?.clone();
@@ -1770,26 +1771,21 @@ impl<'a> Checker<'a> {
                         .collect(),
                     None => Vec::new(),
                 };
-                if name == "max" && t.shape.iter().any(|d| matches!(d, types::Dim::Known(0))) {
+                if name != "sum" && t.shape.iter().any(|d| matches!(d, types::Dim::Known(0))) {
                     self.error(Diagnostic::error(
                         "E0202",
-                        "`max` of an empty tensor",
+                        format!("`{name}` of an empty tensor"),
                         Label::new(value.span, format!("this is {t}")),
                     ));
                     return None;
                 }
                 let placement = value.placement;
-                let builtin = if name == "max" {
-                    Builtin::Max { axis }
-                } else {
-                    Builtin::Sum { axis }
+                let (builtin, scalar) = match name {
+                    "max" => (Builtin::Max { axis }, t.scalar),
+                    "argmax" => (Builtin::ArgMax { axis }, Scalar::Int),
+                    _ => (Builtin::Sum { axis }, t.scalar),
                 };
-                Some(make(
-                    builtin,
-                    vec![value],
-                    tensor(t.scalar, shape),
-                    placement,
-                ))
+                Some(make(builtin, vec![value], tensor(scalar, shape), placement))
             }
             "matmul" => {
                 let (pos, _) = self.split_args(name, args, 2, &[], span)?;

@@ -207,6 +207,34 @@ proptest! {
     }
 
     #[test]
+    fn argmax_points_at_a_maximum(
+        rows in 1usize..12,
+        cols in 1usize..6,
+        axis in 0usize..2,
+        xs in prop::collection::vec(-50i64..50, 72),
+        seed in any::<u64>(),
+    ) {
+        // Few distinct values: ties are common, and any maximum's index is right.
+        let n = rows * cols;
+        let values: Vec<u64> = xs[..n].iter().map(|v| *v as u64).collect();
+        let sx = split(&tensor(values, &[rows, cols]), seed);
+        let out = run3(move |ctx, aby| argmax_axis(ctx, aby, &sx[ctx.me], axis));
+        let opened = open(&out);
+        let m = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| xs[r * cols + c]);
+        let lanes: Vec<Vec<i64>> = m
+            .lanes(ndarray::Axis(axis))
+            .into_iter()
+            .map(|lane| lane.to_vec())
+            .collect();
+        prop_assert_eq!(opened.len(), lanes.len());
+        for (lane, index) in lanes.iter().zip(opened.iter()) {
+            let best = *lane.iter().max().unwrap();
+            prop_assert!((*index as usize) < lane.len());
+            prop_assert_eq!(lane[*index as usize], best);
+        }
+    }
+
+    #[test]
     fn sharing_and_revealing_round_trip(xs in prop::collection::vec(any::<u64>(), 1..20), owner in 0usize..4, target in 0usize..4) {
         // Parties 0..3 are members; party 3 is outside the placement.
         let n = xs.len();
