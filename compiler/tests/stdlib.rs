@@ -6,6 +6,7 @@ use tfe_compiler::RenderOptions;
 const ELEMENTWISE: &[&str] = &[
     "std::nn::sigmoid",
     "std::nn::relu",
+    "std::nn::relu_grad",
     "std::math::exp",
     "std::math::reciprocal",
     "std::math::inv_sqrt",
