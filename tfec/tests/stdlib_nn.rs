@@ -37,7 +37,7 @@ fn dense_and_relu_grad_on_shares_match_f64() {
     };
     std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
     std::fs::write(dir.join("data/bob/w.csv"), csv(&w)).unwrap();
-    std::fs::write(dir.join("data/bob/b.csv"), csv(&[b.clone()])).unwrap();
+    std::fs::write(dir.join("data/bob/b.csv"), csv(std::slice::from_ref(&b))).unwrap();
     std::fs::write(
         dir.join("nn.tfe"),
         "use std::nn::{dense, relu_grad};\nparty alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
