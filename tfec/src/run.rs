@@ -252,6 +252,8 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
     let exe = std::env::current_exe()
         .map_err(|e| Failure::Usage(format!("cannot find the tfec executable: {e}")))?;
     let mut children = Vec::new();
+    // Each party's `error:` line, to name the cause at the end.
+    let errors: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
     for &p in &local {
         let name = &ir.parties[p];
         let mut cmd = Command::new(&exe);
@@ -304,13 +306,22 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
                 }
             }
         });
+        let errors = errors.clone();
+        let party = name.clone();
         let t2 = std::thread::spawn(move || {
             for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                if line.starts_with(&prefix) {
-                    eprintln!("{line}");
+                let line = if line.starts_with(&prefix) {
+                    line
                 } else {
-                    eprintln!("{prefix} {line}");
+                    format!("{prefix} {line}")
+                };
+                if let Some(message) = line.strip_prefix(&format!("{prefix} error: ")) {
+                    errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((party.clone(), message.to_string()));
                 }
+                eprintln!("{line}");
             }
         });
         children.push((name.clone(), child, t1, t2));
@@ -357,7 +368,17 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
     if failed.is_empty() {
         Ok(())
     } else {
-        eprintln!("error: the run failed: {}", failed.join(", "));
+        // The cause: a party whose error is its own, not news of another party's failure.
+        let errors = errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let own = errors.iter().find(|(_, m)| {
+            !(m.contains("` failed: ") || m.starts_with("lost `") || m.contains("stopped: another"))
+        });
+        match own {
+            Some((party, message)) => {
+                eprintln!("error: the run failed at party `{party}`: {message}");
+            }
+            None => eprintln!("error: the run failed: {}", failed.join(", ")),
+        }
         Err(Failure::Run)
     }
 }
