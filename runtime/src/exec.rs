@@ -662,42 +662,17 @@ impl Exec<'_> {
                 let refs: Vec<&Value> = parts.iter().collect();
                 return plain::shape_op(kernel, &refs);
             }
-            Kernel::ArgMax { axis } => {
+            Kernel::Max { axis } | Kernel::ArgMax { axis } => {
+                // Over all elements: the reduction along the one axis of the flattened tensor.
                 let x = as_rep(&vals[0])?;
-                match axis {
-                    Some(k) => aby3::argmax_axis(&mut ctx, &aby, &x, *k)?,
-                    None => {
-                        let n = x.a.len();
-                        let flat = |t: &RingTensor| {
-                            t.to_shape(IxDyn(&[n]))
-                                .map(|v| v.to_owned())
-                                .map_err(|e| RunError::Shape(e.to_string()))
-                        };
-                        let x = Rep {
-                            a: flat(&x.a)?,
-                            b: flat(&x.b)?,
-                        };
-                        aby3::argmax_axis(&mut ctx, &aby, &x, 0)?
-                    }
-                }
-            }
-            Kernel::Max { axis } => {
-                let x = as_rep(&vals[0])?;
-                match axis {
-                    Some(k) => aby3::max_axis(&mut ctx, &aby, &x, *k)?,
-                    None => {
-                        let n = x.a.len();
-                        let flat = |t: &RingTensor| {
-                            t.to_shape(IxDyn(&[n]))
-                                .map(|v| v.to_owned())
-                                .map_err(|e| RunError::Shape(e.to_string()))
-                        };
-                        let x = Rep {
-                            a: flat(&x.a)?,
-                            b: flat(&x.b)?,
-                        };
-                        aby3::max_axis(&mut ctx, &aby, &x, 0)?
-                    }
+                let (x, axis) = match axis {
+                    Some(k) => (x, *k),
+                    None => (flatten(&x)?, 0),
+                };
+                if matches!(kernel, Kernel::Max { .. }) {
+                    aby3::max_axis(&mut ctx, &aby, &x, axis)?
+                } else {
+                    aby3::argmax_axis(&mut ctx, &aby, &x, axis)?
                 }
             }
             Kernel::Neg => aby3::neg(&as_rep(&vals[0])?),
@@ -888,6 +863,20 @@ fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
         between_reads.extend(a.iter().copied());
     }
     (!batch.is_empty()).then_some(batch)
+}
+
+/// Shares of a tensor as one axis of all its elements.
+fn flatten(x: &Rep) -> Result<Rep, RunError> {
+    let n = x.a.len();
+    let flat = |t: &RingTensor| {
+        t.to_shape(IxDyn(&[n]))
+            .map(|v| v.to_owned())
+            .map_err(|e| RunError::Shape(e.to_string()))
+    };
+    Ok(Rep {
+        a: flat(&x.a)?,
+        b: flat(&x.b)?,
+    })
 }
 
 fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
