@@ -63,6 +63,15 @@ impl Diagnostic {
         self
     }
 
+    /// A secondary label only when `cond` holds (a span in the program's own file).
+    pub fn with_secondary_if(self, cond: bool, label: Label) -> Diagnostic {
+        if cond {
+            self.with_secondary(label)
+        } else {
+            self
+        }
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self

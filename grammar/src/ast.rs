@@ -118,6 +118,9 @@ pub struct FnDecl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
+    /// `const axis: int`: a compile-time constant, passed by value at each call (each distinct
+    /// value checks its own instance), so it may size shapes and name axes.
+    pub constant: bool,
     pub name: Ident,
     pub ty: Type,
     pub placement: Option<Placement>,

@@ -105,7 +105,8 @@ impl Dumper<'_> {
                     .iter()
                     .map(|p| {
                         format!(
-                            "{}: {}{}",
+                            "{}{}: {}{}",
+                            if p.constant { "const " } else { "" },
                             p.name.name,
                             print::ty(&p.ty),
                             placement_text(p.placement.as_ref())

@@ -138,6 +138,9 @@ impl Printer {
                     if i > 0 {
                         self.out.push_str(", ");
                     }
+                    if param.constant {
+                        self.out.push_str("const ");
+                    }
                     let _ = write!(self.out, "{}: ", param.name.name);
                     self.ty(&param.ty);
                     self.placement(param.placement.as_ref());

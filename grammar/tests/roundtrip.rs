@@ -239,13 +239,15 @@ fn item() -> impl Strategy<Value = Item> {
             span: S,
         })
     });
-    let param =
-        (ident(), ty(), prop::option::of(placement())).prop_map(|(name, ty, placement)| Param {
+    let param = (any::<bool>(), ident(), ty(), prop::option::of(placement())).prop_map(
+        |(constant, name, ty, placement)| Param {
+            constant,
             name,
             ty,
             placement,
             span: S,
-        });
+        },
+    );
     let ret = (ty(), prop::option::of(placement())).prop_map(|(ty, placement)| RetType {
         ty,
         placement,

@@ -25,10 +25,30 @@ fn describe(shape: &[Dim]) -> String {
     format!("[{}]", dims.join(", "))
 }
 
+/// A file's text; a name ending in `.gz` is gunzipped first (data sets ship compressed).
+fn read_text(path: &Path) -> Result<String, RunError> {
+    let cannot = |e: std::io::Error| RunError::Io(format!("cannot read {}: {e}", path.display()));
+    if path.extension().is_some_and(|e| e == "gz") {
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                RunError::Io(format!(
+                    "cannot read {} as gzip-compressed text: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).map_err(cannot)
+    }
+}
+
 /// Reads a CSV file as a tensor of the declared kind and shape (rank 0, 1 or 2).
 pub fn read(path: &Path, scalar: Scalar, shape: &[Dim]) -> Result<Value, RunError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RunError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let text = read_text(path)?;
     let mut rows: Vec<Vec<f64>> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -218,6 +238,24 @@ mod tests {
                 .to_string()
                 .contains("cannot read")
         );
+    }
+
+    #[test]
+    fn gzipped_files_are_read_and_corrupt_ones_refused() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"a,b\n1,2\n3,4\n").unwrap();
+        let bytes = gz.finish().unwrap();
+        let dir = std::env::temp_dir().join(format!("tfe-csvgz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.csv.gz");
+        std::fs::write(&p, &bytes).unwrap();
+        let v = read(&p, Scalar::Int, &[Dim::Known(2), Dim::Known(2)]).unwrap();
+        assert_eq!(v.shape(), &[2, 2]);
+        let bad = dir.join("bad.csv.gz");
+        std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+        let err = read(&bad, Scalar::Int, &[Dim::Runtime, Dim::Runtime]).unwrap_err();
+        assert!(err.to_string().contains("gzip"), "{err}");
     }
 
     #[test]

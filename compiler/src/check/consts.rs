@@ -43,6 +43,19 @@ pub(super) fn scalar_of(scalar: ast::ScalarType) -> Scalar {
 }
 
 impl Checker<'_> {
+    /// A name known at compile time: a `const` parameter of the function instance being
+    /// checked, or else a constant of the module.
+    pub(super) fn named_constant(
+        &mut self,
+        module: ModuleId,
+        name: &str,
+    ) -> Option<Option<ConstValue>> {
+        if let Some(v) = self.const_params.last().and_then(|c| c.get(name)) {
+            return Some(Some(*v));
+        }
+        self.constant(module, name)
+    }
+
     /// The value of a named constant of a module, evaluating it on first use.
     pub(super) fn constant(&mut self, module: ModuleId, name: &str) -> Option<Option<ConstValue>> {
         let key = (module, name.to_string());
@@ -131,7 +144,7 @@ impl Checker<'_> {
             },
             ExprKind::Fixed(v) => Some(ConstValue::Fixed(*v)),
             ExprKind::Bool(b) => Some(ConstValue::Bool(*b)),
-            ExprKind::Var(name) => match self.constant(module, &name.name) {
+            ExprKind::Var(name) => match self.named_constant(module, &name.name) {
                 Some(v) => v,
                 None => {
                     self.error(
@@ -229,7 +242,7 @@ impl Checker<'_> {
         match dim {
             ast::Dim::Fixed(n, _) => Some(Dim::Known(*n)),
             ast::Dim::Unknown(_) => Some(Dim::Runtime),
-            ast::Dim::Named(name) => match self.constant(module, &name.name) {
+            ast::Dim::Named(name) => match self.named_constant(module, &name.name) {
                 Some(Some(ConstValue::Int(n))) if n >= 0 => Some(Dim::Known(n as u64)),
                 Some(None) => None,
                 _ => {

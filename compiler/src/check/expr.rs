@@ -289,7 +289,7 @@ impl<'a> Checker<'a> {
                 span,
             };
         }
-        match self.constant(cx.module, &name.name) {
+        match self.named_constant(cx.module, &name.name) {
             Some(Some(value)) => {
                 let kind = match (value, &expected.ty) {
                     (super::ConstValue::Int(v), Some((t, _)))
@@ -626,6 +626,9 @@ impl<'a> Checker<'a> {
         span: Span,
         expected: &Expected,
     ) -> Expr {
+        if let Some(taken) = self.static_condition(cx, cond) {
+            return self.static_if(cx, taken, then_branch, else_branch, span, expected);
+        }
         let cond = self.expr(cx, cond, &Expected::at(cx.on_party.map(Placement::Party)));
         let cond_ok = self.condition(cx, &cond, Control::IfCondition);
         let mut then_block = self.block(cx, then_branch, expected);
@@ -724,6 +727,78 @@ impl<'a> Checker<'a> {
                 then_block,
                 else_block,
             },
+            ty,
+            placement,
+            span,
+        }
+    }
+
+    /// The value of an `if` condition known at compile time (built from literals, constants and
+    /// `const` parameters only), or `None`.
+    fn static_condition(&mut self, cx: &FnContext, cond: &ast::Expr) -> Option<bool> {
+        fn names_locals(cx: &FnContext, e: &ast::Expr) -> bool {
+            match &e.kind {
+                ast::ExprKind::Var(name) => cx.lookup(&name.name).is_some(),
+                ast::ExprKind::Unary { operand, .. } => names_locals(cx, operand),
+                ast::ExprKind::Binary { lhs, rhs, .. } => {
+                    names_locals(cx, lhs) || names_locals(cx, rhs)
+                }
+                ast::ExprKind::Int(_) | ast::ExprKind::Fixed(_) | ast::ExprKind::Bool(_) => false,
+                _ => true,
+            }
+        }
+        if names_locals(cx, cond) {
+            return None;
+        }
+        let errors = self.errors.len();
+        let value = self.const_expr(cx.module, cond);
+        self.errors.truncate(errors);
+        match value {
+            Some(super::ConstValue::Bool(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// An `if` whose condition is known at compile time: only the taken branch is checked and
+    /// compiled, so the branches may differ in shape (`if axis == 0 { transpose(x) } else { x }`
+    /// in a function with a `const axis` parameter).
+    fn static_if(
+        &mut self,
+        cx: &mut FnContext,
+        taken: bool,
+        then_branch: &'a ast::Block,
+        else_branch: Option<&'a ast::Expr>,
+        span: Span,
+        expected: &Expected,
+    ) -> Expr {
+        let block = match (taken, else_branch) {
+            (true, _) => self.block(cx, then_branch, expected),
+            (false, Some(e)) => match &e.kind {
+                ast::ExprKind::Block(b) => self.block(cx, b, expected),
+                _ => {
+                    let value = self.expr(cx, e, expected);
+                    crate::hir::Block {
+                        stmts: Vec::new(),
+                        span: value.span,
+                        tail: Some(Box::new(value)),
+                    }
+                }
+            },
+            (false, None) => crate::hir::Block {
+                stmts: Vec::new(),
+                span,
+                tail: None,
+            },
+        };
+        let (ty, placement) = match block.tail.as_deref() {
+            Some(v) => (v.ty.clone(), v.placement),
+            None => (Type::Unit, Placement::Public),
+        };
+        if ty == Type::Error {
+            return poison(span);
+        }
+        Expr {
+            kind: ExprKind::Block(block),
             ty,
             placement,
             span,
@@ -1004,93 +1079,53 @@ impl<'a> Checker<'a> {
         span: Span,
         expected: &Expected,
     ) -> Expr {
-        if let Some(named) = args.iter().find_map(|a| a.name.as_ref()) {
-            self.error(
-                Diagnostic::error(
-                    "E0114",
-                    format!("`{}` takes no named arguments", decl.name.name),
-                    Label::new(named.span, "named argument"),
-                )
-                .with_help("pass the arguments in the order of the parameters"),
-            );
-            return poison(span);
-        }
-        if args.len() != decl.params.len() {
-            self.error(
-                Diagnostic::error(
-                    "E0114",
-                    format!(
-                        "`{}` takes {} argument{}, but {} {} given",
-                        decl.name.name,
-                        decl.params.len(),
-                        if decl.params.len() == 1 { "" } else { "s" },
-                        args.len(),
-                        if args.len() == 1 { "is" } else { "are" }
-                    ),
-                    Label::new(span, "in this call"),
-                )
-                .with_secondary(Label::new(decl.name.span, "defined here")),
-            );
-            return poison(span);
-        }
-        let target = self.target(cx, expected);
-        let mut hir_args = Vec::new();
-        let mut signature = Vec::new();
-        for (param, arg) in decl.params.iter().zip(args) {
-            let Some((declared, any_shape)) = self.signature_type(module, &param.ty) else {
-                return poison(span);
-            };
-            let declared_placement = match &param.placement {
-                Some(p) => match self.placement(p) {
-                    Some(p) => Some(p),
-                    None => return poison(span),
-                },
-                None => None,
-            };
-            let at = declared_placement.or(target);
-            let value = self.expr(
-                cx,
-                &arg.value,
-                &Expected {
-                    ty: Some((declared.clone(), any_shape)),
-                    placement: at,
-                },
-            );
-            let Some(t) = self.tensor_of(&value, "an argument").cloned() else {
-                return poison(span);
-            };
-            let Some(ty) = self.conform(
-                &value,
-                &t,
-                &declared,
-                any_shape,
-                &format!("parameter `{}`", param.name.name),
-            ) else {
-                return poison(span);
-            };
-            let value = self.widen(value, ty.scalar);
-            let value = match (declared_placement, target) {
-                (Some(p), _) => self.store(cx, value, p),
-                (None, Some(t)) => self.operand(cx, value, t),
-                (None, None) => value,
-            };
-            if value.ty == Type::Error {
-                return poison(span);
-            }
-            if ty.scalar == Scalar::Float && !matches!(value.placement, Placement::Party(_)) {
-                self.error(Diagnostic::error(
-                    "E0204",
-                    "a `float` parameter takes a party's value",
-                    Label::new(value.span, "this is not held by a party"),
-                ));
-                return poison(span);
-            }
-            signature.push((Type::Tensor(ty.with_scalar(ty.scalar)), value.placement));
-            hir_args.push(value);
-        }
-        let Some(function) = self.instantiate(module, decl, signature, cx.on_party, span) else {
+        let Some(bound) = self.bind_arguments(module, decl, args, span) else {
             return poison(span);
         };
+        // `const` parameters first: their values may size the other parameters' shapes.
+        let mut consts = HashMap::new();
+        for (param, arg) in decl.params.iter().zip(&bound) {
+            if !param.constant {
+                continue;
+            }
+            let Some(value) = self.const_expr(cx.module, &arg.value) else {
+                return poison(span);
+            };
+            let declared = super::consts::scalar_of(param.ty.scalar);
+            let value = match (declared, value) {
+                (Scalar::Fixed, super::ConstValue::Int(v)) => super::ConstValue::Fixed(v as f64),
+                (s, v) if s == v.scalar() && param.ty.dims.is_none() => v,
+                (s, v) => {
+                    self.error(
+                        Diagnostic::error(
+                            "E0201",
+                            format!(
+                                "the constant parameter `{}` is `{}`, but this is `{}`",
+                                param.name.name,
+                                s.name(),
+                                v.scalar().name()
+                            ),
+                            Label::new(arg.value.span, "this argument"),
+                        )
+                        .with_secondary(Label::new(param.span, "declared here"))
+                        .with_help("a `const` parameter is a scalar `int`, `fixed` or `bool` known at compile time"),
+                    );
+                    return poison(span);
+                }
+            };
+            consts.insert(param.name.name.clone(), value);
+        }
+        self.const_params.push(consts.clone());
+        let result = self.call_arguments(cx, module, decl, &bound, expected);
+        self.const_params.pop();
+        let Some((hir_args, signature)) = result else {
+            return poison(span);
+        };
+        let Some(function) = self.instantiate(module, decl, signature, consts, cx.on_party, span)
+        else {
+            return poison(span);
+        };
+
         let f = &self.functions[function];
         let (ty, placement, reveals) = (f.ret_type.clone(), f.ret_placement, f.reveals.clone());
         for target in reveals {
@@ -1105,6 +1140,183 @@ impl<'a> Checker<'a> {
             placement,
             span,
         }
+    }
+
+    /// The arguments of a call in the order of the parameters: positional ones first, then
+    /// named ones (`softmax(x, axis: 1)`) matched by name.
+    fn bind_arguments(
+        &mut self,
+        module: super::ModuleId,
+        decl: &'a ast::FnDecl,
+        args: &'a [ast::Arg],
+        span: Span,
+    ) -> Option<Vec<&'a ast::Arg>> {
+        let mut bound: Vec<Option<&'a ast::Arg>> = vec![None; decl.params.len()];
+        let mut next = 0;
+        for arg in args {
+            let slot = match &arg.name {
+                None => {
+                    if next >= decl.params.len() {
+                        self.error(
+                            Diagnostic::error(
+                                "E0114",
+                                format!(
+                                    "`{}` takes {} argument{}, but {} {} given",
+                                    decl.name.name,
+                                    decl.params.len(),
+                                    if decl.params.len() == 1 { "" } else { "s" },
+                                    args.len(),
+                                    if args.len() == 1 { "is" } else { "are" }
+                                ),
+                                Label::new(span, "in this call"),
+                            )
+                            .with_secondary_if(
+                                module == MAIN_MODULE,
+                                Label::new(decl.name.span, "defined here"),
+                            ),
+                        );
+                        return None;
+                    }
+                    next += 1;
+                    next - 1
+                }
+                Some(name) => match decl.params.iter().position(|p| p.name.name == name.name) {
+                    Some(i) => i,
+                    None => {
+                        let names: Vec<&str> =
+                            decl.params.iter().map(|p| p.name.name.as_str()).collect();
+                        self.error(
+                            Diagnostic::error(
+                                "E0114",
+                                format!("`{}` has no parameter `{}`", decl.name.name, name.name),
+                                Label::new(name.span, "no such parameter"),
+                            )
+                            .with_secondary_if(
+                                module == MAIN_MODULE,
+                                Label::new(decl.name.span, "defined here"),
+                            )
+                            .with_help(format!("its parameters are: {}", names.join(", "))),
+                        );
+                        return None;
+                    }
+                },
+            };
+            if bound[slot].is_some() {
+                self.error(
+                    Diagnostic::error(
+                        "E0114",
+                        format!("`{}` is given twice", decl.params[slot].name.name),
+                        Label::new(arg.value.span, "given again here"),
+                    )
+                    .with_help("pass each argument once: positional ones first, then named ones"),
+                );
+                return None;
+            }
+            bound[slot] = Some(arg);
+        }
+        let missing: Vec<&str> = decl
+            .params
+            .iter()
+            .zip(&bound)
+            .filter(|(_, a)| a.is_none())
+            .map(|(p, _)| p.name.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            self.error(
+                Diagnostic::error(
+                    "E0114",
+                    format!(
+                        "`{}` takes {} argument{}, but {} {} given",
+                        decl.name.name,
+                        decl.params.len(),
+                        if decl.params.len() == 1 { "" } else { "s" },
+                        args.len(),
+                        if args.len() == 1 { "is" } else { "are" }
+                    ),
+                    Label::new(span, "in this call"),
+                )
+                .with_secondary_if(
+                    module == MAIN_MODULE,
+                    Label::new(decl.name.span, "defined here"),
+                )
+                .with_help(format!("missing: {}", missing.join(", "))),
+            );
+            return None;
+        }
+        Some(
+            bound
+                .into_iter()
+                .map(|a| a.expect("every parameter is bound"))
+                .collect(),
+        )
+    }
+
+    /// Checks the runtime (non-`const`) arguments of a call against the parameters.
+    #[allow(clippy::type_complexity)]
+    fn call_arguments(
+        &mut self,
+        cx: &mut FnContext,
+        module: super::ModuleId,
+        decl: &'a ast::FnDecl,
+        bound: &[&'a ast::Arg],
+        expected: &Expected,
+    ) -> Option<(Vec<Expr>, Vec<(Type, Placement)>)> {
+        let target = self.target(cx, expected);
+        let mut hir_args = Vec::new();
+        let mut signature = Vec::new();
+        for (param, arg) in decl.params.iter().zip(bound).filter(|(p, _)| !p.constant) {
+            let Some((declared, any_shape)) = self.signature_type(module, &param.ty) else {
+                return None;
+            };
+            let declared_placement = match &param.placement {
+                Some(p) => match self.placement(p) {
+                    Some(p) => Some(p),
+                    None => return None,
+                },
+                None => None,
+            };
+            let at = declared_placement.or(target);
+            let value = self.expr(
+                cx,
+                &arg.value,
+                &Expected {
+                    ty: Some((declared.clone(), any_shape)),
+                    placement: at,
+                },
+            );
+            let Some(t) = self.tensor_of(&value, "an argument").cloned() else {
+                return None;
+            };
+            let Some(ty) = self.conform(
+                &value,
+                &t,
+                &declared,
+                any_shape,
+                &format!("parameter `{}`", param.name.name),
+            ) else {
+                return None;
+            };
+            let value = self.widen(value, ty.scalar);
+            let value = match (declared_placement, target) {
+                (Some(p), _) => self.store(cx, value, p),
+                (None, Some(t)) => self.operand(cx, value, t),
+                (None, None) => value,
+            };
+            if value.ty == Type::Error {
+                return None;
+            }
+            if ty.scalar == Scalar::Float && !matches!(value.placement, Placement::Party(_)) {
+                self.error(Diagnostic::error(
+                    "E0204",
+                    "a `float` parameter takes a party's value",
+                    Label::new(value.span, "this is not held by a party"),
+                ));
+                return None;
+            }
+            signature.push((Type::Tensor(ty.with_scalar(ty.scalar)), value.placement));
+            hir_args.push(value);
+        }
+        Some((hir_args, signature))
     }
 
     /// Checks that a value of type `actual` fits `declared` and returns the type the value takes

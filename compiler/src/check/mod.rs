@@ -76,6 +76,8 @@ struct InstanceKey {
     module: ModuleId,
     name: String,
     args: Vec<(Type, Placement)>,
+    /// The values of `const` parameters, rendered (each value checks its own instance).
+    consts: String,
     on_party: Option<PartyId>,
 }
 
@@ -90,6 +92,8 @@ struct Checker<'a> {
     functions: Vec<hir::Function>,
     instances: HashMap<InstanceKey, FunctionId>,
     in_progress: Vec<InstanceKey>,
+    /// The `const` parameters of the function instances being checked, innermost last.
+    const_params: Vec<HashMap<String, ConstValue>>,
     /// The user-program spans of the calls that led into library code, outermost first.
     library_calls: Vec<(String, Span)>,
     errors: Vec<Diagnostic>,
@@ -154,6 +158,7 @@ impl<'a> Checker<'a> {
             functions: Vec::new(),
             instances: HashMap::new(),
             in_progress: Vec::new(),
+            const_params: Vec::new(),
             library_calls: Vec::new(),
             errors: Vec::new(),
         }
@@ -596,7 +601,14 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        self.instantiate(MAIN_MODULE, main, Vec::new(), None, main.name.span)
+        self.instantiate(
+            MAIN_MODULE,
+            main,
+            Vec::new(),
+            HashMap::new(),
+            None,
+            main.name.span,
+        )
     }
 
     /// Functions are checked at the signatures they are called with. A function that is never
@@ -618,7 +630,9 @@ impl<'a> Checker<'a> {
         unused.sort_by_key(|f| f.span.start);
         for decl in unused {
             let monomorphic = decl.params.iter().all(|p| {
-                p.placement.is_some() && !matches!(p.ty.dims.as_deref(), Some([ast::Dim::Any(_)]))
+                !p.constant
+                    && p.placement.is_some()
+                    && !matches!(p.ty.dims.as_deref(), Some([ast::Dim::Any(_)]))
             });
             if !monomorphic {
                 continue;
@@ -633,7 +647,14 @@ impl<'a> Checker<'a> {
                 };
                 args.push((Type::Tensor(ty), placement));
             }
-            self.instantiate(MAIN_MODULE, decl, args, None, decl.name.span);
+            self.instantiate(
+                MAIN_MODULE,
+                decl,
+                args,
+                HashMap::new(),
+                None,
+                decl.name.span,
+            );
         }
     }
 
@@ -644,13 +665,17 @@ impl<'a> Checker<'a> {
         module: ModuleId,
         decl: &'a ast::FnDecl,
         args: Vec<(Type, Placement)>,
+        consts: HashMap<String, ConstValue>,
         on_party: Option<PartyId>,
         call_span: Span,
     ) -> Option<FunctionId> {
+        let mut rendered: Vec<String> = consts.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        rendered.sort();
         let key = InstanceKey {
             module,
             name: decl.name.name.clone(),
             args: args.clone(),
+            consts: rendered.join(","),
             on_party,
         };
         if let Some(id) = self.instances.get(&key) {
@@ -679,7 +704,9 @@ impl<'a> Checker<'a> {
             self.library_calls.push((decl.name.name.clone(), call_span));
         }
         self.in_progress.push(key.clone());
+        self.const_params.push(consts);
         let result = self.check_function(module, decl, &args, on_party);
+        self.const_params.pop();
         self.in_progress.pop();
         if module != MAIN_MODULE {
             self.library_calls.pop();
@@ -756,7 +783,7 @@ impl<'a> Checker<'a> {
             loop_vars: BTreeSet::new(),
         };
         let mut params = Vec::new();
-        for (param, (ty, placement)) in decl.params.iter().zip(args) {
+        for (param, (ty, placement)) in decl.params.iter().filter(|p| !p.constant).zip(args) {
             if cx.lookup(&param.name.name).is_some() {
                 self.error(Diagnostic::error(
                     "E0103",
