@@ -1265,14 +1265,9 @@ impl<'a> Checker<'a> {
         let mut hir_args = Vec::new();
         let mut signature = Vec::new();
         for (param, arg) in decl.params.iter().zip(bound).filter(|(p, _)| !p.constant) {
-            let Some((declared, any_shape)) = self.signature_type(module, &param.ty) else {
-                return None;
-            };
+            let (declared, any_shape) = self.signature_type(module, &param.ty)?;
             let declared_placement = match &param.placement {
-                Some(p) => match self.placement(p) {
-                    Some(p) => Some(p),
-                    None => return None,
-                },
+                Some(p) => Some(self.placement(p)?),
                 None => None,
             };
             let at = declared_placement.or(target);
@@ -1284,18 +1279,14 @@ impl<'a> Checker<'a> {
                     placement: at,
                 },
             );
-            let Some(t) = self.tensor_of(&value, "an argument").cloned() else {
-                return None;
-            };
-            let Some(ty) = self.conform(
+            let t = self.tensor_of(&value, "an argument").cloned()?;
+            let ty = self.conform(
                 &value,
                 &t,
                 &declared,
                 any_shape,
                 &format!("parameter `{}`", param.name.name),
-            ) else {
-                return None;
-            };
+            )?;
             let value = self.widen(value, ty.scalar);
             let value = match (declared_placement, target) {
                 (Some(p), _) => self.store(cx, value, p),
