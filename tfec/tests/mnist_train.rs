@@ -1,0 +1,216 @@
+//! examples/mnist_train.tfe (network A on secret shares) against the same training in f64:
+//! the same initial weights, batches, learning rate and momentum, with exact softmax and no
+//! rounding. The analyst's held-out accuracy must be within one point of the f64 model's.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ndarray::{Array1, Array2, Axis};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+fn read_matrix(path: &Path) -> Array2<f64> {
+    let mut text = String::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+    } else {
+        text = std::fs::read_to_string(path).unwrap();
+    }
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+        .collect();
+    let cols = rows[0].len();
+    Array2::from_shape_vec((rows.len(), cols), rows.concat()).unwrap()
+}
+
+/// A constant of the program, as written in its source (`const NAME: TYPE = VALUE;`).
+fn constant(source: &str, name: &str) -> f64 {
+    let line = source
+        .lines()
+        .find(|l| l.starts_with(&format!("const {name}:")))
+        .unwrap_or_else(|| panic!("no constant {name}"));
+    let value = line.split('=').nth(1).unwrap().trim().trim_end_matches(';');
+    value.parse().unwrap()
+}
+
+fn relu(x: &Array2<f64>) -> Array2<f64> {
+    x.mapv(|v| v.max(0.0))
+}
+
+fn step(x: &Array2<f64>) -> Array2<f64> {
+    x.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 })
+}
+
+fn softmax(z: &Array2<f64>) -> Array2<f64> {
+    let mut p = z.clone();
+    for mut row in p.rows_mut() {
+        let m = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        row.mapv_inplace(|v| (v - m).exp());
+        let s = row.sum();
+        row.mapv_inplace(|v| v / s);
+    }
+    p
+}
+
+struct Model {
+    w: [Array2<f64>; 3],
+    b: [Array1<f64>; 3],
+}
+
+impl Model {
+    fn accuracy(&self, x: &Array2<f64>, labels: &[usize]) -> usize {
+        let a1 = relu(&(x.dot(&self.w[0]) + &self.b[0]));
+        let a2 = relu(&(a1.dot(&self.w[1]) + &self.b[1]));
+        let z = a2.dot(&self.w[2]) + &self.b[2];
+        z.rows()
+            .into_iter()
+            .zip(labels)
+            .filter(|(r, l)| {
+                let best = (0..r.len())
+                    .max_by(|&i, &j| r[i].partial_cmp(&r[j]).unwrap())
+                    .unwrap();
+                best == **l
+            })
+            .count()
+    }
+}
+
+/// Network A trained in f64 exactly as the program trains it on shares.
+fn train_f64(source: &str, data: &Path) -> Model {
+    let (epochs, batch) = (
+        constant(source, "EPOCHS") as usize,
+        constant(source, "BATCH") as usize,
+    );
+    let (lr, beta) = (constant(source, "LR"), constant(source, "BETA"));
+    let x = ndarray::concatenate(
+        Axis(0),
+        &[
+            (read_matrix(&data.join("alice/mnist_x.csv.gz")) / 255.0).view(),
+            (read_matrix(&data.join("bob/mnist_x.csv.gz")) / 255.0).view(),
+        ],
+    )
+    .unwrap();
+    let y = ndarray::concatenate(
+        Axis(0),
+        &[
+            read_matrix(&data.join("alice/mnist_y.csv.gz")).view(),
+            read_matrix(&data.join("bob/mnist_y.csv.gz")).view(),
+        ],
+    )
+    .unwrap();
+    let mut m = Model {
+        w: [1, 2, 3].map(|k| read_matrix(&data.join(format!("analyst/mnist_init_w{k}.csv.gz")))),
+        b: [128, 128, 10].map(Array1::zeros),
+    };
+    let mut vw: Vec<Array2<f64>> = m.w.iter().map(|w| Array2::zeros(w.raw_dim())).collect();
+    let mut vb: Vec<Array1<f64>> = m.b.iter().map(|b| Array1::zeros(b.raw_dim())).collect();
+    for _ in 0..epochs {
+        for i in 0..x.nrows() / batch {
+            let xi = x
+                .slice(ndarray::s![i * batch..(i + 1) * batch, ..])
+                .to_owned();
+            let yi = y.slice(ndarray::s![i * batch..(i + 1) * batch, ..]);
+            let h1 = xi.dot(&m.w[0]) + &m.b[0];
+            let a1 = relu(&h1);
+            let h2 = a1.dot(&m.w[1]) + &m.b[1];
+            let a2 = relu(&h2);
+            let z = a2.dot(&m.w[2]) + &m.b[2];
+            let dz = (softmax(&z) - yi) / batch as f64;
+            let dh2 = dz.dot(&m.w[2].t()) * step(&h2);
+            let dh1 = dh2.dot(&m.w[1].t()) * step(&h1);
+            let gw = [xi.t().dot(&dh1), a1.t().dot(&dh2), a2.t().dot(&dz)];
+            let gb = [
+                dh1.sum_axis(Axis(0)),
+                dh2.sum_axis(Axis(0)),
+                dz.sum_axis(Axis(0)),
+            ];
+            for k in 0..3 {
+                vw[k] = &vw[k] * beta + &gw[k];
+                vb[k] = &vb[k] * beta + &gb[k];
+                m.w[k] = &m.w[k] - &(&vw[k] * lr);
+                m.b[k] = &m.b[k] - &(&vb[k] * lr);
+            }
+        }
+    }
+    m
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn network_a_on_shares_is_within_one_point_of_f64_training() {
+    let program = examples().join("mnist_train.tfe");
+    let source = std::fs::read_to_string(&program).unwrap();
+    assert_eq!(constant(&source, "BATCH"), 128.0, "network A's batch");
+    assert_eq!(constant(&source, "LR"), 0.01, "the issue's learning rate");
+    assert_eq!(constant(&source, "BETA"), 0.9, "the issue's momentum");
+    let data = std::env::temp_dir().join(format!("tfe-mnist-train-{}", std::process::id()));
+    copy_dir(&examples().join("data"), &data);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(["run", "--seed", "3", "--data"])
+        .arg(&data)
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let secure: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("[analyst] "))
+        .expect("the analyst prints its count of correct predictions")
+        .trim()
+        .parse()
+        .unwrap();
+
+    let model = train_f64(&source, &examples().join("data"));
+    let test_x = read_matrix(&examples().join("data/analyst/mnist_test_x.csv.gz")) / 255.0;
+    let labels: Vec<usize> = read_matrix(&examples().join("data/analyst/mnist_test_y.csv"))
+        .iter()
+        .map(|v| *v as usize)
+        .collect();
+    let plain = model.accuracy(&test_x, &labels);
+    // The trained weights the analyst wrote agree with the f64 model's accuracy too.
+    let written = Model {
+        w: [1, 2, 3].map(|k| read_matrix(&data.join(format!("analyst/mnist_trained_w{k}.csv")))),
+        b: [1, 2, 3].map(|k| {
+            read_matrix(&data.join(format!("analyst/mnist_trained_b{k}.csv")))
+                .row(0)
+                .to_owned()
+        }),
+    };
+    let from_file = written.accuracy(&test_x, &labels);
+    eprintln!(
+        "held-out accuracy: shares {secure}/1000 (weights as written: {from_file}/1000), f64 {plain}/1000"
+    );
+    assert_eq!(
+        from_file, secure,
+        "the printed score is the written model's"
+    );
+    assert!(
+        secure.abs_diff(plain) <= 10,
+        "shares {secure} vs f64 {plain}: more than one point apart"
+    );
+}
