@@ -2,33 +2,12 @@
 //! the same initial weights, batches, learning rate and momentum, with exact softmax and no
 //! rounding. The analyst's held-out accuracy must be within one point of the f64 model's.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use std::path::Path;
 
 use ndarray::{Array1, Array2, Axis};
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn read_matrix(path: &Path) -> Array2<f64> {
-    let mut text = String::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-    } else {
-        text = std::fs::read_to_string(path).unwrap();
-    }
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
-        .collect();
-    let cols = rows[0].len();
-    Array2::from_shape_vec((rows.len(), cols), rows.concat()).unwrap()
-}
+use support::{examples, read_matrix, run_example, scratch_data};
 
 /// A constant of the program, as written in its source (`const NAME: TYPE = VALUE;`).
 fn constant(source: &str, name: &str) -> f64 {
@@ -142,19 +121,6 @@ fn train_f64(source: &str, data: &Path) -> Model {
     m
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn network_a_on_shares_is_within_one_point_of_f64_training() {
     let program = examples().join("mnist_train.tfe");
@@ -162,21 +128,8 @@ fn network_a_on_shares_is_within_one_point_of_f64_training() {
     assert_eq!(constant(&source, "BATCH"), 128.0, "network A's batch");
     assert_eq!(constant(&source, "LR"), 0.01, "the issue's learning rate");
     assert_eq!(constant(&source, "BETA"), 0.9, "the issue's momentum");
-    let data = std::env::temp_dir().join(format!("tfe-mnist-train-{}", std::process::id()));
-    copy_dir(&examples().join("data"), &data);
-
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .args(["run", "--seed", "3", "--data"])
-        .arg(&data)
-        .arg(&program)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let data = scratch_data("mnist-train");
+    let stdout = run_example("mnist_train.tfe", &data, &[]);
     let secure: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("[analyst] "))

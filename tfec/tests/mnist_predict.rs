@@ -1,0 +1,39 @@
+//! examples/mnist_predict.tfe: the client's predictions on shares against the plaintext model's
+//! (examples/tools/train_mnist_mlp.py): at most one image in a hundred may differ, and the
+//! accuracy on the client's labels is the plaintext model's within that one image.
+
+mod support;
+
+use support::{read_matrix, run_example, scratch_data};
+
+#[test]
+fn private_predictions_match_the_plaintext_model() {
+    let data = scratch_data("mnist-predict");
+    let stdout = run_example("mnist_predict.tfe", &data, &[]);
+    assert!(
+        stdout.starts_with("[client] "),
+        "only the client prints: {stdout}"
+    );
+    let secure = read_matrix(&data.join("client/mnist_predicted.csv"));
+    let plain = read_matrix(&data.join("heldout/mnist_client_pred_plain.csv"));
+    let labels = read_matrix(&data.join("heldout/mnist_client_y.csv"));
+    let secure: Vec<f64> = secure.iter().copied().collect();
+    assert_eq!(secure.len(), 100);
+    let differ = secure
+        .iter()
+        .zip(plain.iter())
+        .filter(|(a, b)| a != b)
+        .count();
+    let right = |p: &[f64]| p.iter().zip(labels.iter()).filter(|(a, b)| a == b).count();
+    let plain: Vec<f64> = plain.iter().copied().collect();
+    eprintln!(
+        "{differ} of 100 predictions differ; accuracy: shares {}%, plaintext {}%",
+        right(&secure),
+        right(&plain)
+    );
+    assert!(
+        differ <= 1,
+        "{differ} predictions differ from the plaintext model's"
+    );
+    assert!(right(&secure).abs_diff(right(&plain)) <= 1);
+}
