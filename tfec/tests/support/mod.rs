@@ -35,7 +35,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A CSV file (gzip-compressed when its name ends in `.gz`) as a matrix; one column for a
-/// file of one value per line.
+/// file of one value per line; a header row is skipped.
 pub fn read_matrix(path: &Path) -> Array2<f64> {
     let mut text = String::new();
     if path.extension().is_some_and(|e| e == "gz") {
@@ -48,7 +48,10 @@ pub fn read_matrix(path: &Path) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
+        .enumerate()
+        // A header: a first row that is not numeric (as `read_csv` skips it).
+        .filter(|(i, l)| *i > 0 || l.split(',').all(|v| v.trim().parse::<f64>().is_ok()))
+        .map(|(_, l)| l.split(',').map(|v| v.trim().parse().unwrap()).collect())
         .collect();
     let cols = rows[0].len();
     Array2::from_shape_vec((rows.len(), cols), rows.concat()).unwrap()
