@@ -483,6 +483,19 @@ Right:
 ",
     },
     Explanation {
+        code: "E0214",
+        title: "bad `im2col` geometry",
+        text: "`im2col(x, image: [h, w, c], window: [kh, kw], stride: s, pad: p)` cuts each image (one per
+row of x, flattened channel-last) into windows. The sizes are integer constants; the window must fit
+the image padded with p zeros on every side; the stride is at least 1.
+
+Wrong:
+    let cols = im2col(x, image: [8, 8, 1], window: [9, 9]);
+Right:
+    let cols = im2col(x, image: [8, 8, 1], window: [3, 3]);
+",
+    },
+    Explanation {
         code: "E0301",
         title: "secret value without a reveal",
         text: "A secret value (held in shares at a secret placement) would reach a party, or become public,

@@ -511,6 +511,7 @@ impl Lowerer<'_> {
                         Builtin::Ones => Kernel::Ones,
                         Builtin::Concat { axis } => Kernel::Concat { axis: *axis },
                         Builtin::Transpose => Kernel::Transpose,
+                        Builtin::Im2Col(w) => Kernel::Im2Col(*w),
                         Builtin::Reshape => Kernel::Reshape,
                         Builtin::Sum { axis } => Kernel::Sum { axis: *axis },
                         Builtin::Max { axis } => Kernel::Max { axis: *axis },

@@ -167,16 +167,26 @@ fn is_item_keyword(token: &Token<'_>) -> bool {
 fn split_items<'s>(src: &str, tokens: Vec<Spanned<'s>>) -> Vec<Chunk<'s>> {
     let mut chunks: Vec<Chunk<'s>> = Vec::new();
     let mut current: Vec<Spanned<'s>> = Vec::new();
+    // Open parentheses of the current chunk: a `const` parameter on its own line inside a
+    // parameter list does not start an item.
+    let mut parens = 0usize;
     for tok in tokens {
         let starts_line = current
             .last()
             .is_some_and(|prev| src[prev.2..tok.0].contains('\n'));
-        if is_item_keyword(&tok.1) && starts_line {
+        let in_params = parens > 0 && tok.1 == Token::Const;
+        if is_item_keyword(&tok.1) && starts_line && !in_params {
+            parens = 0;
             let next = Some(tok.clone());
             chunks.push(Chunk {
                 tokens: std::mem::take(&mut current),
                 next,
             });
+        }
+        match tok.1 {
+            Token::LParen => parens += 1,
+            Token::RParen => parens = parens.saturating_sub(1),
+            _ => {}
         }
         current.push(tok);
     }

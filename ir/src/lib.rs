@@ -113,6 +113,33 @@ pub enum IndexKind {
     Range,
 }
 
+/// The geometry of `im2col`: images of `h × w` pixels with `c` channels, each flattened
+/// channel-last into one row (index `(y * w + x) * c + ch`); windows of `kh × kw` pixels, `stride`
+/// apart, over the image padded with `pad` zeros on every side.
+///
+/// The result has one row per (image, window row, window column), in that order, and one column
+/// per (ky, kx, ch), in that order: `kh · kw · c` columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Window {
+    /// Window positions down and across: `(h + 2 pad - kh) / stride + 1` and likewise.
+    pub fn out(&self) -> (usize, usize) {
+        (
+            (self.h + 2 * self.pad - self.kh) / self.stride + 1,
+            (self.w + 2 * self.pad - self.kw) / self.stride + 1,
+        )
+    }
+}
+
 /// A computation on values of one placement. At a secret placement, the runtime's protocol
 /// computes it on shares; elsewhere, on plaintext.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +180,9 @@ pub enum Kernel {
         axis: Option<usize>,
     },
     Transpose,
+    /// The windows of a batch of images as rows (`im2col`): a convolution is then one matrix
+    /// product, and a pooling one reduction. A public gather, so local on shares.
+    Im2Col(Window),
     /// Arguments: the value, then one size register per dimension.
     Reshape,
     Concat {
@@ -206,6 +236,10 @@ impl Kernel {
             Kernel::ArgMax { axis: Some(a) } => format!("argmax.axis{a}"),
             Kernel::ArgMax { axis: None } => "argmax".into(),
             Kernel::Transpose => "transpose".into(),
+            Kernel::Im2Col(w) => format!(
+                "im2col.{}x{}x{}.k{}x{}.s{}.p{}",
+                w.h, w.w, w.c, w.kh, w.kw, w.stride, w.pad
+            ),
             Kernel::Reshape => "reshape".into(),
             Kernel::Concat { axis } => format!("concat.axis{axis}"),
             Kernel::Index { items } => {

@@ -646,6 +646,7 @@ impl Exec<'_> {
         let rep = match kernel {
             Kernel::Copy
             | Kernel::Transpose
+            | Kernel::Im2Col(_)
             | Kernel::Reshape
             | Kernel::Index { .. }
             | Kernel::Sum { .. } => {
@@ -800,6 +801,7 @@ fn is_local(node: &Node) -> bool {
                     | Kernel::Sub
                     | Kernel::Neg
                     | Kernel::Transpose
+                    | Kernel::Im2Col(_)
                     | Kernel::Reshape
                     | Kernel::Index { .. }
                     | Kernel::Sum { .. }

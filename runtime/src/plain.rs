@@ -133,6 +133,7 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
     Ok(match kernel {
         Kernel::Copy => x.clone(),
         Kernel::Transpose => on_any!(x, |t| value::transpose(t)),
+        Kernel::Im2Col(g) => on_any!(x, |t| value::im2col(t, g).map_err(shape_err)?),
         Kernel::Reshape => {
             let s = sizes(&args[1..])?;
             on_any!(x, |t| value::reshape(t, &s).map_err(shape_err)?)
@@ -269,6 +270,7 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         Kernel::Const(Literal::Bool(v)) => Value::Bool(scalar(*v)),
         Kernel::Copy
         | Kernel::Transpose
+        | Kernel::Im2Col(_)
         | Kernel::Reshape
         | Kernel::Index { .. }
         | Kernel::Concat { .. }

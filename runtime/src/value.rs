@@ -135,6 +135,53 @@ pub fn transpose<T: Clone>(x: &ArrayD<T>) -> ArrayD<T> {
     x.t().as_standard_layout().into_owned()
 }
 
+/// `im2col` (see [`tfe_ir::Window`]): `x` is `[n, h · w · c]`; the result is
+/// `[n · oh · ow, kh · kw · c]`, zeros where a window reaches into the padding.
+pub fn im2col<T: Clone + Default>(x: &ArrayD<T>, g: &tfe_ir::Window) -> Result<ArrayD<T>, String> {
+    let per_image = g.h * g.w * g.c;
+    if x.ndim() != 2 || x.shape()[1] != per_image {
+        return Err(format!(
+            "im2col of shape {:?}: each row must hold one {}×{}×{} image ({per_image} values)",
+            x.shape(),
+            g.h,
+            g.w,
+            g.c
+        ));
+    }
+    let n = x.shape()[0];
+    let (oh, ow) = g.out();
+    let cols = g.kh * g.kw * g.c;
+    let src = x.as_standard_layout();
+    let src = src.as_slice().expect("standard layout");
+    let mut out = vec![T::default(); n * oh * ow * cols];
+    let mut row = 0;
+    for image in 0..n {
+        let base = image * per_image;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let dst = &mut out[row * cols..(row + 1) * cols];
+                for ky in 0..g.kh {
+                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let xx = (ox * g.stride + kx) as isize - g.pad as isize;
+                        if xx < 0 || xx >= g.w as isize {
+                            continue;
+                        }
+                        let from = base + (y as usize * g.w + xx as usize) * g.c;
+                        let to = (ky * g.kw + kx) * g.c;
+                        dst[to..to + g.c].clone_from_slice(&src[from..from + g.c]);
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+    Ok(ArrayD::from_shape_vec(IxDyn(&[n * oh * ow, cols]), out).expect("sizes computed above"))
+}
+
 pub fn reshape<T: Clone>(x: &ArrayD<T>, sizes: &[usize]) -> Result<ArrayD<T>, String> {
     let n: usize = sizes.iter().product();
     if n != x.len() {
@@ -216,5 +263,53 @@ mod tests {
         assert_eq!(transpose(&x).shape(), &[3, 4]);
         assert_eq!(reshape(&x, &[2, 6]).unwrap().shape(), &[2, 6]);
         assert_eq!(concat(&[&x, &x], 0).unwrap().shape(), &[8, 3]);
+    }
+}
+
+#[cfg(test)]
+mod im2col_tests {
+    use super::*;
+
+    /// One 3×3 image with 2 channels (values 10·pixel + channel), 2×2 windows, stride 1, padding
+    /// 1: 4×4 window positions, each row (ky, kx, channel)-ordered, zeros in the padding.
+    #[test]
+    fn windows_with_padding_and_stride() {
+        let x: Vec<i64> = (0..9).flat_map(|p| [10 * p, 10 * p + 1]).collect();
+        let x = ArrayD::from_shape_vec(IxDyn(&[1, 18]), x).unwrap();
+        let g = tfe_ir::Window {
+            h: 3,
+            w: 3,
+            c: 2,
+            kh: 2,
+            kw: 2,
+            stride: 1,
+            pad: 1,
+        };
+        let out = im2col(&x, &g).unwrap();
+        assert_eq!(out.shape(), &[16, 8]);
+        // Window (0, 0) covers padding except its last pixel, (0, 0) of the image.
+        assert_eq!(
+            out.index_axis(Axis(0), 0)
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![0, 0, 0, 0, 0, 0, 0, 1]
+        );
+        // Window (1, 1) covers pixels (0,0), (0,1), (1,0), (1,1).
+        assert_eq!(
+            out.index_axis(Axis(0), 5)
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![0, 1, 10, 11, 30, 31, 40, 41]
+        );
+        let g2 = tfe_ir::Window {
+            stride: 2,
+            pad: 0,
+            ..g
+        };
+        let out = im2col(&x, &g2).unwrap();
+        assert_eq!(out.shape(), &[1, 8]);
+        assert!(im2col(&ArrayD::<i64>::zeros(IxDyn(&[2, 17])), &g).is_err());
     }
 }

@@ -37,3 +37,37 @@ fn private_predictions_match_the_plaintext_model() {
     );
     assert!(right(&secure).abs_diff(right(&plain)) <= 1);
 }
+
+/// examples/digits_cnn.tfe: conv2d, max_pool2d and dense on shares; the client's predictions
+/// against the plaintext CNN's (examples/tools/train_digits_cnn.py), at most one in a hundred
+/// differing.
+#[test]
+fn private_cnn_predictions_match_the_plaintext_model() {
+    let data = scratch_data("digits-cnn");
+    run_example("digits_cnn.tfe", &data, &[]);
+    let secure: Vec<f64> = read_matrix(&data.join("client/digits_predicted.csv"))
+        .iter()
+        .copied()
+        .collect();
+    let plain: Vec<f64> = read_matrix(&data.join("heldout/digits_pred_plain.csv"))
+        .iter()
+        .copied()
+        .collect();
+    let labels: Vec<f64> = read_matrix(&data.join("heldout/digits_y.csv"))
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(secure.len(), 297);
+    let differ = secure.iter().zip(&plain).filter(|(a, b)| a != b).count();
+    let right = |p: &[f64]| p.iter().zip(&labels).filter(|(a, b)| a == b).count();
+    eprintln!(
+        "{differ} of 297 predictions differ; correct: shares {}, plaintext {}",
+        right(&secure),
+        right(&plain)
+    );
+    assert!(
+        differ <= 2,
+        "{differ} predictions differ from the plaintext model's"
+    );
+    assert!(right(&secure).abs_diff(right(&plain)) <= 2);
+}

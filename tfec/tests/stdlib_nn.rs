@@ -237,3 +237,170 @@ fn softmax_cross_entropy_grad_on_shares_matches_f64() {
         }
     }
 }
+
+/// Direct f64 convolution (no im2col) of channel-last images, for reference.
+#[allow(clippy::too_many_arguments)]
+fn conv_f64(
+    x: &[Vec<f64>],
+    k: &[Vec<f64>],
+    b: &[f64],
+    (h, w, c): (usize, usize, usize),
+    size: usize,
+    stride: usize,
+    pad: usize,
+) -> Vec<Vec<f64>> {
+    let f = b.len();
+    let oh = (h + 2 * pad - size) / stride + 1;
+    let ow = (w + 2 * pad - size) / stride + 1;
+    x.iter()
+        .map(|img| {
+            let mut out = vec![0.0; oh * ow * f];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for (j, bj) in b.iter().enumerate() {
+                        let mut acc = *bj;
+                        for ky in 0..size {
+                            for kx in 0..size {
+                                let y = (oy * stride + ky) as isize - pad as isize;
+                                let xx = (ox * stride + kx) as isize - pad as isize;
+                                if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                                    continue;
+                                }
+                                for ch in 0..c {
+                                    acc += img[(y as usize * w + xx as usize) * c + ch]
+                                        * k[(ky * size + kx) * c + ch][j];
+                                }
+                            }
+                        }
+                        out[(oy * ow + ox) * f + j] = acc;
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Pooling of channel-last images over non-overlapping size × size windows, for reference.
+fn pool_f64(
+    x: &[Vec<f64>],
+    (h, w, c): (usize, usize, usize),
+    size: usize,
+    max: bool,
+) -> Vec<Vec<f64>> {
+    let (oh, ow) = (h / size, w / size);
+    x.iter()
+        .map(|img| {
+            let mut out = vec![0.0; oh * ow * c];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for ch in 0..c {
+                        let vals: Vec<f64> = (0..size * size)
+                            .map(|p| {
+                                let (y, xx) = (oy * size + p / size, ox * size + p % size);
+                                img[(y * w + xx) * c + ch]
+                            })
+                            .collect();
+                        out[(oy * ow + ox) * c + ch] = if max {
+                            vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+                        } else {
+                            vals.iter().sum::<f64>() / (size * size) as f64
+                        };
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// conv2d (valid, and strided with "same" padding as network D's first layer), max_pool2d and
+/// avg_pool2d on shares against direct f64 loops, on random multi-channel images. Error bound:
+/// a product's truncation and the input encoding, below 1e-3 at these sizes; pooling by max is
+/// exact on the shared values (error 0 beyond the encoding of the inputs, 2^-17).
+#[test]
+fn convolution_and_pooling_on_shares_match_f64() {
+    let (h, w, c, f) = (6usize, 6usize, 2usize, 3usize);
+    let n = 4;
+    let x = random_matrix(21, n, h * w * c, 2.0);
+    let k = random_matrix(22, 9 * c, f, 0.5);
+    let k5 = random_matrix(23, 25 * c, f, 0.3);
+    let b = random_matrix(24, 1, f, 1.0);
+    let dir = std::env::temp_dir().join(format!("tfe-nn-conv-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
+    std::fs::create_dir_all(dir.join("data/bob")).unwrap();
+    let csv = |rows: &[Vec<f64>]| -> String {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| format!("{v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
+            .collect()
+    };
+    std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
+    std::fs::write(dir.join("data/bob/k.csv"), csv(&k)).unwrap();
+    std::fs::write(dir.join("data/bob/k5.csv"), csv(&k5)).unwrap();
+    std::fs::write(dir.join("data/bob/b.csv"), csv(&b)).unwrap();
+    std::fs::write(
+        dir.join("p.tfe"),
+        format!(
+            "use std::nn::{{conv2d, max_pool2d, avg_pool2d}};\nparty alice, bob, s0, s1, s2;\n\
+             secret rep = aby3(s0, s1, s2);\nfn main() {{\n\
+             let xa: fixed[{n}, {hwc}] @alice = read_csv(\"x.csv\");\n\
+             let kb: fixed[{k3}, {f}] @bob = read_csv(\"k.csv\");\n\
+             let k5b: fixed[{k5}, {f}] @bob = read_csv(\"k5.csv\");\n\
+             let bb: fixed[1, {f}] @bob = read_csv(\"b.csv\");\n\
+             let x: fixed[{n}, {hwc}] @rep = xa;\nlet k: fixed[{k3}, {f}] @rep = kb;\n\
+             let k5: fixed[{k5}, {f}] @rep = k5b;\nlet b: fixed[{f}] @rep = reshape(bb, [{f}]);\n\
+             print(reveal(conv2d(x, k, b, height: 6, width: 6, channels: 2, size: 3, stride: 1, pad: 0), to: alice));\n\
+             print(reveal(conv2d(x, k5, b, height: 6, width: 6, channels: 2, size: 5, stride: 2, pad: 2), to: alice));\n\
+             print(reveal(max_pool2d(x, height: 6, width: 6, channels: 2, size: 2), to: alice));\n\
+             print(reveal(avg_pool2d(x, height: 6, width: 6, channels: 2, size: 3), to: alice));\n}}\n",
+            hwc = h * w * c,
+            k3 = 9 * c,
+            k5 = 25 * c,
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(["run", "--seed", "5"])
+        .arg(dir.join("p.tfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Vec<f64>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.trim_start_matches("[alice] ")
+                .replace(['[', ']'], "")
+                .split(", ")
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let wants = [
+        conv_f64(&x, &k, &b[0], (h, w, c), 3, 1, 0),
+        conv_f64(&x, &k5, &b[0], (h, w, c), 5, 2, 2),
+        pool_f64(&x, (h, w, c), 2, true),
+        pool_f64(&x, (h, w, c), 3, false),
+    ];
+    for (i, (want, bound)) in wants.iter().zip([1e-3, 1e-3, 1e-4, 1e-3]).enumerate() {
+        let want = want.concat();
+        assert_eq!(lines[i].len(), want.len(), "layer {i}: size");
+        let worst = want
+            .iter()
+            .zip(&lines[i])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("layer {i}: worst absolute error {worst:.2e}");
+        assert!(worst < bound, "layer {i}: {worst}");
+    }
+}

@@ -110,6 +110,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "shape",
     "concat",
     "transpose",
+    "im2col",
     "reshape",
     "sum",
     "max",
@@ -1115,9 +1116,7 @@ impl<'a> Checker<'a> {
             };
             consts.insert(param.name.name.clone(), value);
         }
-        self.const_params.push(consts.clone());
-        let result = self.call_arguments(cx, module, decl, &bound, expected);
-        self.const_params.pop();
+        let result = self.call_arguments(cx, module, decl, &bound, &consts, expected);
         let Some((hir_args, signature)) = result else {
             return poison(span);
         };
@@ -1259,13 +1258,19 @@ impl<'a> Checker<'a> {
         module: super::ModuleId,
         decl: &'a ast::FnDecl,
         bound: &[&'a ast::Arg],
+        consts: &HashMap<String, super::ConstValue>,
         expected: &Expected,
     ) -> Option<(Vec<Expr>, Vec<(Type, Placement)>)> {
         let target = self.target(cx, expected);
         let mut hir_args = Vec::new();
         let mut signature = Vec::new();
         for (param, arg) in decl.params.iter().zip(bound).filter(|(p, _)| !p.constant) {
-            let (declared, any_shape) = self.signature_type(module, &param.ty)?;
+            // The callee's `const` parameters may size its parameters' types; the arguments
+            // themselves are the caller's expressions, checked in the caller's scope.
+            self.const_params.push(consts.clone());
+            let declared = self.signature_type(module, &param.ty);
+            self.const_params.pop();
+            let (declared, any_shape) = declared?;
             let declared_placement = match &param.placement {
                 Some(p) => Some(self.placement(p)?),
                 None => None,
@@ -1502,6 +1507,122 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    /// The geometry of `im2col`: `image: [h, w, c]`, `window: [kh, kw]`, and optional
+    /// `stride: s` (1) and `pad: p` (0), all known at compile time.
+    fn window(
+        &mut self,
+        cx: &FnContext,
+        named: &HashMap<String, &'a ast::Expr>,
+        span: Span,
+    ) -> Option<tfe_ir::Window> {
+        let image = self.const_ints(
+            cx,
+            named.get("image").copied(),
+            3,
+            "image: [height, width, channels]",
+            span,
+        )?;
+        let window = self.const_ints(
+            cx,
+            named.get("window").copied(),
+            2,
+            "window: [height, width]",
+            span,
+        )?;
+        let one = |this: &mut Self, key: &str, default: i64| -> Option<i64> {
+            match named.get(key) {
+                None => Some(default),
+                Some(e) => match this.const_expr(cx.module, e)? {
+                    super::ConstValue::Int(v) => Some(v),
+                    _ => {
+                        this.error(Diagnostic::error(
+                            "E0214",
+                            format!("`{key}` of `im2col` is an `int` constant"),
+                            Label::new(e.span, "not an integer"),
+                        ));
+                        None
+                    }
+                },
+            }
+        };
+        let stride = one(self, "stride", 1)?;
+        let pad = one(self, "pad", 0)?;
+        let [h, w, c] = [image[0], image[1], image[2]];
+        let [kh, kw] = [window[0], window[1]];
+        if h < 1
+            || w < 1
+            || c < 1
+            || kh < 1
+            || kw < 1
+            || stride < 1
+            || pad < 0
+            || kh > h + 2 * pad
+            || kw > w + 2 * pad
+        {
+            self.error(
+                Diagnostic::error(
+                    "E0214",
+                    format!(
+                        "no {kh}×{kw} window fits a {h}×{w} image with padding {pad} and stride {stride}"
+                    ),
+                    Label::new(span, "in this `im2col`"),
+                )
+                .with_help("sizes and the stride are at least 1, the padding at least 0, and the window at most the padded image"),
+            );
+            return None;
+        }
+        let u = |v: i64| v as usize;
+        Some(tfe_ir::Window {
+            h: u(h),
+            w: u(w),
+            c: u(c),
+            kh: u(kh),
+            kw: u(kw),
+            stride: u(stride),
+            pad: u(pad),
+        })
+    }
+
+    /// A list of `len` integer constants, `[a, b, …]`.
+    fn const_ints(
+        &mut self,
+        cx: &FnContext,
+        value: Option<&'a ast::Expr>,
+        len: usize,
+        what: &str,
+        span: Span,
+    ) -> Option<Vec<i64>> {
+        let items = match value.map(|v| &v.kind) {
+            Some(ast::ExprKind::Array(items)) if items.len() == len => items,
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        "E0214",
+                        format!("`im2col` needs `{what}`"),
+                        Label::new(value.map_or(span, |v| v.span), "expected here"),
+                    )
+                    .with_help("write the sizes as a list of integer constants: `im2col(x, image: [8, 8, 1], window: [3, 3])`"),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match self.const_expr(cx.module, item)? {
+                super::ConstValue::Int(v) => out.push(v),
+                _ => {
+                    self.error(Diagnostic::error(
+                        "E0214",
+                        "the sizes of `im2col` are `int` constants",
+                        Label::new(item.span, "not an integer"),
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// A string literal argument (a file path).
@@ -1910,6 +2031,52 @@ impl<'a> Checker<'a> {
                 let placement = value.placement;
                 Some(make(
                     Builtin::Transpose,
+                    vec![value],
+                    tensor(t.scalar, shape),
+                    placement,
+                ))
+            }
+            "im2col" => {
+                let (pos, named) =
+                    self.split_args(name, args, 1, &["image", "window", "stride", "pad"], span)?;
+                let value = self.expr(cx, pos[0], &Expected::at(target));
+                let t = self.tensor_of(&value, "the argument")?.clone();
+                let g = self.window(cx, &named, span)?;
+                let per_image = (g.h * g.w * g.c) as u64;
+                match t.shape.as_slice() {
+                    [_, types::Dim::Known(k)] if *k != per_image => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0202",
+                                format!(
+                                    "`im2col` of {}×{}×{} images needs rows of {per_image} values, but this is {t}",
+                                    g.h, g.w, g.c
+                                ),
+                                Label::new(value.span, format!("this is {t}")),
+                            )
+                            .with_help("one image per row, flattened channel-last: index (y * width + x) * channels + c"),
+                        );
+                        return None;
+                    }
+                    [_, _] if t.scalar.is_numeric() => {}
+                    _ => {
+                        self.error(Diagnostic::error(
+                            "E0203",
+                            "`im2col` takes a matrix of numbers: one image per row",
+                            Label::new(value.span, format!("this is {t}")),
+                        ));
+                        return None;
+                    }
+                }
+                let (oh, ow) = g.out();
+                let rows = match t.shape[0] {
+                    types::Dim::Known(n) => types::Dim::Known(n * (oh * ow) as u64),
+                    types::Dim::Runtime => types::Dim::Runtime,
+                };
+                let shape = vec![rows, types::Dim::Known((g.kh * g.kw * g.c) as u64)];
+                let placement = value.placement;
+                Some(make(
+                    Builtin::Im2Col(g),
                     vec![value],
                     tensor(t.scalar, shape),
                     placement,
