@@ -31,6 +31,7 @@ fn main() {
         ("lex", lex_bench),
         ("check", check_bench),
         ("jit", jit::run),
+        ("examples", workloads::examples),
     ];
     for (name, run) in benches {
         if name.contains(filter.as_str()) {

@@ -302,3 +302,81 @@ pub fn lr_step_jit() {
         best[2] / best[0]
     );
 }
+
+/// The examples as shipped (`examples/*.tfe` with `examples/data/`, copied to a scratch
+/// directory): for each, the compile time (check, lower and project every party; median of 5) and
+/// one run's time, rounds and bytes per party, and the run's peak resident memory.
+/// `mnist_train` runs first, so its peak is its own (about 1 GB; the limit is 2 GB).
+pub fn examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let scratch = std::env::temp_dir().join(format!("tfe-bench-examples-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    copy_dir(&root.join("data"), &scratch);
+    // (file, batches per run for seconds per batch, the original system's figure)
+    let list: &[(&str, f64, &str)] = &[
+        (
+            "mnist_train.tfe",
+            31.0,
+            "network A training; TF Encrypted's table: 0.20 s per batch of 128 (SGD), on three 4-core machines",
+        ),
+        (
+            "mnist_predict.tfe",
+            1.0,
+            "784-128-128-10 inference on 100 images",
+        ),
+        ("digits_cnn.tfe", 1.0, "CNN inference on 297 images"),
+        (
+            "secure_aggregation.tfe",
+            30.0,
+            "30 rounds of five hospitals' gradients averaged",
+        ),
+        (
+            "logreg.tfe",
+            150.0,
+            "logistic regression, 10 epochs of 15 batches",
+        ),
+        ("salaries.tfe", 1.0, "mean and max of three salaries"),
+    ];
+    for (file, batches, note) in list {
+        let src = std::fs::read_to_string(root.join(file)).expect("example");
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let hir = tfe_compiler::check(&src).unwrap_or_else(|d| panic!("{d:?}"));
+            let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+            let programs: Vec<_> = (0..ir.parties.len())
+                .map(|p| tfe_ir::project(&ir, p))
+                .collect();
+            times.push(t.elapsed().as_secs_f64());
+            drop(programs);
+        }
+        times.sort_by(f64::total_cmp);
+        let r = run(&src, &scratch);
+        println!(
+            "bench example-{} {:.6} {} {}  (one run; {:.4} s per batch over {batches} batches; compile {:.2} ms; peak resident {}; {note})",
+            file.trim_end_matches(".tfe"),
+            r.seconds,
+            r.rounds.iter().max().unwrap(),
+            r.bytes.iter().max().unwrap(),
+            r.seconds / batches,
+            times[2] * 1e3,
+            r.peak_rss.map_or("unknown".to_string(), |p| format!(
+                "{:.0} MB",
+                p as f64 / 1e6
+            )),
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

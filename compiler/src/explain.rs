@@ -296,7 +296,8 @@ Right:
         code: "E0114",
         title: "wrong arguments",
         text: "A call gives a function or builtin the wrong number of arguments, a named argument it does not
-take, or a positional argument after a named one. User functions take positional arguments only.
+take (or names twice), or a positional argument after a named one. Functions take their arguments
+by position, then by parameter name: `softmax(x, axis: 1)`.
 
 Wrong:
     let s = sum(x, dim: 0);
@@ -307,7 +308,7 @@ Right:
     Explanation {
         code: "E0115",
         title: "not a constant",
-        text: "A constant's value, a dimension in a type or an `axis:` must be known at compile time: built
+        text: "A constant's value, a dimension in a type, an `axis:` or the argument of a `const` parameter must be known at compile time: built
 from literals and other constants (integers without overflow or division by zero). A constant
 may not depend on itself. Constants are scalars.
 
