@@ -6,6 +6,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("std::math", include_str!("../../stdlib/std/math.tfe")),
     ("std::nn", include_str!("../../stdlib/std/nn.tfe")),
     ("std::optim", include_str!("../../stdlib/std/optim.tfe")),
+    ("std::sort", include_str!("../../stdlib/std/sort.tfe")),
 ];
 
 /// A library module's syntax tree, parsed once per process. `None` for an unknown path, or
