@@ -1156,24 +1156,7 @@ impl<'a> Checker<'a> {
             let slot = match &arg.name {
                 None => {
                     if next >= decl.params.len() {
-                        self.error(
-                            Diagnostic::error(
-                                "E0114",
-                                format!(
-                                    "`{}` takes {} argument{}, but {} {} given",
-                                    decl.name.name,
-                                    decl.params.len(),
-                                    if decl.params.len() == 1 { "" } else { "s" },
-                                    args.len(),
-                                    if args.len() == 1 { "is" } else { "are" }
-                                ),
-                                Label::new(span, "in this call"),
-                            )
-                            .with_secondary_if(
-                                module == MAIN_MODULE,
-                                Label::new(decl.name.span, "defined here"),
-                            ),
-                        );
+                        self.error(wrong_count(module, decl, args.len(), span));
                         return None;
                     }
                     next += 1;
@@ -1222,23 +1205,8 @@ impl<'a> Checker<'a> {
             .collect();
         if !missing.is_empty() {
             self.error(
-                Diagnostic::error(
-                    "E0114",
-                    format!(
-                        "`{}` takes {} argument{}, but {} {} given",
-                        decl.name.name,
-                        decl.params.len(),
-                        if decl.params.len() == 1 { "" } else { "s" },
-                        args.len(),
-                        if args.len() == 1 { "is" } else { "are" }
-                    ),
-                    Label::new(span, "in this call"),
-                )
-                .with_secondary_if(
-                    module == MAIN_MODULE,
-                    Label::new(decl.name.span, "defined here"),
-                )
-                .with_help(format!("missing: {}", missing.join(", "))),
+                wrong_count(module, decl, args.len(), span)
+                    .with_help(format!("missing: {}", missing.join(", "))),
             );
             return None;
         }
@@ -2327,4 +2295,29 @@ fn similar(a: &str, b: &str) -> bool {
         prev = cur;
     }
     prev[b.len()] <= 1
+}
+
+/// E0114 for a call with the wrong number of arguments (the definition is shown when it is in
+/// the program's own file).
+fn wrong_count(
+    module: super::ModuleId,
+    decl: &ast::FnDecl,
+    given: usize,
+    span: Span,
+) -> Diagnostic {
+    let n = decl.params.len();
+    Diagnostic::error(
+        "E0114",
+        format!(
+            "`{}` takes {n} argument{}, but {given} {} given",
+            decl.name.name,
+            if n == 1 { "" } else { "s" },
+            if given == 1 { "is" } else { "are" }
+        ),
+        Label::new(span, "in this call"),
+    )
+    .with_secondary_if(
+        module == MAIN_MODULE,
+        Label::new(decl.name.span, "defined here"),
+    )
 }
