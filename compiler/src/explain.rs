@@ -497,6 +497,21 @@ Right:
 ",
     },
     Explanation {
+        code: "E0215",
+        title: "bad `log2_lookup` table or exponent",
+        text: "`log2_lookup(x, table, from: k)` reads, for each element, the table entry of the power of two
+below it: entry j where 2^(k+j) <= x < 2^(k+j+1), and 0 outside the table. The table is a list of
+1 to 64 numeric constants, written in the call (it is part of the compiled program, and which entry
+is read stays secret); `from` is an `int` constant from -64 to 64.
+
+Wrong:
+    let t: fixed[3] = ones([3]);
+    let s = log2_lookup(x, t, from: 0);
+Right:
+    let s = log2_lookup(x, [1.0, 0.5, 0.25], from: 0);
+",
+    },
+    Explanation {
         code: "E0301",
         title: "secret value without a reveal",
         text: "A secret value (held in shares at a secret placement) would reach a party, or become public,

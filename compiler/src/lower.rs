@@ -512,6 +512,10 @@ impl Lowerer<'_> {
                         Builtin::Concat { axis } => Kernel::Concat { axis: *axis },
                         Builtin::Transpose => Kernel::Transpose,
                         Builtin::Im2Col(w) => Kernel::Im2Col(*w),
+                        Builtin::Log2Lookup { from, table } => Kernel::Log2Lookup {
+                            from: *from,
+                            table: table.clone(),
+                        },
                         Builtin::Reshape => Kernel::Reshape,
                         Builtin::Sum { axis } => Kernel::Sum { axis: *axis },
                         Builtin::Max { axis } => Kernel::Max { axis: *axis },

@@ -183,6 +183,15 @@ pub enum Kernel {
     /// The windows of a batch of images as rows (`im2col`): a convolution is then one matrix
     /// product, and a pooling one reduction. A public gather, so local on shares.
     Im2Col(Window),
+    /// `log2_lookup(x, table, from: k)`: per element, `table[e - k]` where `2^e <= x < 2^(e+1)`,
+    /// and 0 where `e` is outside `k .. k + len(table)` (so for `x <= 0`). The table is a list
+    /// of constants.
+    /// It lets a library scale a value into a narrow range (`x · 2^-e`) and back, which is how
+    /// `reciprocal` and `inv_sqrt` cover wide ranges.
+    Log2Lookup {
+        from: i64,
+        table: Vec<f64>,
+    },
     /// Arguments: the value, then one size register per dimension.
     Reshape,
     Concat {
@@ -240,6 +249,10 @@ impl Kernel {
                 "im2col.{}x{}x{}.k{}x{}.s{}.p{}",
                 w.h, w.w, w.c, w.kh, w.kw, w.stride, w.pad
             ),
+            Kernel::Log2Lookup { from, table } => {
+                let entries: Vec<String> = table.iter().map(|v| format!("{v:?}")).collect();
+                format!("log2_lookup.from{from}[{}]", entries.join(","))
+            }
             Kernel::Reshape => "reshape".into(),
             Kernel::Concat { axis } => format!("concat.axis{axis}"),
             Kernel::Index { items } => {

@@ -627,39 +627,21 @@ fn share_from_role0(
     }
 }
 
-/// The most significant bit of a secret (its sign, for two's complement values of magnitude
-/// below 2^63), as an arithmetic sharing of 0 or 1.
+/// The bits of a secret as a boolean sharing (arithmetic to binary, A2B), in 8 rounds.
 ///
 /// `x = (x_0 + x_1) + x_2`: role 0 bit-shares `u = x_0 + x_1` (1 round), `v = x_2` is already
-/// bit-shared (roles 1 and 2 hold it). A Kogge–Stone carry-lookahead over the 64-bit words
-/// computes the carry into bit 63 (1 round for the generate bits, then 6 levels of two ANDs each,
-/// one round per level); the sign is `u_63 ^ v_63 ^ carry`. It is turned back into an arithmetic
-/// 0/1 sharing: role 0 knows two of its three bit components and shares their XOR `t`
-/// (1 round), and `t ^ b_2 = t + b_2 - 2 t b_2` costs one product (1 round). 10 rounds in all.
-pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
+/// bit-shared (roles 1 and 2 hold it). A Kogge–Stone carry-lookahead adder over the 64-bit words
+/// computes every carry (1 round for the generate bits, then 6 levels of two ANDs each, one round
+/// per level); the sum is `u ^ v ^ (carries << 1)`. Per element each party sends 14 words.
+fn a2b(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
     let i = aby.role(ctx)?;
     let shape = x.shape().to_vec();
-    let zero = RingTensor::zeros(IxDyn(&shape));
-    // v = x_2 as a boolean sharing: component 2 is x_2, the others 0.
-    let v = match i {
-        0 => Rep {
-            a: zero.clone(),
-            b: zero.clone(),
-        },
-        1 => Rep {
-            a: zero.clone(),
-            b: x.b.clone(),
-        },
-        _ => Rep {
-            a: x.a.clone(),
-            b: zero.clone(),
-        },
-    };
     let u_value = (i == 0)
         .then(|| ring::add(&x.a, &x.b))
         .transpose()
         .map_err(RunError::Shape)?;
     let u = share_from_role0(ctx, aby, u_value, &shape, true)?;
+    let v = component2(aby, ctx, x, &shape)?;
     let p0 = xor(&u, &v)?;
     let started = and_start(ctx, aby, &u, &v)?;
     let mut g = and_finish(ctx, aby, started)?;
@@ -672,37 +654,108 @@ pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
         g = xor(&g, &pg)?;
         p = pp;
     }
-    // Bit 63 of the sum: p0_63 ^ carry into 63 (= g_62 after the prefix computation).
-    let bit =
-        |p0: &RingTensor, g: &RingTensor| ring::zip_with(p0, g, |a, b| ((a >> 63) ^ (b >> 62)) & 1);
-    let m = Rep {
-        a: bit(&p0.a, &g.a).map_err(RunError::Shape)?,
-        b: bit(&p0.b, &g.b).map_err(RunError::Shape)?,
-    };
-    // m = m_0 ^ m_1 ^ m_2 (components). Role 0 holds m_0 and m_1.
+    // g holds the group generate of bits 0..=k at bit k: the carry into bit k + 1.
+    xor(&p0, &shl(&g, 1))
+}
+
+/// Component 2 of a sharing alone, as a sharing of its own (the other components 0): roles 1
+/// and 2 hold it, so it costs nothing.
+fn component2(aby: &Aby3, ctx: &Ctx<'_>, x: &Rep, shape: &[usize]) -> Result<Rep, RunError> {
+    let zero = RingTensor::zeros(IxDyn(shape));
+    Ok(match aby.role(ctx)? {
+        0 => Rep {
+            a: zero.clone(),
+            b: zero,
+        },
+        1 => Rep {
+            a: zero,
+            b: x.b.clone(),
+        },
+        _ => Rep {
+            a: x.a.clone(),
+            b: zero,
+        },
+    })
+}
+
+/// Boolean-shared bits (each word's bit 0, the others 0) to an arithmetic 0/1 sharing (bit
+/// injection), in 2 rounds: role 0 knows two of the three components and shares their XOR `t`
+/// (1 round), and `t ^ b_2 = t + b_2 - 2 t b_2` costs one product (1 round).
+fn b2a_bits(ctx: &mut Ctx<'_>, aby: &Aby3, m: &Rep) -> Result<Rep, RunError> {
+    let i = aby.role(ctx)?;
+    let shape = m.shape().to_vec();
     let t_value = (i == 0)
         .then(|| ring::zip_with(&m.a, &m.b, |a, b| a ^ b))
         .transpose()
         .map_err(RunError::Shape)?;
     let t = share_from_role0(ctx, aby, t_value, &shape, false)?;
-    let m2 = match i {
-        0 => Rep {
-            a: zero.clone(),
-            b: zero.clone(),
-        },
-        1 => Rep {
-            a: zero.clone(),
-            b: m.b.clone(),
-        },
-        _ => Rep {
-            a: m.a.clone(),
-            b: zero,
-        },
-    };
+    let m2 = component2(aby, ctx, m, &shape)?;
     let tm = mul(ctx, aby, &t, &m2, 0)?;
     // t + m2 - 2 t m2
     let two_tm = add(&tm, &tm)?;
     sub(&add(&t, &m2)?, &two_tm)
+}
+
+/// The most significant bit of a secret (its sign, for two's complement values of magnitude
+/// below 2^63), as an arithmetic sharing of 0 or 1: bit 63 of [`a2b`] (8 rounds), injected by
+/// [`b2a_bits`] (2 rounds). 10 rounds in all.
+pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
+    let bits = a2b(ctx, aby, x)?;
+    let top = bits
+        .map(|t| Ok(t.mapv(|v| v >> 63)))
+        .map_err(RunError::Shape)?;
+    b2a_bits(ctx, aby, &top)
+}
+
+/// The position of the highest set bit of each element, as an arithmetic one-hot sharing along a
+/// new last axis of `len` entries: entry `j` is 1 where the highest set bit is `lo + j`, and every
+/// entry is 0 where it lies outside `lo .. lo + len` (so for 0, and for negative values, whose
+/// bit 63 is set). Positions below 0 or above 62 are never set.
+///
+/// [`a2b`] (8 rounds), then a prefix OR from the top, `y |= y >> s` for s = 1, 2, …, 32 (6 rounds,
+/// one AND each, as `a | b = a ^ b ^ (a & b)`), whose differences `y ^ (y >> 1)` mark the highest
+/// bit, then [`b2a_bits`] of the `len` wanted bits at once (2 rounds): 16 rounds, and per
+/// element 20 + 2 `len` words sent by each party.
+pub fn highest_bit_onehot(
+    ctx: &mut Ctx<'_>,
+    aby: &Aby3,
+    x: &Rep,
+    lo: i64,
+    len: usize,
+) -> Result<Rep, RunError> {
+    let mut y = a2b(ctx, aby, x)?;
+    for s in [1u32, 2, 4, 8, 16, 32] {
+        let ys = y.map(|t| Ok(t.mapv(|v| v >> s))).map_err(RunError::Shape)?;
+        let started = and_start(ctx, aby, &y, &ys)?;
+        let both = and_finish(ctx, aby, started)?;
+        y = xor(&xor(&y, &ys)?, &both)?;
+    }
+    let below = y.map(|t| Ok(t.mapv(|v| v >> 1))).map_err(RunError::Shape)?;
+    let top = xor(&y, &below)?;
+    // Spread the wanted bits along a new last axis, each in bit 0 of its word.
+    let mut shape = x.shape().to_vec();
+    shape.push(len);
+    let spread = |t: &RingTensor| -> Result<RingTensor, RunError> {
+        let words: Vec<u64> = t
+            .iter()
+            .flat_map(|w| {
+                (0..len).map(move |j| {
+                    let bit = lo + j as i64;
+                    if (0..63).contains(&bit) {
+                        (w >> bit) & 1
+                    } else {
+                        0
+                    }
+                })
+            })
+            .collect();
+        RingTensor::from_shape_vec(IxDyn(&shape), words).map_err(|e| RunError::Shape(e.to_string()))
+    };
+    let bits = Rep {
+        a: spread(&top.a)?,
+        b: spread(&top.b)?,
+    };
+    b2a_bits(ctx, aby, &bits)
 }
 
 /// The maximum along `axis` (which disappears from the shape): a tournament of ⌈log2 n⌉ levels.

@@ -260,6 +260,27 @@ fn collect<'v, T>(
         .collect()
 }
 
+/// `table[e - from]` where `2^e <= x < 2^(e+1)`; 0 for `x <= 0` and for `e` outside the table.
+pub fn log2_lookup(x: f64, table: &[f64], from: i64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return 0.0;
+    }
+    let e = x.log2().floor() as i64;
+    // log2 rounds: make sure 2^e <= x < 2^(e+1) exactly.
+    let e = if 2f64.powi(e as i32) > x {
+        e - 1
+    } else if 2f64.powi(e as i32 + 1) <= x {
+        e + 1
+    } else {
+        e
+    };
+    usize::try_from(e - from)
+        .ok()
+        .and_then(|j| table.get(j))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// Runs a kernel on plaintext arguments. `result` is the scalar kind of the result register.
 pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value, RunError> {
     let a = || args[0];
@@ -277,6 +298,14 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         | Kernel::Sum { .. }
         | Kernel::Max { .. }
         | Kernel::ArgMax { .. } => shape_op(kernel, args)?,
+        Kernel::Log2Lookup { from, table } => match a() {
+            Value::F64(x) => Value::F64(x.mapv(|v| log2_lookup(v, table, *from))),
+            _ => {
+                return Err(RunError::Internal(
+                    "`log2_lookup` of non-fixed values".into(),
+                ));
+            }
+        },
         Kernel::Neg => match a() {
             Value::F64(t) => Value::F64(t.mapv(|v| -v)),
             Value::I64(t) => Value::I64(t.mapv(i64::wrapping_neg)),

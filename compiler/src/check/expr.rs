@@ -111,6 +111,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "concat",
     "transpose",
     "im2col",
+    "log2_lookup",
     "reshape",
     "sum",
     "max",
@@ -1553,6 +1554,42 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// The table of `log2_lookup`: a list of 1 to 64 numeric constants, `[1.0, 0.5, 0.25]`.
+    fn const_table(&mut self, cx: &FnContext, value: &'a ast::Expr) -> Option<Vec<f64>> {
+        let bad = |this: &mut Self, span: Span, label: &str| {
+            this.error(
+                Diagnostic::error(
+                    "E0215",
+                    "the table of `log2_lookup` is a list of 1 to 64 numeric constants",
+                    Label::new(span, label.to_string()),
+                )
+                .with_help(
+                    "write the table as a list: `log2_lookup(x, [1.0, 0.5, 0.25], from: 0)`",
+                ),
+            );
+        };
+        let ast::ExprKind::Array(items) = &value.kind else {
+            bad(self, value.span, "not a list of constants");
+            return None;
+        };
+        if items.is_empty() || items.len() > 64 {
+            bad(self, value.span, &format!("{} entries", items.len()));
+            return None;
+        }
+        let mut out = Vec::new();
+        for item in items {
+            match self.const_expr(cx.module, item)? {
+                super::ConstValue::Int(v) => out.push(v as f64),
+                super::ConstValue::Fixed(v) => out.push(v),
+                super::ConstValue::Bool(_) => {
+                    bad(self, item.span, "a `bool`");
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// A list of `len` integer constants, `[a, b, …]`.
     fn const_ints(
         &mut self,
@@ -2047,6 +2084,57 @@ impl<'a> Checker<'a> {
                     Builtin::Im2Col(g),
                     vec![value],
                     tensor(t.scalar, shape),
+                    placement,
+                ))
+            }
+            "log2_lookup" => {
+                let (pos, named) = self.split_args(name, args, 2, &["from"], span)?;
+                let value = self.expr(cx, pos[0], &Expected::at(target));
+                let t = self.tensor_of(&value, "the argument")?.clone();
+                if t.scalar != Scalar::Fixed {
+                    self.error(
+                        Diagnostic::error(
+                            "E0201",
+                            format!("`log2_lookup` of `{}` values", t.scalar.name()),
+                            Label::new(value.span, format!("this is {t}")),
+                        )
+                        .with_help("`log2_lookup` takes `fixed` values"),
+                    );
+                    return None;
+                }
+                let table = self.const_table(cx, pos[1])?;
+                let from = match named.get("from") {
+                    Some(e) => match self.const_expr(cx.module, e)? {
+                        super::ConstValue::Int(k) if (-64..=64).contains(&k) => k,
+                        _ => {
+                            self.error(
+                                Diagnostic::error(
+                                    "E0215",
+                                    "`from` of `log2_lookup` is an `int` constant from -64 to 64",
+                                    Label::new(e.span, "not such a constant"),
+                                )
+                                .with_help("`from: k` says the table's first entry is for 2^k <= x < 2^(k+1)"),
+                            );
+                            return None;
+                        }
+                    },
+                    None => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0215",
+                                "`log2_lookup` needs `from: k`, the exponent of the table's first entry",
+                                Label::new(span, "in this `log2_lookup`"),
+                            )
+                            .with_help("`log2_lookup(x, table, from: -16)`: entry 0 is for 2^-16 <= x < 2^-15"),
+                        );
+                        return None;
+                    }
+                };
+                let placement = value.placement;
+                Some(make(
+                    Builtin::Log2Lookup { from, table },
+                    vec![value],
+                    tensor(Scalar::Fixed, t.shape.clone()),
                     placement,
                 ))
             }

@@ -184,6 +184,30 @@ proptest! {
     }
 
     #[test]
+    fn highest_bit_onehot_marks_the_top_bit(
+        xs in prop::collection::vec(any::<i64>(), 1..30),
+        shifts in prop::collection::vec(0u32..64, 30),
+        lo in -3i64..40,
+        len in 1usize..30,
+        seed in any::<u64>(),
+    ) {
+        // Values of every magnitude: shift random words right so that each bit length occurs.
+        let values: Vec<i64> = xs.iter().zip(&shifts).map(|(v, s)| v >> s).collect();
+        let x = tensor(values.iter().map(|v| *v as u64).collect(), &[values.len()]);
+        let sx = split(&x, seed);
+        let out = run3(move |ctx, aby| highest_bit_onehot(ctx, aby, &sx[ctx.me], lo, len));
+        let opened = open(&out);
+        prop_assert_eq!(opened.shape(), &[values.len(), len][..]);
+        for (i, v) in values.iter().enumerate() {
+            let top = (*v as u64).checked_ilog2().map(i64::from); // None for 0; 63 for negatives
+            for j in 0..len {
+                let want = u64::from(top == Some(lo + j as i64) && top != Some(63));
+                prop_assert_eq!(opened[[i, j]], want, "value {} entry {}", v, j);
+            }
+        }
+    }
+
+    #[test]
     fn max_along_an_axis_is_exact(
         rows in 1usize..12,
         cols in 1usize..6,
@@ -347,6 +371,22 @@ fn rounds_and_bytes_match_the_theory() {
         let expected_messages = if role == 0 { 16 } else { 14 };
         assert_eq!(messages, expected_messages, "msb role {role}");
         assert_eq!(bytes, messages * tensor_bytes(n, 1), "msb role {role}");
+    }
+
+    // Highest bit as a one-hot of 24 entries: A2B (role 0's sharing, the generate bits, 12
+    // Kogge–Stone ANDs), 6 prefix-OR ANDs, and the bit injection of the 24 bits (role 0's
+    // sharing and one product): 16 rounds.
+    let xs = x.clone();
+    let t = traffic(move |ctx, aby| highest_bit_onehot(ctx, aby, &xs[ctx.me], 0, 24));
+    for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
+        assert!(rounds <= 16, "onehot role {role}: {rounds} rounds");
+        let (words, wide) = if role == 0 { (20, 2) } else { (19, 1) };
+        assert_eq!(messages, words + wide, "onehot role {role}");
+        assert_eq!(
+            bytes,
+            words * tensor_bytes(n, 1) + wide * tensor_bytes(n * 24, 2),
+            "onehot role {role}"
+        );
     }
 
     // Max of 1000: 10 levels of one comparison and one select on the halves (500, 250, …).
