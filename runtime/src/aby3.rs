@@ -707,21 +707,25 @@ pub fn msb(ctx: &mut Ctx<'_>, aby: &Aby3, x: &Rep) -> Result<Rep, RunError> {
     b2a_bits(ctx, aby, &top)
 }
 
-/// The position of the highest set bit of each element, as an arithmetic one-hot sharing along a
-/// new last axis of `len` entries: entry `j` is 1 where the highest set bit is `lo + j`, and every
-/// entry is 0 where it lies outside `lo .. lo + len` (so for 0, and for negative values, whose
-/// bit 63 is set). Positions below 0 or above 62 are never set.
+/// A public table read at each element's highest set bit: `table[j]` where the highest set bit
+/// of the element is `lo + j`, and 0 where it lies outside `lo .. lo + len` (so for 0, and for
+/// negative values, whose bit 63 is set). Positions below 0 or above 62 are never read. The
+/// result is exact (no truncation): it is a sum of table entries, which are ring elements.
 ///
 /// [`a2b`] (8 rounds), then a prefix OR from the top, `y |= y >> s` for s = 1, 2, …, 32 (6 rounds,
-/// one AND each, as `a | b = a ^ b ^ (a & b)`), whose differences `y ^ (y >> 1)` mark the highest
-/// bit, then [`b2a_bits`] of the `len` wanted bits at once (2 rounds): 16 rounds, and per
-/// element 20 + 2 `len` words sent by each party.
-pub fn highest_bit_onehot(
+/// one AND each, as `a | b = a ^ b ^ (a & b)`), whose differences `h = y ^ (y >> 1)` mark the
+/// highest bit. The lookup is `sum_j table[j] h_j` with `h = t ^ s`, where role 0 knows
+/// `t = h_0 ^ h_1` and roles 1 and 2 know `s = h_2`: since `t ^ s = s + t (1 - 2 s)`, role 0 splits
+/// each wanted bit of `t` additively between roles 1 and 2 (role 1's part from the key it shares
+/// with role 0, role 2's part sent: 1 round), each of them sums its part of the table entries
+/// locally, and a resharing gives replicated shares (1 round). 16 rounds; per element, role 0
+/// sends 21 + `len` words, roles 1 and 2 send 20.
+pub fn highest_bit_lookup(
     ctx: &mut Ctx<'_>,
     aby: &Aby3,
     x: &Rep,
     lo: i64,
-    len: usize,
+    table: &[u64],
 ) -> Result<Rep, RunError> {
     let mut y = a2b(ctx, aby, x)?;
     for s in [1u32, 2, 4, 8, 16, 32] {
@@ -731,31 +735,84 @@ pub fn highest_bit_onehot(
         y = xor(&xor(&y, &ys)?, &both)?;
     }
     let below = y.map(|t| Ok(t.mapv(|v| v >> 1))).map_err(RunError::Shape)?;
-    let top = xor(&y, &below)?;
-    // Spread the wanted bits along a new last axis, each in bit 0 of its word.
-    let mut shape = x.shape().to_vec();
-    shape.push(len);
-    let spread = |t: &RingTensor| -> Result<RingTensor, RunError> {
-        let words: Vec<u64> = t
-            .iter()
-            .flat_map(|w| {
-                (0..len).map(move |j| {
-                    let bit = lo + j as i64;
-                    if (0..63).contains(&bit) {
-                        (w >> bit) & 1
-                    } else {
-                        0
-                    }
+    let top = xor(&y, &below)?
+        .map(|t| Ok(t.as_standard_layout().into_owned()))
+        .map_err(RunError::Shape)?;
+    let len = table.len();
+    let bit = |w: u64, j: usize| -> u64 {
+        let at = lo + j as i64;
+        if (0..63).contains(&at) {
+            (w >> at) & 1
+        } else {
+            0
+        }
+    };
+    let shape = x.shape().to_vec();
+    let mut wide = shape.clone();
+    wide.push(len);
+    let words = |t: &RingTensor| -> Vec<u64> { t.as_slice().unwrap_or(&[]).to_vec() };
+    // This role's additive part of the lookup, `sum_j c_j part_j` with `c_j = table[j] (1 - 2 s_j)`.
+    let signed = |s: u64, j: usize| {
+        if bit(s, j) == 1 {
+            table[j].wrapping_neg()
+        } else {
+            table[j]
+        }
+    };
+    let key = ctx.key();
+    let part: Vec<u64> = match aby.role(ctx)? {
+        0 => {
+            let r = ctx.draw(&aby.pair(0), key, 1, &wide)?;
+            let r = r.as_slice().unwrap_or(&[]);
+            let t: Vec<u64> = words(&top.a)
+                .iter()
+                .zip(words(&top.b))
+                .map(|(p, q)| p ^ q)
+                .collect();
+            let d: Vec<u64> = t
+                .iter()
+                .enumerate()
+                .flat_map(|(e, w)| (0..len).map(move |j| (e, j, *w)))
+                .map(|(e, j, w)| bit(w, j).wrapping_sub(r[e * len + j]))
+                .collect();
+            let d = RingTensor::from_shape_vec(IxDyn(&wide), d)
+                .map_err(|e| RunError::Shape(e.to_string()))?;
+            ctx.send(aby.at(2), key, d)?;
+            vec![0; t.len()]
+        }
+        1 => {
+            let r = ctx.draw(&aby.pair(0), key, 1, &wide)?;
+            let r = r.as_slice().unwrap_or(&[]);
+            words(&top.b)
+                .iter()
+                .enumerate()
+                .map(|(e, s)| {
+                    (0..len).fold(0u64, |acc, j| {
+                        acc.wrapping_add(table[j].wrapping_mul(bit(*s, j)))
+                            .wrapping_add(signed(*s, j).wrapping_mul(r[e * len + j]))
+                    })
                 })
-            })
-            .collect();
-        RingTensor::from_shape_vec(IxDyn(&shape), words).map_err(|e| RunError::Shape(e.to_string()))
+                .collect()
+        }
+        _ => {
+            let d = ctx.recv(aby.at(0), key)?;
+            let d = d.as_standard_layout();
+            let d = d.as_slice().unwrap_or(&[]);
+            words(&top.a)
+                .iter()
+                .enumerate()
+                .map(|(e, s)| {
+                    (0..len).fold(0u64, |acc, j| {
+                        acc.wrapping_add(signed(*s, j).wrapping_mul(d[e * len + j]))
+                    })
+                })
+                .collect()
+        }
     };
-    let bits = Rep {
-        a: spread(&top.a)?,
-        b: spread(&top.b)?,
-    };
-    b2a_bits(ctx, aby, &bits)
+    let part = RingTensor::from_shape_vec(IxDyn(&shape), part)
+        .map_err(|e| RunError::Shape(e.to_string()))?;
+    let masked = ring::add(&part, &zero_share(ctx, aby, &shape)?).map_err(RunError::Shape)?;
+    reshare(ctx, aby, masked)
 }
 
 /// The maximum along `axis` (which disappears from the shape): a tournament of ⌈log2 n⌉ levels.

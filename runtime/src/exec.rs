@@ -677,38 +677,14 @@ impl Exec<'_> {
                 }
             }
             Kernel::Log2Lookup { from, table } => {
-                // The one-hot of the highest bit (bit e + frac for 2^e), then a local dot
-                // product with the encoded table: exact, no truncation.
+                // The entry at the highest bit (bit e + frac for 2^e), encoded: exact, no
+                // truncation.
                 let table: Vec<u64> = table
                     .iter()
                     .map(|v| ring::encode_fixed(&ndarray::arr0(*v).into_dyn(), frac)[[]])
                     .collect();
-                let x = as_rep(&vals[0])?;
-                let onehot = aby3::highest_bit_onehot(
-                    &mut ctx,
-                    &aby,
-                    &x,
-                    from + i64::from(frac),
-                    table.len(),
-                )?;
-                let dot = |t: &RingTensor| -> Result<RingTensor, RunError> {
-                    let words: Vec<u64> = t
-                        .as_slice()
-                        .unwrap_or(&[])
-                        .chunks(table.len().max(1))
-                        .map(|row| {
-                            row.iter()
-                                .zip(&table)
-                                .fold(0u64, |acc, (h, c)| acc.wrapping_add(h.wrapping_mul(*c)))
-                        })
-                        .collect();
-                    RingTensor::from_shape_vec(IxDyn(x.shape()), words)
-                        .map_err(|e| RunError::Shape(format!("`log2_lookup`: {e}")))
-                };
-                Rep {
-                    a: dot(&onehot.a)?,
-                    b: dot(&onehot.b)?,
-                }
+                let lo = from + i64::from(frac);
+                aby3::highest_bit_lookup(&mut ctx, &aby, &as_rep(&vals[0])?, lo, &table)?
             }
             Kernel::Neg => aby3::neg(&as_rep(&vals[0])?),
             Kernel::Add => aby3::add(&as_rep(&vals[0])?, &as_rep(&vals[1])?)?,

@@ -184,26 +184,30 @@ proptest! {
     }
 
     #[test]
-    fn highest_bit_onehot_marks_the_top_bit(
+    fn highest_bit_lookup_reads_the_table_at_the_top_bit(
         xs in prop::collection::vec(any::<i64>(), 1..30),
         shifts in prop::collection::vec(0u32..64, 30),
         lo in -3i64..40,
-        len in 1usize..30,
+        table in prop::collection::vec(any::<u64>(), 1..30),
         seed in any::<u64>(),
     ) {
         // Values of every magnitude: shift random words right so that each bit length occurs.
         let values: Vec<i64> = xs.iter().zip(&shifts).map(|(v, s)| v >> s).collect();
         let x = tensor(values.iter().map(|v| *v as u64).collect(), &[values.len()]);
         let sx = split(&x, seed);
-        let out = run3(move |ctx, aby| highest_bit_onehot(ctx, aby, &sx[ctx.me], lo, len));
+        let t = table.clone();
+        let out = run3(move |ctx, aby| highest_bit_lookup(ctx, aby, &sx[ctx.me], lo, &t));
         let opened = open(&out);
-        prop_assert_eq!(opened.shape(), &[values.len(), len][..]);
+        prop_assert_eq!(opened.shape(), &[values.len()][..]);
         for (i, v) in values.iter().enumerate() {
-            let top = (*v as u64).checked_ilog2().map(i64::from); // None for 0; 63 for negatives
-            for j in 0..len {
-                let want = u64::from(top == Some(lo + j as i64) && top != Some(63));
-                prop_assert_eq!(opened[[i, j]], want, "value {} entry {}", v, j);
-            }
+            // The highest set bit: None for 0, 63 for negatives (never in a table).
+            let want = match (*v as u64).checked_ilog2().map(i64::from) {
+                Some(top) if top < 63 && top >= lo && top < lo + table.len() as i64 => {
+                    table[(top - lo) as usize]
+                }
+                _ => 0,
+            };
+            prop_assert_eq!(opened[[i]], want, "value {}", v);
         }
     }
 
@@ -373,19 +377,20 @@ fn rounds_and_bytes_match_the_theory() {
         assert_eq!(bytes, messages * tensor_bytes(n, 1), "msb role {role}");
     }
 
-    // Highest bit as a one-hot of 24 entries: A2B (role 0's sharing, the generate bits, 12
-    // Kogge–Stone ANDs), 6 prefix-OR ANDs, and the bit injection of the 24 bits (role 0's
-    // sharing and one product): 16 rounds.
+    // A 24-entry lookup at the highest bit: A2B (role 0's sharing, the generate bits, 12
+    // Kogge–Stone ANDs), 6 prefix-OR ANDs, role 0's 24 bit parts per element to role 2, and one
+    // resharing: 16 rounds.
     let xs = x.clone();
-    let t = traffic(move |ctx, aby| highest_bit_onehot(ctx, aby, &xs[ctx.me], 0, 24));
+    let table: Vec<u64> = (1..=24).collect();
+    let t = traffic(move |ctx, aby| highest_bit_lookup(ctx, aby, &xs[ctx.me], 0, &table));
     for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
-        assert!(rounds <= 16, "onehot role {role}: {rounds} rounds");
-        let (words, wide) = if role == 0 { (20, 2) } else { (19, 1) };
-        assert_eq!(messages, words + wide, "onehot role {role}");
+        assert!(rounds <= 16, "lookup role {role}: {rounds} rounds");
+        let (words, wide) = if role == 0 { (21, 1) } else { (20, 0) };
+        assert_eq!(messages, words + wide, "lookup role {role}");
         assert_eq!(
             bytes,
             words * tensor_bytes(n, 1) + wide * tensor_bytes(n * 24, 2),
-            "onehot role {role}"
+            "lookup role {role}"
         );
     }
 
