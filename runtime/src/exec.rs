@@ -619,14 +619,17 @@ impl Exec<'_> {
         let aby = self.aby3(s);
         let frac = aby.frac;
         let me = self.me;
-        let vals: Vec<Value> = args
+        // The arguments by reference (borrowing the registers only, so that the context below
+        // can borrow the transport): copying a share tensor per use was a fifth of a training
+        // run's time.
+        let (regs, program) = (&self.regs, self.program);
+        let vals: Vec<&Value> = args
             .iter()
-            .map(|a| self.get(*a).cloned())
+            .map(|a| register(regs, program, me, *a))
             .collect::<Result<_, _>>()?;
         // Plaintext kernels at a secret placement: sizes and shapes of shares.
         if matches!(kernel, Kernel::Rows | Kernel::Shape) {
-            let refs: Vec<&Value> = vals.iter().collect();
-            return plain::compute(kernel, &refs, self.program.regs[dst as usize].scalar);
+            return plain::compute(kernel, &vals, self.program.regs[dst as usize].scalar);
         }
         let as_rep = |v: &Value| -> Result<Rep, RunError> {
             match v {
@@ -650,9 +653,14 @@ impl Exec<'_> {
             | Kernel::Reshape
             | Kernel::Index { .. }
             | Kernel::Sum { .. } => {
-                let mut v = vals.clone();
-                v[0] = Value::Rep(as_rep(&vals[0])?);
-                let refs: Vec<&Value> = v.iter().collect();
+                let first = match vals[0] {
+                    Value::Rep(_) => None,
+                    other => Some(Value::Rep(as_rep(other)?)),
+                };
+                let mut refs = vals.clone();
+                if let Some(first) = &first {
+                    refs[0] = first;
+                }
                 return plain::shape_op(kernel, &refs);
             }
             Kernel::Concat { .. } => {
@@ -665,10 +673,10 @@ impl Exec<'_> {
             }
             Kernel::Max { axis } | Kernel::ArgMax { axis } => {
                 // Over all elements: the reduction along the one axis of the flattened tensor.
-                let x = as_rep(&vals[0])?;
+                let x = rep_of(&aby, me, frac, vals[0])?;
                 let (x, axis) = match axis {
                     Some(k) => (x, *k),
-                    None => (flatten(&x)?, 0),
+                    None => (std::borrow::Cow::Owned(flatten(&x)?), 0),
                 };
                 if matches!(kernel, Kernel::Max { .. }) {
                     aby3::max_axis(&mut ctx, &aby, &x, axis)?
@@ -684,11 +692,23 @@ impl Exec<'_> {
                     .map(|v| ring::encode_fixed(&ndarray::arr0(*v).into_dyn(), frac)[[]])
                     .collect();
                 let lo = from + i64::from(frac);
-                aby3::highest_bit_lookup(&mut ctx, &aby, &as_rep(&vals[0])?, lo, &table)?
+                aby3::highest_bit_lookup(
+                    &mut ctx,
+                    &aby,
+                    &*rep_of(&aby, me, frac, vals[0])?,
+                    lo,
+                    &table,
+                )?
             }
-            Kernel::Neg => aby3::neg(&as_rep(&vals[0])?),
-            Kernel::Add => aby3::add(&as_rep(&vals[0])?, &as_rep(&vals[1])?)?,
-            Kernel::Sub => aby3::sub(&as_rep(&vals[0])?, &as_rep(&vals[1])?)?,
+            Kernel::Neg => aby3::neg(&*rep_of(&aby, me, frac, vals[0])?),
+            Kernel::Add => aby3::add(
+                &*rep_of(&aby, me, frac, vals[0])?,
+                &*rep_of(&aby, me, frac, vals[1])?,
+            )?,
+            Kernel::Sub => aby3::sub(
+                &*rep_of(&aby, me, frac, vals[0])?,
+                &*rep_of(&aby, me, frac, vals[1])?,
+            )?,
             Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
                 let matrix = matches!(kernel, Kernel::MatMul { .. });
                 match (&vals[0], &vals[1]) {
@@ -755,13 +775,19 @@ impl Exec<'_> {
                     eq
                 }
             }
-            Kernel::And => aby3::mul(&mut ctx, &aby, &as_rep(&vals[0])?, &as_rep(&vals[1])?, 0)?,
+            Kernel::And => aby3::mul(
+                &mut ctx,
+                &aby,
+                &*rep_of(&aby, me, frac, vals[0])?,
+                &*rep_of(&aby, me, frac, vals[1])?,
+                0,
+            )?,
             Kernel::Or => {
                 let (a, b) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
                 let ab = aby3::mul(&mut ctx, &aby, &a, &b, 0)?;
                 aby3::sub(&aby3::add(&a, &b)?, &ab)?
             }
-            Kernel::Not => aby3::not_bit(&aby, me, &as_rep(&vals[0])?)?,
+            Kernel::Not => aby3::not_bit(&aby, me, &*rep_of(&aby, me, frac, vals[0])?)?,
             Kernel::Select => {
                 let (c, a, b) = (&vals[0], as_rep(&vals[1])?, as_rep(&vals[2])?);
                 let d = aby3::sub(&a, &b)?;
@@ -773,7 +799,7 @@ impl Exec<'_> {
             }
             Kernel::Convert { to: Scalar::Fixed } => {
                 let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
-                aby3::mul_public(&as_rep(&vals[0])?, &scale)?
+                aby3::mul_public(&*rep_of(&aby, me, frac, vals[0])?, &scale)?
             }
             other => {
                 return Err(RunError::Internal(format!(
@@ -784,6 +810,39 @@ impl Exec<'_> {
         };
         Ok(Value::Rep(rep))
     }
+}
+
+/// A share argument as it is, a public one encoded as shares.
+fn rep_of<'v>(
+    aby: &Aby3,
+    me: PartyId,
+    frac: u32,
+    v: &'v Value,
+) -> Result<std::borrow::Cow<'v, Rep>, RunError> {
+    match v {
+        Value::Rep(r) => Ok(std::borrow::Cow::Borrowed(r)),
+        other => Ok(std::borrow::Cow::Owned(aby3::from_public(
+            aby,
+            me,
+            &Exec::encode(other, frac)?,
+        )?)),
+    }
+}
+
+/// Register `r` of `regs` (the executor's registers), or an error naming it if it is not set.
+fn register<'v>(
+    regs: &'v [Option<Value>],
+    program: &Program,
+    me: PartyId,
+    r: Reg,
+) -> Result<&'v Value, RunError> {
+    regs[r as usize].as_ref().ok_or_else(|| {
+        let info = &program.regs[r as usize];
+        RunError::Internal(format!(
+            "register %{r} (`{}`) is not set at party {}",
+            info.name, program.parties[me]
+        ))
+    })
 }
 
 /// Is `nodes[i]` a sign comparison (`<`, `>`, `<=`, `>=`) at a secret placement?

@@ -55,10 +55,38 @@ pub fn zip_with<A: Copy, B: Copy, C>(
             b.shape()
         )
     })?;
+    // Fast paths for contiguous operands, where one repeats along leading axes (a scalar, or a
+    // row added to every row): iterating a broadcast view element by element costs 5–10 times
+    // more, and a training step does this for every constant and bias.
+    if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
+        let total: usize = shape.iter().product();
+        if sa.len() == total && !sb.is_empty() && is_suffix(b.shape(), &shape) {
+            let mut out = Vec::with_capacity(total);
+            for chunk in sa.chunks(sb.len()) {
+                out.extend(chunk.iter().zip(sb).map(|(x, y)| f(*x, *y)));
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("broadcast shape"));
+        }
+        if sb.len() == total && !sa.is_empty() && is_suffix(a.shape(), &shape) {
+            let mut out = Vec::with_capacity(total);
+            for chunk in sb.chunks(sa.len()) {
+                out.extend(sa.iter().zip(chunk).map(|(x, y)| f(*x, *y)));
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("broadcast shape"));
+        }
+    }
     let av = a.broadcast(IxDyn(&shape)).expect("broadcastable");
     let bv = b.broadcast(IxDyn(&shape)).expect("broadcastable");
     let out: Vec<C> = av.iter().zip(bv.iter()).map(|(x, y)| f(*x, *y)).collect();
     Ok(ArrayD::from_shape_vec(IxDyn(&shape), out).expect("broadcast shape"))
+}
+
+/// Whether `part` broadcast to `full` repeats whole along the leading axes: after dropping its
+/// leading 1s, it is a suffix of `full` (so in memory it repeats every `part.len()` elements).
+fn is_suffix(part: &[usize], full: &[usize]) -> bool {
+    let first = part.iter().position(|&d| d != 1).unwrap_or(part.len());
+    let part = &part[first..];
+    part.len() <= full.len() && full[full.len() - part.len()..] == *part
 }
 
 pub fn add(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
@@ -231,5 +259,46 @@ mod tests {
         let c = add(&a, &b).unwrap();
         assert_eq!(c.shape(), &[2, 3]);
         assert_eq!(c.as_slice().unwrap(), &[0, 1, 2, 2, 3, 4]);
+    }
+
+    #[test]
+    fn fast_broadcasts_agree_with_element_by_element() {
+        use ndarray::Dimension;
+        // Every pair of shapes whose broadcast the fast paths handle, and some they do not.
+        let shapes: &[&[usize]] = &[
+            &[],
+            &[1],
+            &[3],
+            &[1, 3],
+            &[2, 3],
+            &[2, 1],
+            &[4, 2, 3],
+            &[4, 1, 3],
+        ];
+        for sa in shapes {
+            for sb in shapes {
+                let Some(shape) = broadcast_shape(sa, sb) else {
+                    continue;
+                };
+                let a = ArrayD::from_shape_fn(IxDyn(sa), |i| {
+                    7 + i.slice().iter().sum::<usize>() as u64 * 31
+                });
+                let b = ArrayD::from_shape_fn(IxDyn(sb), |i| {
+                    1000 + i.slice().iter().product::<usize>() as u64 * 3
+                });
+                let got = sub(&a, &b).unwrap();
+                let want = ArrayD::from_shape_fn(IxDyn(&shape), |i| {
+                    let pick = |t: &ArrayD<u64>| {
+                        let off = shape.len() - t.ndim();
+                        let idx: Vec<usize> = (0..t.ndim())
+                            .map(|k| if t.shape()[k] == 1 { 0 } else { i[off + k] })
+                            .collect();
+                        t[IxDyn(&idx)]
+                    };
+                    pick(&a).wrapping_sub(pick(&b))
+                });
+                assert_eq!(got, want, "{sa:?} - {sb:?}");
+            }
+        }
     }
 }
