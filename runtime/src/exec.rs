@@ -745,7 +745,10 @@ impl Exec<'_> {
                 }
             }
             Kernel::Lt | Kernel::Gt | Kernel::Le | Kernel::Ge => {
-                let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let (x, y) = (
+                    rep_of(&aby, me, frac, vals[0])?,
+                    rep_of(&aby, me, frac, vals[1])?,
+                );
                 let (p, q) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
                     (x, y)
                 } else {
@@ -759,7 +762,10 @@ impl Exec<'_> {
                 }
             }
             Kernel::Eq | Kernel::Ne => {
-                let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let (x, y) = (
+                    rep_of(&aby, me, frac, vals[0])?,
+                    rep_of(&aby, me, frac, vals[1])?,
+                );
                 let lt = aby3::msb(&mut ctx, &aby, &aby3::sub(&x, &y)?)?;
                 let gt = aby3::msb(&mut ctx, &aby, &aby3::sub(&y, &x)?)?;
                 let eq = aby3::mul(
@@ -783,13 +789,20 @@ impl Exec<'_> {
                 0,
             )?,
             Kernel::Or => {
-                let (a, b) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
+                let (a, b) = (
+                    rep_of(&aby, me, frac, vals[0])?,
+                    rep_of(&aby, me, frac, vals[1])?,
+                );
                 let ab = aby3::mul(&mut ctx, &aby, &a, &b, 0)?;
                 aby3::sub(&aby3::add(&a, &b)?, &ab)?
             }
             Kernel::Not => aby3::not_bit(&aby, me, &*rep_of(&aby, me, frac, vals[0])?)?,
             Kernel::Select => {
-                let (c, a, b) = (&vals[0], as_rep(&vals[1])?, as_rep(&vals[2])?);
+                let (c, a, b) = (
+                    &vals[0],
+                    rep_of(&aby, me, frac, vals[1])?,
+                    rep_of(&aby, me, frac, vals[2])?,
+                );
                 let d = aby3::sub(&a, &b)?;
                 let t = match c {
                     Value::Rep(c) => aby3::mul(&mut ctx, &aby, c, &d, 0)?,

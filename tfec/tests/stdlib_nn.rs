@@ -119,7 +119,7 @@ fn run_with(name: &str, x: &[Vec<f64>], y: &[Vec<f64>], body: &str) -> Vec<Vec<f
     std::fs::write(
         dir.join("p.tfe"),
         format!(
-            "use std::nn::{{softmax, softmax_cross_entropy_grad}};\nparty alice, bob, s0, s1, s2;\n\
+            "use std::nn::{{softmax, softmax_cross_entropy_grad, batch_norm, dense_grad_input, dense_grad_weights, dense_grad_bias}};\nparty alice, bob, s0, s1, s2;\n\
              secret rep = aby3(s0, s1, s2);\nfn main() {{\n\
              let xa: fixed[{n}, {m}] @alice = read_csv(\"x.csv\");\n\
              let yb: fixed[{n}, {m}] @bob = read_csv(\"y.csv\");\n\
@@ -403,4 +403,79 @@ fn convolution_and_pooling_on_shares_match_f64() {
         eprintln!("layer {i}: worst absolute error {worst:.2e}");
         assert!(worst < bound, "layer {i}: {worst}");
     }
+}
+
+/// Batch normalisation at inference on shares, with statistics spread over three orders of
+/// magnitude of variance: within 2e-4 relative (the scale's error) plus 1e-3 of f64.
+#[test]
+fn batch_norm_on_shares_matches_f64() {
+    let (n, m) = (16, 6);
+    let x = random_matrix(21, n, m, 4.0);
+    // Row 0 of y: means; row 1: variances; row 2: gammas; row 3: betas.
+    let mean = [0.5, -1.0, 0.0, 2.0, -0.25, 1.5];
+    let variance = [0.01, 0.25, 1.0, 4.0, 9.0, 0.04];
+    let gamma = [1.0, 0.5, 2.0, -1.0, 1.5, 0.8];
+    let beta = [0.0, 0.1, -0.3, 1.0, 0.0, -2.0];
+    let mut y = vec![
+        mean.to_vec(),
+        variance.to_vec(),
+        gamma.to_vec(),
+        beta.to_vec(),
+    ];
+    y.resize(n, vec![0.0; m]);
+    let out = run_with(
+        "batchnorm",
+        &x,
+        &y,
+        "print(reveal(batch_norm(x, y[0], y[1], y[2], y[3], 0.001), to: alice));",
+    );
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        for j in 0..m {
+            let want = gamma[j] * (x[i][j] - mean[j]) / (variance[j] + 0.001f64).sqrt() + beta[j];
+            let err = (out[0][i * m + j] - want).abs();
+            worst = worst.max(err / (1.0 + want.abs()));
+            assert!(
+                err < 2e-4 * want.abs() + 1e-3,
+                "({i}, {j}): {} vs {want}",
+                out[0][i * m + j]
+            );
+        }
+    }
+    eprintln!("batch_norm: worst error {worst:.2e} relative to 1 + |result|");
+}
+
+/// The dense layer's backward helpers on shares against f64: dy w^T, x^T dy and the column sums.
+#[test]
+fn dense_gradients_on_shares_match_f64() {
+    let (n, m) = (12, 5);
+    let x = random_matrix(31, n, m, 2.0);
+    let dy = random_matrix(32, n, m, 0.5);
+    let out = run_with(
+        "densegrad",
+        &x,
+        &dy,
+        "let w = transpose(x[0 .. 5]);\n\
+         print(reveal(dense_grad_input(y, w), to: alice));\n\
+         print(reveal(dense_grad_weights(x, y), to: alice));\n\
+         print(reveal(dense_grad_bias(y), to: alice));",
+    );
+    // w = (first 5 rows of x)^T, so (dy w^T)[i][k] = sum_j dy[i][j] x[j][k].
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        for k in 0..m {
+            let want: f64 = (0..m).map(|j| dy[i][j] * x[j][k]).sum();
+            worst = worst.max((out[0][i * m + k] - want).abs());
+        }
+    }
+    for k in 0..m {
+        for j in 0..m {
+            let want: f64 = (0..n).map(|i| x[i][k] * dy[i][j]).sum();
+            worst = worst.max((out[1][k * m + j] - want).abs());
+        }
+        let want: f64 = (0..n).map(|i| dy[i][k]).sum();
+        worst = worst.max((out[2][k] - want).abs());
+    }
+    eprintln!("dense gradients: worst absolute error {worst:.2e}");
+    assert!(worst < 1e-3, "dense gradients: {worst}");
 }
