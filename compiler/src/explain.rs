@@ -485,10 +485,11 @@ Right:
     },
     Explanation {
         code: "E0214",
-        title: "bad `im2col` geometry",
+        title: "bad `im2col` or `col2im` geometry",
         text: "`im2col(x, image: [h, w, c], window: [kh, kw], stride: s, pad: p)` cuts each image (one per
-row of x, flattened channel-last) into windows. The sizes are integer constants; the window must fit
-the image padded with p zeros on every side; the stride is at least 1.
+row of x, flattened channel-last) into windows; `col2im` with the same arguments sums windows back
+into images. The sizes are integer constants; the window must fit the image padded with p zeros on
+every side; the stride is at least 1.
 
 Wrong:
     let cols = im2col(x, image: [8, 8, 1], window: [9, 9]);

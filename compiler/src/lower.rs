@@ -512,6 +512,7 @@ impl Lowerer<'_> {
                         Builtin::Concat { axis } => Kernel::Concat { axis: *axis },
                         Builtin::Transpose => Kernel::Transpose,
                         Builtin::Im2Col(w) => Kernel::Im2Col(*w),
+                        Builtin::Col2Im(w) => Kernel::Col2Im(*w),
                         Builtin::Log2Lookup { from, table } => Kernel::Log2Lookup {
                             from: *from,
                             table: table.clone(),

@@ -183,6 +183,9 @@ pub enum Kernel {
     /// The windows of a batch of images as rows (`im2col`): a convolution is then one matrix
     /// product, and a pooling one reduction. A public gather, so local on shares.
     Im2Col(Window),
+    /// The adjoint of `Im2Col` (`col2im`): window rows summed back into images, the backward
+    /// pass of a convolution. A public scatter-add, so local on shares.
+    Col2Im(Window),
     /// `log2_lookup(x, table, from: k)`: per element, `table[e - k]` where `2^e <= x < 2^(e+1)`,
     /// and 0 where `e` is outside `k .. k + len(table)` (so for `x <= 0`). The table is a list
     /// of constants.
@@ -247,6 +250,10 @@ impl Kernel {
             Kernel::Transpose => "transpose".into(),
             Kernel::Im2Col(w) => format!(
                 "im2col.{}x{}x{}.k{}x{}.s{}.p{}",
+                w.h, w.w, w.c, w.kh, w.kw, w.stride, w.pad
+            ),
+            Kernel::Col2Im(w) => format!(
+                "col2im.{}x{}x{}.k{}x{}.s{}.p{}",
                 w.h, w.w, w.c, w.kh, w.kw, w.stride, w.pad
             ),
             Kernel::Log2Lookup { from, table } => {

@@ -650,6 +650,7 @@ impl Exec<'_> {
             Kernel::Copy
             | Kernel::Transpose
             | Kernel::Im2Col(_)
+            | Kernel::Col2Im(_)
             | Kernel::Reshape
             | Kernel::Index { .. }
             | Kernel::Sum { .. } => {
@@ -884,6 +885,7 @@ fn is_local(node: &Node) -> bool {
                     | Kernel::Neg
                     | Kernel::Transpose
                     | Kernel::Im2Col(_)
+                    | Kernel::Col2Im(_)
                     | Kernel::Reshape
                     | Kernel::Index { .. }
                     | Kernel::Sum { .. }

@@ -134,6 +134,15 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
         Kernel::Copy => x.clone(),
         Kernel::Transpose => on_any!(x, |t| value::transpose(t)),
         Kernel::Im2Col(g) => on_any!(x, |t| value::im2col(t, g).map_err(shape_err)?),
+        Kernel::Col2Im(g) => match x {
+            Value::F64(t) => Value::F64(value::col2im(t, g, |a, b| a + b).map_err(shape_err)?),
+            Value::I64(t) => Value::I64(value::col2im(t, g, i64::wrapping_add).map_err(shape_err)?),
+            Value::Rep(r) => Value::Rep(crate::value::Rep {
+                a: value::col2im(&r.a, g, u64::wrapping_add).map_err(shape_err)?,
+                b: value::col2im(&r.b, g, u64::wrapping_add).map_err(shape_err)?,
+            }),
+            Value::Bool(_) => return Err(RunError::Internal("`col2im` of `bool` values".into())),
+        },
         Kernel::Reshape => {
             let s = sizes(&args[1..])?;
             on_any!(x, |t| value::reshape(t, &s).map_err(shape_err)?)
@@ -292,6 +301,7 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         Kernel::Copy
         | Kernel::Transpose
         | Kernel::Im2Col(_)
+        | Kernel::Col2Im(_)
         | Kernel::Reshape
         | Kernel::Index { .. }
         | Kernel::Concat { .. }

@@ -182,6 +182,65 @@ pub fn im2col<T: Clone + Default>(x: &ArrayD<T>, g: &tfe_ir::Window) -> Result<A
     Ok(ArrayD::from_shape_vec(IxDyn(&[n * oh * ow, cols]), out).expect("sizes computed above"))
 }
 
+/// `col2im`, the adjoint of [`im2col`]: `cols` is `[n · oh · ow, kh · kw · c]`; the result is
+/// `[n, h · w · c]`, each pixel the sum (by `add`) of every window entry that covers it, and
+/// entries in the padding dropped. The backward pass of a convolution with respect to its input.
+pub fn col2im<T: Copy + Default>(
+    cols: &ArrayD<T>,
+    g: &tfe_ir::Window,
+    add: impl Fn(T, T) -> T,
+) -> Result<ArrayD<T>, String> {
+    let (oh, ow) = g.out();
+    let width = g.kh * g.kw * g.c;
+    if cols.ndim() != 2 || cols.shape()[1] != width || cols.shape()[0] % (oh * ow) != 0 {
+        return Err(format!(
+            "col2im of shape {:?}: {}×{}×{} windows of {}×{}×{} images need rows of {width} values, \
+             {} rows per image",
+            cols.shape(),
+            g.kh,
+            g.kw,
+            g.c,
+            g.h,
+            g.w,
+            g.c,
+            oh * ow
+        ));
+    }
+    let n = cols.shape()[0] / (oh * ow);
+    let per_image = g.h * g.w * g.c;
+    let src = cols.as_standard_layout();
+    let src = src.as_slice().expect("standard layout");
+    let mut out = vec![T::default(); n * per_image];
+    let mut row = 0;
+    for image in 0..n {
+        let base = image * per_image;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let from_row = &src[row * width..(row + 1) * width];
+                for ky in 0..g.kh {
+                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let xx = (ox * g.stride + kx) as isize - g.pad as isize;
+                        if xx < 0 || xx >= g.w as isize {
+                            continue;
+                        }
+                        let to = base + (y as usize * g.w + xx as usize) * g.c;
+                        let from = (ky * g.kw + kx) * g.c;
+                        for ch in 0..g.c {
+                            out[to + ch] = add(out[to + ch], from_row[from + ch]);
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+    Ok(ArrayD::from_shape_vec(IxDyn(&[n, per_image]), out).expect("sizes computed above"))
+}
+
 pub fn reshape<T: Clone>(x: &ArrayD<T>, sizes: &[usize]) -> Result<ArrayD<T>, String> {
     let n: usize = sizes.iter().product();
     if n != x.len() {
@@ -191,7 +250,10 @@ pub fn reshape<T: Clone>(x: &ArrayD<T>, sizes: &[usize]) -> Result<ArrayD<T>, St
             x.shape()
         ));
     }
-    let data: Vec<T> = x.iter().cloned().collect();
+    let data: Vec<T> = match x.as_slice() {
+        Some(s) => s.to_vec(),
+        None => x.iter().cloned().collect(),
+    };
     Ok(ArrayD::from_shape_vec(IxDyn(sizes), data).expect("same number of elements"))
 }
 
@@ -268,6 +330,41 @@ mod tests {
 
 #[cfg(test)]
 mod im2col_tests {
+    /// col2im is the adjoint of im2col: <im2col(x), y> = <x, col2im(y)> for every geometry.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        use ndarray::{ArrayD, IxDyn};
+        for (h, w, c, kh, kw, stride, pad) in [
+            (4, 4, 1, 2, 2, 2, 0),
+            (5, 4, 2, 3, 3, 1, 1),
+            (6, 6, 3, 3, 2, 2, 1),
+            (7, 5, 1, 5, 5, 2, 2),
+        ] {
+            let g = tfe_ir::Window {
+                h,
+                w,
+                c,
+                kh,
+                kw,
+                stride,
+                pad,
+            };
+            let n = 2;
+            let x = ArrayD::from_shape_fn(IxDyn(&[n, h * w * c]), |i| {
+                ((i[0] * 31 + i[1] * 7) % 13) as i64 - 6
+            });
+            let cols = super::im2col(&x, &g).unwrap();
+            let y = ArrayD::from_shape_fn(IxDyn(cols.shape()), |i| {
+                ((i[0] * 5 + i[1] * 11) % 17) as i64 - 8
+            });
+            let back = super::col2im(&y, &g, |a, b| a + b).unwrap();
+            assert_eq!(back.shape(), x.shape());
+            let lhs: i64 = cols.iter().zip(y.iter()).map(|(a, b)| a * b).sum();
+            let rhs: i64 = x.iter().zip(back.iter()).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs, "{g:?}");
+        }
+    }
+
     use super::*;
 
     /// One 3×3 image with 2 channels (values 10·pixel + channel), 2×2 windows, stride 1, padding

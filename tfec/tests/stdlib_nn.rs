@@ -479,3 +479,174 @@ fn dense_gradients_on_shares_match_f64() {
     eprintln!("dense gradients: worst absolute error {worst:.2e}");
     assert!(worst < 1e-3, "dense gradients: {worst}");
 }
+
+/// Runs `body` after reading each `(party, name, rows, declared type)` as `let name ... =
+/// read_csv("name.csv")` at its party (the files are written first), with `uses` imported; returns
+/// alice's printed lines.
+fn run_files(
+    name: &str,
+    uses: &str,
+    inputs: &[(&str, &str, &[Vec<f64>])],
+    body: &str,
+) -> Vec<Vec<f64>> {
+    let dir = std::env::temp_dir().join(format!("tfe-nn-{name}-{}", std::process::id()));
+    let mut lets = String::new();
+    for (party, var, rows) in inputs {
+        std::fs::create_dir_all(dir.join("data").join(party)).unwrap();
+        let csv: String = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| format!("{v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
+            .collect();
+        std::fs::write(dir.join("data").join(party).join(format!("{var}.csv")), csv).unwrap();
+        lets += &format!(
+            "let {var}_at: fixed[{}, {}] @{party} = read_csv(\"{var}.csv\");\n\
+             let {var}: fixed[{}, {}] @rep = {var}_at;\n",
+            rows.len(),
+            rows[0].len(),
+            rows.len(),
+            rows[0].len()
+        );
+    }
+    std::fs::write(
+        dir.join("p.tfe"),
+        format!(
+            "use std::nn::{{{uses}}};\nparty alice, bob, s0, s1, s2;\n\
+             secret rep = aby3(s0, s1, s2);\nfn main() {{\n{lets}{body}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(["run", "--seed", "9"])
+        .arg(dir.join("p.tfe"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.trim_start_matches("[alice] ")
+                .replace(['[', ']'], "")
+                .split(", ")
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// The backward helpers of convolution and max pooling on shares against f64. The convolution's
+/// gradients are checked through linearity: sum(dy * conv(x, k)) is linear in k and in x, so its
+/// gradient entry for k[r][j] (x[i][p]) is its value at the unit filter (image) e_rj (e_ip),
+/// computed with the direct f64 convolution. Max pooling's gradient goes to the window's maxima.
+#[test]
+fn convolution_and_pooling_gradients_on_shares_match_f64() {
+    let (h, w, c, f, size, stride, pad) = (6usize, 6usize, 2usize, 3usize, 3usize, 2usize, 1usize);
+    let n = 3;
+    let (oh, ow) = (
+        (h + 2 * pad - size) / stride + 1,
+        (w + 2 * pad - size) / stride + 1,
+    );
+    let x = random_matrix(41, n, h * w * c, 2.0);
+    let k = random_matrix(42, size * size * c, f, 0.5);
+    let dy = random_matrix(43, n, oh * ow * f, 1.0);
+    let pooled_dy = random_matrix(44, n, (h / 2) * (w / 2) * c, 1.0);
+    let geometry = format!(
+        "height: {h}, width: {w}, channels: {c}, size: {size}, stride: {stride}, pad: {pad}"
+    );
+    let out = run_files(
+        "convgrad",
+        "conv2d_grad_kernel, conv2d_grad_input, conv2d_grad_bias, max_pool2d, max_pool2d_grad",
+        &[
+            ("alice", "x", &x),
+            ("bob", "k", &k),
+            ("bob", "dy", &dy),
+            ("bob", "pdy", &pooled_dy),
+        ],
+        &format!(
+            "print(reveal(conv2d_grad_kernel(x, dy, {geometry}), to: alice));\n\
+             print(reveal(conv2d_grad_input(dy, k, {geometry}), to: alice));\n\
+             print(reveal(conv2d_grad_bias(dy, filters: {f}), to: alice));\n\
+             let y = max_pool2d(x, height: {h}, width: {w}, channels: {c}, size: 2);\n\
+             print(reveal(max_pool2d_grad(x, y, pdy, height: {h}, width: {w}, channels: {c}, size: 2), to: alice));"
+        ),
+    );
+    let zero_b = vec![0.0; f];
+    let loss = |x: &[Vec<f64>], k: &[Vec<f64>]| -> f64 {
+        conv_f64(x, k, &zero_b, (h, w, c), size, stride, pad)
+            .iter()
+            .zip(&dy)
+            .map(|(a, b)| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>())
+            .sum()
+    };
+    // Filters.
+    let mut worst = 0.0f64;
+    for r in 0..size * size * c {
+        for j in 0..f {
+            let mut unit = vec![vec![0.0; f]; size * size * c];
+            unit[r][j] = 1.0;
+            worst = worst.max((out[0][r * f + j] - loss(&x, &unit)).abs());
+        }
+    }
+    eprintln!("conv2d_grad_kernel: worst absolute error {worst:.2e}");
+    assert!(worst < 2e-3, "conv2d_grad_kernel: {worst}");
+    // Input.
+    let mut worst = 0.0f64;
+    for i in 0..n {
+        for p in 0..h * w * c {
+            let mut unit = vec![vec![0.0; h * w * c]; n];
+            unit[i][p] = 1.0;
+            worst = worst.max((out[1][i * h * w * c + p] - loss(&unit, &k)).abs());
+        }
+    }
+    eprintln!("conv2d_grad_input: worst absolute error {worst:.2e}");
+    assert!(worst < 2e-3, "conv2d_grad_input: {worst}");
+    // Bias.
+    for j in 0..f {
+        let want: f64 = dy
+            .iter()
+            .map(|r| (0..oh * ow).map(|q| r[q * f + j]).sum::<f64>())
+            .sum();
+        assert!(
+            (out[2][j] - want).abs() < 1e-3,
+            "bias {j}: {} vs {want}",
+            out[2][j]
+        );
+    }
+    // Max pooling: each 2x2 window's gradient to its maxima.
+    let mut want = vec![vec![0.0; h * w * c]; n];
+    for i in 0..n {
+        for oy in 0..h / 2 {
+            for ox in 0..w / 2 {
+                for ch in 0..c {
+                    let at = |p: usize| ((oy * 2 + p / 2) * w + ox * 2 + p % 2) * c + ch;
+                    let m = (0..4)
+                        .map(|p| x[i][at(p)])
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    for p in 0..4 {
+                        if x[i][at(p)] == m {
+                            want[i][at(p)] += pooled_dy[i][(oy * (w / 2) + ox) * c + ch];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let worst = want
+        .concat()
+        .iter()
+        .zip(&out[3])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    eprintln!("max_pool2d_grad: worst absolute error {worst:.2e}");
+    assert!(worst < 1e-4, "max_pool2d_grad: {worst}");
+}

@@ -111,6 +111,7 @@ pub(super) const BUILTINS: &[&str] = &[
     "concat",
     "transpose",
     "im2col",
+    "col2im",
     "log2_lookup",
     "reshape",
     "sum",
@@ -1478,15 +1479,17 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The geometry of `im2col`: `image: [h, w, c]`, `window: [kh, kw]`, and optional
-    /// `stride: s` (1) and `pad: p` (0), all known at compile time.
+    /// The geometry of `im2col` and `col2im` (`builtin`): `image: [h, w, c]`, `window: [kh, kw]`,
+    /// and optional `stride: s` (1) and `pad: p` (0), all known at compile time.
     fn window(
         &mut self,
+        builtin: &str,
         cx: &FnContext,
         named: &HashMap<String, &'a ast::Expr>,
         span: Span,
     ) -> Option<tfe_ir::Window> {
         let image = self.const_ints(
+            builtin,
             cx,
             named.get("image").copied(),
             3,
@@ -1494,6 +1497,7 @@ impl<'a> Checker<'a> {
             span,
         )?;
         let window = self.const_ints(
+            builtin,
             cx,
             named.get("window").copied(),
             2,
@@ -1508,7 +1512,7 @@ impl<'a> Checker<'a> {
                     _ => {
                         this.error(Diagnostic::error(
                             "E0214",
-                            format!("`{key}` of `im2col` is an `int` constant"),
+                            format!("`{key}` of `{builtin}` is an `int` constant"),
                             Label::new(e.span, "not an integer"),
                         ));
                         None
@@ -1536,7 +1540,7 @@ impl<'a> Checker<'a> {
                     format!(
                         "no {kh}×{kw} window fits a {h}×{w} image with padding {pad} and stride {stride}"
                     ),
-                    Label::new(span, "in this `im2col`"),
+                    Label::new(span, format!("in this `{builtin}`")),
                 )
                 .with_help("sizes and the stride are at least 1, the padding at least 0, and the window at most the padded image"),
             );
@@ -1593,6 +1597,7 @@ impl<'a> Checker<'a> {
     /// A list of `len` integer constants, `[a, b, …]`.
     fn const_ints(
         &mut self,
+        builtin: &str,
         cx: &FnContext,
         value: Option<&'a ast::Expr>,
         len: usize,
@@ -1605,10 +1610,10 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(
                         "E0214",
-                        format!("`im2col` needs `{what}`"),
+                        format!("`{builtin}` needs `{what}`"),
                         Label::new(value.map_or(span, |v| v.span), "expected here"),
                     )
-                    .with_help("write the sizes as a list of integer constants: `im2col(x, image: [8, 8, 1], window: [3, 3])`"),
+                    .with_help(format!("write the sizes as a list of integer constants: `{builtin}(x, image: [8, 8, 1], window: [3, 3])`")),
                 );
                 return None;
             }
@@ -1620,7 +1625,7 @@ impl<'a> Checker<'a> {
                 _ => {
                     self.error(Diagnostic::error(
                         "E0214",
-                        "the sizes of `im2col` are `int` constants",
+                        format!("the sizes of `{builtin}` are `int` constants"),
                         Label::new(item.span, "not an integer"),
                     ));
                     return None;
@@ -2046,7 +2051,7 @@ impl<'a> Checker<'a> {
                     self.split_args(name, args, 1, &["image", "window", "stride", "pad"], span)?;
                 let value = self.expr(cx, pos[0], &Expected::at(target));
                 let t = self.tensor_of(&value, "the argument")?.clone();
-                let g = self.window(cx, &named, span)?;
+                let g = self.window(name, cx, &named, span)?;
                 let per_image = (g.h * g.w * g.c) as u64;
                 match t.shape.as_slice() {
                     [_, types::Dim::Known(k)] if *k != per_image => {
@@ -2082,6 +2087,55 @@ impl<'a> Checker<'a> {
                 let placement = value.placement;
                 Some(make(
                     Builtin::Im2Col(g),
+                    vec![value],
+                    tensor(t.scalar, shape),
+                    placement,
+                ))
+            }
+            "col2im" => {
+                let (pos, named) =
+                    self.split_args(name, args, 1, &["image", "window", "stride", "pad"], span)?;
+                let value = self.expr(cx, pos[0], &Expected::at(target));
+                let t = self.tensor_of(&value, "the argument")?.clone();
+                let g = self.window(name, cx, &named, span)?;
+                let (oh, ow) = g.out();
+                let per_window = (g.kh * g.kw * g.c) as u64;
+                let windows = (oh * ow) as u64;
+                let bad_rows =
+                    matches!(t.shape.first(), Some(types::Dim::Known(r)) if r % windows != 0);
+                match t.shape.as_slice() {
+                    [_, types::Dim::Known(k)] if *k != per_window || bad_rows => {
+                        self.error(
+                            Diagnostic::error(
+                                "E0202",
+                                format!(
+                                    "`col2im` of {}×{}×{} windows of {}×{}×{} images needs rows of {per_window} values, {windows} rows per image, but this is {t}",
+                                    g.kh, g.kw, g.c, g.h, g.w, g.c
+                                ),
+                                Label::new(value.span, format!("this is {t}")),
+                            )
+                            .with_help("`col2im` takes what `im2col` of the same geometry gives"),
+                        );
+                        return None;
+                    }
+                    [_, _] if t.scalar.is_numeric() => {}
+                    _ => {
+                        self.error(Diagnostic::error(
+                            "E0203",
+                            "`col2im` takes a matrix of numbers: one window per row",
+                            Label::new(value.span, format!("this is {t}")),
+                        ));
+                        return None;
+                    }
+                }
+                let rows = match t.shape[0] {
+                    types::Dim::Known(n) => types::Dim::Known(n / windows),
+                    types::Dim::Runtime => types::Dim::Runtime,
+                };
+                let shape = vec![rows, types::Dim::Known((g.h * g.w * g.c) as u64)];
+                let placement = value.placement;
+                Some(make(
+                    Builtin::Col2Im(g),
                     vec![value],
                     tensor(t.scalar, shape),
                     placement,
