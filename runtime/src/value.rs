@@ -192,7 +192,7 @@ pub fn col2im<T: Copy + Default>(
 ) -> Result<ArrayD<T>, String> {
     let (oh, ow) = g.out();
     let width = g.kh * g.kw * g.c;
-    if cols.ndim() != 2 || cols.shape()[1] != width || cols.shape()[0] % (oh * ow) != 0 {
+    if cols.ndim() != 2 || cols.shape()[1] != width || !cols.shape()[0].is_multiple_of(oh * ow) {
         return Err(format!(
             "col2im of shape {:?}: {}×{}×{} windows of {}×{}×{} images need rows of {width} values, \
              {} rows per image",

@@ -2101,8 +2101,7 @@ impl<'a> Checker<'a> {
                 let (oh, ow) = g.out();
                 let per_window = (g.kh * g.kw * g.c) as u64;
                 let windows = (oh * ow) as u64;
-                let bad_rows =
-                    matches!(t.shape.first(), Some(types::Dim::Known(r)) if r % windows != 0);
+                let bad_rows = matches!(t.shape.first(), Some(types::Dim::Known(r)) if !r.is_multiple_of(windows));
                 match t.shape.as_slice() {
                     [_, types::Dim::Known(k)] if *k != per_window || bad_rows => {
                         self.error(
