@@ -7,6 +7,7 @@
 mod jit;
 mod mpc;
 mod network;
+mod networks;
 mod programs;
 mod workloads;
 
@@ -40,6 +41,7 @@ fn main() {
     }
     mpc::run_all(&filter);
     network::run_all(&filter);
+    networks::run_all(&filter);
 }
 
 /// Runs `f` until at least `min_runs` runs and 1 s have passed; returns the median time.

@@ -51,20 +51,25 @@ pub enum Kind {
     Weight(f64),
 }
 
-struct Run {
-    seconds: f64,
-    rounds: Vec<u64>,
-    bytes: Vec<u64>,
-    peak_rss: Option<u64>,
+pub(crate) struct Run {
+    pub(crate) seconds: f64,
+    pub(crate) rounds: Vec<u64>,
+    pub(crate) bytes: Vec<u64>,
+    pub(crate) peak_rss: Option<u64>,
+    /// What the parties printed, as (party name, line).
+    pub(crate) printed: Vec<(String, String)>,
 }
 
-fn run(src: &str, dir: &Path) -> Run {
+pub(crate) fn run(src: &str, dir: &Path) -> Run {
     let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{d:?}"));
     let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
     let programs: Vec<_> = (0..ir.parties.len())
         .map(|p| tfe_ir::project(&ir, p))
         .collect();
     let dirs: Vec<_> = ir.parties.iter().map(|p| dir.join(p)).collect();
+    let names = ir.parties.clone();
+    let printed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = printed.clone();
     memory::reset_peak();
     let start = Instant::now();
     let reports = tfe_runtime::embedded::run(
@@ -75,14 +80,21 @@ fn run(src: &str, dir: &Path) -> Run {
             seed: None,
             emulation: None,
         },
-        Arc::new(|_, _| {}),
+        Arc::new(move |party, line: &str| {
+            if let Ok(mut lines) = sink.lock() {
+                lines.push((names[party].clone(), line.to_string()));
+            }
+        }),
     )
     .expect("run");
+    let seconds = start.elapsed().as_secs_f64();
+    let printed = printed.lock().map(|l| l.clone()).unwrap_or_default();
     Run {
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         rounds: reports.iter().map(|r| r.net.rounds).collect(),
         bytes: reports.iter().map(|r| r.net.bytes_sent).collect(),
         peak_rss: memory::peak_bytes(),
+        printed,
     }
 }
 
@@ -373,7 +385,7 @@ pub fn examples() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -122,6 +122,7 @@ pub fn run_party(
         out,
         ops_run: 0,
         plan: crate::fuse::plan(program),
+        frees: crate::liveness::plan(program),
     };
     exec.block(&program.body)?;
     exec.net.flush().map_err(RunError::Net)?;
@@ -145,6 +146,8 @@ struct Exec<'a> {
     ops_run: u64,
     /// Chains of elementwise ops run as one kernel each.
     plan: crate::fuse::Plan,
+    /// Registers to drop once a block has moved past an op ([`crate::liveness`]).
+    frees: std::collections::HashMap<tfe_ir::OpId, Vec<Reg>>,
 }
 
 impl Exec<'_> {
@@ -173,6 +176,23 @@ impl Exec<'_> {
     fn block(&mut self, nodes: &[Node]) -> Result<(), RunError> {
         let mut i = 0;
         while i < nodes.len() {
+            let from = i;
+            i = self.step(nodes, i)?;
+            for node in &nodes[from..i] {
+                if let Some(dead) = self.frees.get(&node.id) {
+                    for r in dead {
+                        self.regs[*r as usize] = None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the op at `nodes[i]`, or a fused chain or a batch of comparisons starting there;
+    /// returns the index of the next op to run.
+    fn step(&mut self, nodes: &[Node], mut i: usize) -> Result<usize, RunError> {
+        {
             if let Some(chain) = self.plan.chains.get(&nodes[i].id).cloned() {
                 if self.chain(&chain)? {
                     for node in &nodes[i..i + chain.len] {
@@ -185,7 +205,7 @@ impl Exec<'_> {
                     }
                 }
                 i += chain.len;
-                continue;
+                return Ok(i);
             }
             if let Some(batch) = comparison_batch(nodes, i) {
                 i = self.comparisons(nodes, i, &batch)?;
@@ -194,7 +214,7 @@ impl Exec<'_> {
                 i += 1;
             }
         }
-        Ok(())
+        Ok(i)
     }
 
     /// Runs a chain of elementwise ops as one kernel; `false` (nothing done) when its operands

@@ -13,6 +13,7 @@ pub mod aby3;
 pub mod emulate;
 pub mod fuse;
 pub mod fused;
+mod liveness;
 pub mod net;
 pub mod prg;
 pub mod ring;

@@ -1,0 +1,157 @@
+//! TF Encrypted's benchmark networks B, C and D and its logistic regression on MNIST relabelled
+//! digit > 4, trained on shares (`bench/programs/*.tfe`, SGD with momentum, batch 128) on the
+//! MNIST images of `examples/data`. Each program runs for 1 and for k batches (3 to 31), and the
+//! difference over k - 1 is the cost of one batch (time, rounds, bytes per party): reading and sharing the data
+//! set and revealing the model are left out. Network A is the `examples` workload
+//! (`mnist_train`, `mnist_train_adam`). The analyst's starting weights are He-uniform, drawn here
+//! with a fixed seed and written to a scratch copy of `examples/data`.
+//!
+//! `bench networks-epoch` also trains network D and the regression for a whole epoch (31
+//! batches) and prints the analyst's held-out accuracy (networks B and C keep their models: see
+//! their programs).
+
+use std::path::Path;
+
+use crate::workloads::{copy_dir, run};
+
+/// (program, its source, TF Encrypted's seconds per batch on LAN with SGD from its README table,
+/// starting weights as (file, rows, columns), batches of the longer run).
+type Network = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, usize, usize)],
+    usize,
+);
+
+const NETWORKS: &[Network] = &[
+    (
+        "network_b",
+        include_str!("../programs/network_b.tfe"),
+        "0.571 (MP-SPDZ), 4.000 (TF Encrypted)",
+        &[
+            ("net_b_k1", 25, 16),
+            ("net_b_k2", 400, 16),
+            ("net_b_w3", 256, 100),
+            ("net_b_w4", 100, 10),
+        ],
+        3,
+    ),
+    (
+        "network_c",
+        include_str!("../programs/network_c.tfe"),
+        "1.175 (MP-SPDZ), 6.223 (TF Encrypted)",
+        &[
+            ("net_c_k1", 25, 20),
+            ("net_c_k2", 500, 50),
+            ("net_c_w3", 800, 500),
+            ("net_c_w4", 500, 10),
+        ],
+        3,
+    ),
+    (
+        "network_d",
+        include_str!("../programs/network_d.tfe"),
+        "0.134 (MP-SPDZ), 0.355 (TF Encrypted)",
+        &[
+            ("net_d_k1", 25, 5),
+            ("net_d_w2", 980, 100),
+            ("net_d_w3", 100, 10),
+        ],
+        6,
+    ),
+    (
+        "lr_mnist",
+        include_str!("../programs/lr_mnist.tfe"),
+        "0.012 (TF Encrypted)",
+        &[],
+        31,
+    ),
+];
+
+/// He-uniform weights: uniform in ±sqrt(6 / rows), from a fixed xorshift stream.
+fn write_weights(dir: &Path, name: &str, rows: usize, cols: usize, seed: u64) {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let limit = (6.0 / rows as f64).sqrt();
+    let mut text = String::new();
+    for _ in 0..rows {
+        let row: Vec<String> = (0..cols)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+                format!("{:.6}", (2.0 * u - 1.0) * limit)
+            })
+            .collect();
+        text += &row.join(",");
+        text.push('\n');
+    }
+    std::fs::write(dir.join("analyst").join(format!("{name}.csv")), text).expect("scratch");
+}
+
+fn with_batches(src: &str, batches: usize) -> String {
+    let line = "const BATCHES: int = 31;";
+    assert!(src.contains(line), "the program sets BATCHES");
+    src.replace(line, &format!("const BATCHES: int = {batches};"))
+}
+
+pub fn run_all(filter: &str) {
+    let epoch = filter == "networks-epoch";
+    if !("networks".contains(filter) || epoch) {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
+    let scratch = std::env::temp_dir().join(format!("tfe-bench-networks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    copy_dir(&root, &scratch);
+    for (name, src, theirs, weights, many) in NETWORKS {
+        for (k, (file, rows, cols)) in weights.iter().enumerate() {
+            write_weights(&scratch, file, *rows, *cols, 17 + k as u64);
+        }
+        if epoch {
+            if !name.ends_with("_d") && !name.starts_with("lr") {
+                continue;
+            }
+            let r = run(src, &scratch);
+            let correct = r
+                .printed
+                .iter()
+                .find(|(p, _)| p == "analyst")
+                .map_or("?".to_string(), |(_, l)| l.clone());
+            println!(
+                "bench epoch-{name} {:.3} {} {}  (one epoch of 31 batches of 128; held-out accuracy {correct}/1000; peak resident {})",
+                r.seconds,
+                r.rounds.iter().max().unwrap_or(&0),
+                r.bytes.iter().max().unwrap_or(&0),
+                r.peak_rss.map_or("unknown".to_string(), |p| format!(
+                    "{:.0} MB",
+                    p as f64 / 1e6
+                )),
+            );
+            continue;
+        }
+        let one = run(&with_batches(src, 1), &scratch);
+        let three = run(&with_batches(src, *many), &scratch);
+        let extra = (*many - 1) as f64;
+        let per = |a: &[u64], b: &[u64]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| y.saturating_sub(*x) / (*many as u64 - 1))
+                .max()
+                .unwrap_or(0)
+        };
+        println!(
+            "bench train-{name} {:.4} {} {}  (per batch of 128, SGD with momentum; runs of 1 and {many} batches: {:.2} s and {:.2} s; peak resident {}; the original system's table, seconds per batch on three 4-core machines: {theirs})",
+            (three.seconds - one.seconds) / extra,
+            per(&one.rounds, &three.rounds),
+            per(&one.bytes, &three.bytes),
+            one.seconds,
+            three.seconds,
+            three.peak_rss.map_or("unknown".to_string(), |p| format!(
+                "{:.0} MB",
+                p as f64 / 1e6
+            )),
+        );
+    }
+}
