@@ -68,14 +68,21 @@ impl Model {
 enum Optimizer {
     /// SGD with momentum (the form of TF Encrypted): v = beta v + g; w -= lr v.
     Momentum { lr: f64, beta: f64 },
-    /// Adam with bias correction and epsilon 1e-7.
-    Adam { lr: f64, beta1: f64, beta2: f64 },
+    /// Adam with bias correction and epsilon 1e-7; with `amsgrad`, the denominator is the
+    /// running maximum of the bias-corrected second moment (std::optim's AMSGrad).
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        amsgrad: bool,
+    },
 }
 
-/// One parameter's optimiser state: the velocity, or Adam's two moments.
+/// One parameter's optimiser state: the velocity, or Adam's two moments (and AMSGrad's maximum).
 struct State {
     first: ndarray::ArrayD<f64>,
     second: ndarray::ArrayD<f64>,
+    max: ndarray::ArrayD<f64>,
 }
 
 impl Optimizer {
@@ -86,13 +93,24 @@ impl Optimizer {
                 s.first = &s.first * beta + g;
                 *w = &*w - &(&s.first * lr);
             }
-            Optimizer::Adam { lr, beta1, beta2 } => {
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                amsgrad,
+            } => {
                 s.first = &s.first * beta1 + &(g * (1.0 - beta1));
                 s.second = &s.second * beta2 + &(g.mapv(|v| v * v) * (1.0 - beta2));
                 let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                s.max.zip_mut_with(&s.second, |u, v| *u = u.max(v / c2));
+                let denominator = if amsgrad {
+                    s.max.clone()
+                } else {
+                    s.second.mapv(|v| v / c2)
+                };
                 let update = ndarray::Zip::from(&s.first)
-                    .and(&s.second)
-                    .map_collect(|m, v| lr * (m / c1) / ((v / c2).sqrt() + 1e-7));
+                    .and(&denominator)
+                    .map_collect(|m, v| lr * (m / c1) / (v.sqrt() + 1e-7));
                 *w = &*w - &update;
             }
         }
@@ -128,6 +146,7 @@ fn train_f64(source: &str, data: &Path, optimizer: Optimizer) -> Model {
     let state = |shape: &[usize]| State {
         first: ndarray::ArrayD::zeros(shape),
         second: ndarray::ArrayD::zeros(shape),
+        max: ndarray::ArrayD::zeros(shape),
     };
     let mut sw: Vec<State> = m.w.iter().map(|w| state(w.shape())).collect();
     let mut sb: Vec<State> = m.b.iter().map(|b| state(b.shape())).collect();
@@ -166,14 +185,34 @@ fn train_f64(source: &str, data: &Path, optimizer: Optimizer) -> Model {
     m
 }
 
-/// Runs `example`, which writes its model as `analyst/{prefix}_w1.csv` and so on, and compares
-/// its accuracy with f64 training by `optimizer`.
-fn within_one_point_of_f64(example: &str, prefix: &str, optimizer: Optimizer) {
+/// Runs `example` (with `edit` applied to its source), which writes its model as
+/// `analyst/{prefix}_w1.csv` and so on, and compares its accuracy with f64 training by
+/// `optimizer`.
+fn within_one_point_of_f64(example: &str, edit: (&str, &str), prefix: &str, optimizer: Optimizer) {
     let program = examples().join(example);
     let source = std::fs::read_to_string(&program).unwrap();
+    assert!(source.contains(edit.0), "{example} has `{}`", edit.0);
+    let source = source.replace(edit.0, edit.1);
     assert_eq!(constant(&source, "BATCH"), 128.0, "network A's batch");
-    let data = scratch_data(prefix);
-    let stdout = run_example(example, &data, &[]);
+    let data = scratch_data(&format!("{prefix}-{}", edit.1.len()));
+    let stdout = if edit.0 == edit.1 {
+        run_example(example, &data, &[])
+    } else {
+        let edited = data.join("edited.tfe");
+        std::fs::write(&edited, &source).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tfec"))
+            .args(["run", "--seed", "3", "--data"])
+            .arg(&data)
+            .arg(&edited)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
     let secure: usize = stdout
         .lines()
         .find_map(|l| l.strip_prefix("[analyst] "))
@@ -223,6 +262,7 @@ fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training() {
     );
     within_one_point_of_f64(
         "mnist_train.tfe",
+        ("", ""),
         "mnist_trained",
         Optimizer::Momentum { lr, beta },
     );
@@ -236,7 +276,34 @@ fn network_a_with_adam_on_shares_is_within_one_point_of_f64_training() {
     assert_eq!(lr, 0.001, "the issue's learning rate for Adam");
     within_one_point_of_f64(
         "mnist_train_adam.tfe",
+        ("", ""),
         "mnist_adam",
-        Optimizer::Adam { lr, beta1, beta2 },
+        Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            amsgrad: false,
+        },
+    );
+}
+
+#[test]
+fn network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training() {
+    let source = std::fs::read_to_string(examples().join("mnist_train_adam.tfe")).unwrap();
+    let lr = constant(&source, "LR");
+    let (beta1, beta2) = (constant(&source, "BETA1"), constant(&source, "BETA2"));
+    within_one_point_of_f64(
+        "mnist_train_adam.tfe",
+        (
+            "const AMSGRAD: bool = false;",
+            "const AMSGRAD: bool = true;",
+        ),
+        "mnist_adam",
+        Optimizer::Adam {
+            lr,
+            beta1,
+            beta2,
+            amsgrad: true,
+        },
     );
 }
