@@ -135,6 +135,38 @@ pub fn transpose<T: Clone>(x: &ArrayD<T>) -> ArrayD<T> {
     x.t().as_standard_layout().into_owned()
 }
 
+/// The geometry shared by [`im2col`] and [`col2im`]: for `n` images, calls `f(row, pixel, col)`
+/// for every window position inside the image (not in the padding), where `row` is the window's
+/// row of the im2col matrix, `pixel` the offset of the pixel's first channel in the images'
+/// flattened data `[n, h · w · c]`, and `col` the offset of the position's first channel in the
+/// window's row (`(ky · kw + kx) · c`).
+fn for_each_window_pixel(n: usize, g: &tfe_ir::Window, mut f: impl FnMut(usize, usize, usize)) {
+    let (oh, ow) = g.out();
+    let mut row = 0;
+    for image in 0..n {
+        let base = image * g.h * g.w * g.c;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..g.kh {
+                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
+                    if y < 0 || y >= g.h as isize {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let x = (ox * g.stride + kx) as isize - g.pad as isize;
+                        if x < 0 || x >= g.w as isize {
+                            continue;
+                        }
+                        let pixel = base + (y as usize * g.w + x as usize) * g.c;
+                        f(row, pixel, (ky * g.kw + kx) * g.c);
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
 /// `im2col` (see [`tfe_ir::Window`]): `x` is `[n, h · w · c]`; the result is
 /// `[n · oh · ow, kh · kw · c]`, zeros where a window reaches into the padding.
 pub fn im2col<T: Clone + Default>(x: &ArrayD<T>, g: &tfe_ir::Window) -> Result<ArrayD<T>, String> {
@@ -154,31 +186,9 @@ pub fn im2col<T: Clone + Default>(x: &ArrayD<T>, g: &tfe_ir::Window) -> Result<A
     let src = x.as_standard_layout();
     let src = src.as_slice().expect("standard layout");
     let mut out = vec![T::default(); n * oh * ow * cols];
-    let mut row = 0;
-    for image in 0..n {
-        let base = image * per_image;
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let dst = &mut out[row * cols..(row + 1) * cols];
-                for ky in 0..g.kh {
-                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
-                    if y < 0 || y >= g.h as isize {
-                        continue;
-                    }
-                    for kx in 0..g.kw {
-                        let xx = (ox * g.stride + kx) as isize - g.pad as isize;
-                        if xx < 0 || xx >= g.w as isize {
-                            continue;
-                        }
-                        let from = base + (y as usize * g.w + xx as usize) * g.c;
-                        let to = (ky * g.kw + kx) * g.c;
-                        dst[to..to + g.c].clone_from_slice(&src[from..from + g.c]);
-                    }
-                }
-                row += 1;
-            }
-        }
-    }
+    for_each_window_pixel(n, g, |row, pixel, col| {
+        out[row * cols + col..row * cols + col + g.c].clone_from_slice(&src[pixel..pixel + g.c]);
+    });
     Ok(ArrayD::from_shape_vec(IxDyn(&[n * oh * ow, cols]), out).expect("sizes computed above"))
 }
 
@@ -211,33 +221,11 @@ pub fn col2im<T: Copy + Default>(
     let src = cols.as_standard_layout();
     let src = src.as_slice().expect("standard layout");
     let mut out = vec![T::default(); n * per_image];
-    let mut row = 0;
-    for image in 0..n {
-        let base = image * per_image;
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let from_row = &src[row * width..(row + 1) * width];
-                for ky in 0..g.kh {
-                    let y = (oy * g.stride + ky) as isize - g.pad as isize;
-                    if y < 0 || y >= g.h as isize {
-                        continue;
-                    }
-                    for kx in 0..g.kw {
-                        let xx = (ox * g.stride + kx) as isize - g.pad as isize;
-                        if xx < 0 || xx >= g.w as isize {
-                            continue;
-                        }
-                        let to = base + (y as usize * g.w + xx as usize) * g.c;
-                        let from = (ky * g.kw + kx) * g.c;
-                        for ch in 0..g.c {
-                            out[to + ch] = add(out[to + ch], from_row[from + ch]);
-                        }
-                    }
-                }
-                row += 1;
-            }
+    for_each_window_pixel(n, g, |row, pixel, col| {
+        for ch in 0..g.c {
+            out[pixel + ch] = add(out[pixel + ch], src[row * width + col + ch]);
         }
-    }
+    });
     Ok(ArrayD::from_shape_vec(IxDyn(&[n, per_image]), out).expect("sizes computed above"))
 }
 

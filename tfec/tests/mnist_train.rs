@@ -200,18 +200,14 @@ fn within_one_point_of_f64(example: &str, edit: (&str, &str), prefix: &str, opti
     } else {
         let edited = data.join("edited.tfe");
         std::fs::write(&edited, &source).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tfec"))
-            .args(["run", "--seed", "3", "--data"])
-            .arg(&data)
-            .arg(&edited)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        support::tfec(&[
+            "run".as_ref(),
+            "--seed".as_ref(),
+            "3".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            edited.as_os_str(),
+        ])
     };
     let secure: usize = stdout
         .lines()

@@ -1,4 +1,7 @@
-//! std::nn's `dense` and `relu_grad` on shares against f64.
+//! std::nn on shares against f64: dense and its gradients, relu_grad, softmax and its
+//! cross-entropy gradient, convolution, pooling and their gradients, batch normalisation.
+
+mod support;
 
 use std::process::Command;
 
@@ -98,58 +101,14 @@ fn dense_and_relu_grad_on_shares_match_f64() {
 }
 
 /// Runs `body` (which prints revealed values at alice, one `print` per line) with alice's
-/// matrix `x.csv` and bob's `y.csv`, returning the printed lines flattened.
+/// matrix `x` and bob's `y`, returning the printed lines flattened.
 fn run_with(name: &str, x: &[Vec<f64>], y: &[Vec<f64>], body: &str) -> Vec<Vec<f64>> {
-    let dir = std::env::temp_dir().join(format!("tfe-nn-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
-    std::fs::create_dir_all(dir.join("data/bob")).unwrap();
-    let csv = |rows: &[Vec<f64>]| -> String {
-        rows.iter()
-            .map(|r| {
-                r.iter()
-                    .map(|v| format!("{v}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-                    + "\n"
-            })
-            .collect()
-    };
-    std::fs::write(dir.join("data/alice/x.csv"), csv(x)).unwrap();
-    std::fs::write(dir.join("data/bob/y.csv"), csv(y)).unwrap();
-    std::fs::write(
-        dir.join("p.tfe"),
-        format!(
-            "use std::nn::{{softmax, softmax_cross_entropy_grad, batch_norm, dense_grad_input, dense_grad_weights, dense_grad_bias}};\nparty alice, bob, s0, s1, s2;\n\
-             secret rep = aby3(s0, s1, s2);\nfn main() {{\n\
-             let xa: fixed[{n}, {m}] @alice = read_csv(\"x.csv\");\n\
-             let yb: fixed[{n}, {m}] @bob = read_csv(\"y.csv\");\n\
-             let x: fixed[{n}, {m}] @rep = xa;\nlet y: fixed[{n}, {m}] @rep = yb;\n{body}\n}}\n",
-            n = x.len(),
-            m = x[0].len()
-        ),
+    run_files(
+        name,
+        "softmax, softmax_cross_entropy_grad, batch_norm, dense_grad_input, dense_grad_weights, dense_grad_bias",
+        &[("alice", "x", x), ("bob", "y", y)],
+        body,
     )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .args(["run", "--seed", "7"])
-        .arg(dir.join("p.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            l.trim_start_matches("[alice] ")
-                .replace(['[', ']'], "")
-                .split(", ")
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect()
 }
 
 fn softmax_rows(x: &[Vec<f64>]) -> Vec<Vec<f64>> {
@@ -326,66 +285,23 @@ fn convolution_and_pooling_on_shares_match_f64() {
     let k = random_matrix(22, 9 * c, f, 0.5);
     let k5 = random_matrix(23, 25 * c, f, 0.3);
     let b = random_matrix(24, 1, f, 1.0);
-    let dir = std::env::temp_dir().join(format!("tfe-nn-conv-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
-    std::fs::create_dir_all(dir.join("data/bob")).unwrap();
-    let csv = |rows: &[Vec<f64>]| -> String {
-        rows.iter()
-            .map(|r| {
-                r.iter()
-                    .map(|v| format!("{v}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-                    + "\n"
-            })
-            .collect()
-    };
-    std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
-    std::fs::write(dir.join("data/bob/k.csv"), csv(&k)).unwrap();
-    std::fs::write(dir.join("data/bob/k5.csv"), csv(&k5)).unwrap();
-    std::fs::write(dir.join("data/bob/b.csv"), csv(&b)).unwrap();
-    std::fs::write(
-        dir.join("p.tfe"),
-        format!(
-            "use std::nn::{{conv2d, max_pool2d, avg_pool2d}};\nparty alice, bob, s0, s1, s2;\n\
-             secret rep = aby3(s0, s1, s2);\nfn main() {{\n\
-             let xa: fixed[{n}, {hwc}] @alice = read_csv(\"x.csv\");\n\
-             let kb: fixed[{k3}, {f}] @bob = read_csv(\"k.csv\");\n\
-             let k5b: fixed[{k5}, {f}] @bob = read_csv(\"k5.csv\");\n\
-             let bb: fixed[1, {f}] @bob = read_csv(\"b.csv\");\n\
-             let x: fixed[{n}, {hwc}] @rep = xa;\nlet k: fixed[{k3}, {f}] @rep = kb;\n\
-             let k5: fixed[{k5}, {f}] @rep = k5b;\nlet b: fixed[{f}] @rep = reshape(bb, [{f}]);\n\
+    let lines = run_files(
+        "conv",
+        "conv2d, max_pool2d, avg_pool2d",
+        &[
+            ("alice", "x", &x),
+            ("bob", "k", &k),
+            ("bob", "k5", &k5),
+            ("bob", "bias", &b),
+        ],
+        &format!(
+            "let b = reshape(bias, [{f}]);\n\
              print(reveal(conv2d(x, k, b, height: 6, width: 6, channels: 2, size: 3, stride: 1, pad: 0), to: alice));\n\
              print(reveal(conv2d(x, k5, b, height: 6, width: 6, channels: 2, size: 5, stride: 2, pad: 2), to: alice));\n\
              print(reveal(max_pool2d(x, height: 6, width: 6, channels: 2, size: 2), to: alice));\n\
-             print(reveal(avg_pool2d(x, height: 6, width: 6, channels: 2, size: 3), to: alice));\n}}\n",
-            hwc = h * w * c,
-            k3 = 9 * c,
-            k5 = 25 * c,
+             print(reveal(avg_pool2d(x, height: 6, width: 6, channels: 2, size: 3), to: alice));"
         ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .args(["run", "--seed", "5"])
-        .arg(dir.join("p.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Vec<f64>> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            l.trim_start_matches("[alice] ")
-                .replace(['[', ']'], "")
-                .split(", ")
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
     let wants = [
         conv_f64(&x, &k, &b[0], (h, w, c), 3, 1, 0),
         conv_f64(&x, &k5, &b[0], (h, w, c), 5, 2, 2),
@@ -513,35 +429,22 @@ fn run_files(
             rows[0].len()
         );
     }
+    let program = dir.join("p.tfe");
     std::fs::write(
-        dir.join("p.tfe"),
+        &program,
         format!(
             "use std::nn::{{{uses}}};\nparty alice, bob, s0, s1, s2;\n\
              secret rep = aby3(s0, s1, s2);\nfn main() {{\n{lets}{body}\n}}\n"
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .args(["run", "--seed", "9"])
-        .arg(dir.join("p.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            l.trim_start_matches("[alice] ")
-                .replace(['[', ']'], "")
-                .split(", ")
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect()
+    let stdout = support::tfec(&[
+        "run".as_ref(),
+        "--seed".as_ref(),
+        "7".as_ref(),
+        program.as_os_str(),
+    ]);
+    support::printed(&stdout, "alice")
 }
 
 /// The backward helpers of convolution and max pooling on shares against f64. The convolution's

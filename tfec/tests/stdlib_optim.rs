@@ -1,6 +1,8 @@
 //! std::optim on shares: logistic regression trained with `momentum` and `sgd` from std::optim
 //! gives the weights of the same algorithm in f64 (same data, batches, rates and sigmoid).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -161,17 +163,9 @@ fn run_adam(grads: &[Vec<f64>], lr: f64) -> (Vec<f64>, Vec<f64>) {
              write_csv(reveal(z, to: analyst), \"amsgrad.csv\");\n\
          }}\n"
     );
-    std::fs::write(dir.join("adam.tfe"), program).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("adam.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let path = dir.join("adam.tfe");
+    std::fs::write(&path, program).unwrap();
+    support::tfec(&["run".as_ref(), path.as_os_str()]);
     let read = |name: &str| -> Vec<f64> {
         std::fs::read_to_string(dir.join("data/analyst").join(name))
             .unwrap()

@@ -59,17 +59,42 @@ pub fn read_matrix(path: &Path) -> Array2<f64> {
 
 /// Runs an example with its data in `data`; returns its standard output.
 pub fn run_example(name: &str, data: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<std::ffi::OsString> = ["run", "--seed", "3", "--data"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(data.into());
+    args.extend(extra.iter().map(Into::into));
+    args.push(examples().join(name).into());
+    tfec(&args)
+}
+
+/// Runs `tfec` with `args`; returns its standard output, or fails the test with its errors.
+pub fn tfec<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .args(["run", "--seed", "3", "--data"])
-        .arg(data)
-        .args(extra)
-        .arg(examples().join(name))
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{name}: {}",
+        "tfec {:?}: {}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// The tensors `party` printed (`[party] [[1, 2], [3, 4]]`), one flattened row per line.
+pub fn printed(stdout: &str, party: &str) -> Vec<Vec<f64>> {
+    let prefix = format!("[{party}] ");
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| {
+            l.replace(['[', ']'], "")
+                .split(", ")
+                .map(|v| v.trim().parse().unwrap())
+                .collect()
+        })
+        .collect()
 }
