@@ -11,6 +11,7 @@
 //! does the I/O.
 
 pub mod check;
+pub mod cse;
 pub mod diagnostics;
 pub mod explain;
 pub mod hir;

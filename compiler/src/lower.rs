@@ -51,6 +51,7 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
     if !l.errors.is_empty() {
         return Err(l.errors);
     }
+    crate::cse::comparisons(&mut body);
     Ok(ir::Program {
         parties: program.parties.iter().map(|p| p.name.clone()).collect(),
         secrets: program

@@ -797,6 +797,10 @@ impl Transport for GrpcTransport {
         self.mailbox.recv(from, key)
     }
 
+    fn check(&mut self) -> Result<(), NetError> {
+        self.mailbox.check()
+    }
+
     fn abort(&mut self, reason: &str) {
         for to in 0..self.out.len() {
             let _ = self.frame_to(

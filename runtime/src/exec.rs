@@ -146,8 +146,8 @@ struct Exec<'a> {
     ops_run: u64,
     /// Chains of elementwise ops run as one kernel each.
     plan: crate::fuse::Plan,
-    /// Registers to drop once a block has moved past an op ([`crate::liveness`]).
-    frees: std::collections::HashMap<tfe_ir::OpId, Vec<Reg>>,
+    /// Registers to drop once a block has moved past an op, by op id ([`crate::liveness`]).
+    frees: Vec<Vec<Reg>>,
 }
 
 impl Exec<'_> {
@@ -179,7 +179,7 @@ impl Exec<'_> {
             let from = i;
             i = self.step(nodes, i)?;
             for node in &nodes[from..i] {
-                if let Some(dead) = self.frees.get(&node.id) {
+                if let Some(dead) = self.frees.get(node.id as usize) {
                     for r in dead {
                         self.regs[*r as usize] = None;
                     }
@@ -451,6 +451,9 @@ impl Exec<'_> {
                 let s = self.get(*start)?.as_index().map_err(RunError::Internal)?;
                 let e = self.get(*end)?.as_index().map_err(RunError::Internal)?;
                 for i in s..e {
+                    if (i - s) % 16 == 15 {
+                        self.net.check().map_err(RunError::Net)?;
+                    }
                     self.set(*var, Value::I64(scalar(i)));
                     self.block(body)?;
                 }
@@ -460,6 +463,7 @@ impl Exec<'_> {
                 cond,
                 body,
             } => loop {
+                self.net.check().map_err(RunError::Net)?;
                 self.block(cond_body)?;
                 if !self.get(*cond)?.as_bool().map_err(RunError::Internal)? {
                     break;

@@ -13,13 +13,19 @@ use std::collections::HashMap;
 
 use tfe_ir::{Node, Op, OpId, Program, Reg};
 
-/// For each op, the registers to drop once the block has moved past it.
-pub fn plan(program: &Program) -> HashMap<OpId, Vec<Reg>> {
+/// For each op (by id), the registers to drop once the block has moved past it.
+pub fn plan(program: &Program) -> Vec<Vec<Reg>> {
     let mut total = HashMap::new();
     count_block(&program.body, &mut total);
     let mut frees = HashMap::new();
     plan_block(&program.body, &total, &mut frees);
-    frees
+    let mut by_op = vec![Vec::new(); program.n_ops as usize];
+    for (op, regs) in frees {
+        if let Some(slot) = by_op.get_mut(op as usize) {
+            *slot = regs;
+        }
+    }
+    by_op
 }
 
 /// The registers a node reads and writes itself (not in its nested blocks).

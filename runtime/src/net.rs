@@ -89,6 +89,12 @@ pub trait Transport: Send {
     fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError>;
     /// Tells every other party that this one failed, and why.
     fn abort(&mut self, reason: &str);
+    /// Files what has arrived without waiting, and fails if a peer failed or broke its link: a
+    /// party in a long computation of its own calls it now and then, so that it stops when
+    /// another party dies rather than when it next waits for a message.
+    fn check(&mut self) -> Result<(), NetError> {
+        Ok(())
+    }
     fn stats(&self) -> NetStats;
 }
 
@@ -191,6 +197,15 @@ impl Mailbox {
                 detail,
             }),
         }
+    }
+
+    /// Files every envelope that has arrived, without waiting; fails as `recv` does on news of a
+    /// failed peer.
+    pub fn check(&mut self) -> Result<(), NetError> {
+        while let Ok(envelope) = self.inbox.try_recv() {
+            self.file(envelope)?;
+        }
+        Ok(())
     }
 
     /// Waits for message `key` from `from`.
@@ -454,6 +469,10 @@ impl Transport for LocalTransport {
         self.flush()?;
         self.outbox.waiting();
         self.mailbox.recv(from, key)
+    }
+
+    fn check(&mut self) -> Result<(), NetError> {
+        self.mailbox.check()
     }
 
     fn abort(&mut self, reason: &str) {
