@@ -29,7 +29,7 @@ pub fn comparisons(body: &mut [Node]) {
     let mut constants: HashMap<Reg, Literal> = HashMap::new();
     let mut seen: Vec<(Key, Reg)> = Vec::new();
     for node in body.iter_mut() {
-        for block in nested(&mut node.op) {
+        for block in node.op.blocks_mut() {
             comparisons(block);
         }
         let written = writes(&node.op);
@@ -94,52 +94,13 @@ fn forget(constants: &mut HashMap<Reg, Literal>, seen: &mut Vec<(Key, Reg)>, wri
 
 /// Every register an op writes, its nested blocks included.
 fn writes(op: &Op) -> Vec<Reg> {
-    let mut out = Vec::new();
-    collect_writes(op, &mut out);
+    let mut out = op.own_regs().1;
+    for block in op.blocks() {
+        for node in block {
+            out.extend(writes(&node.op));
+        }
+    }
     out
-}
-
-fn collect_writes(op: &Op, out: &mut Vec<Reg>) {
-    match op {
-        Op::Compute { dst, .. }
-        | Op::Share { dst, .. }
-        | Op::Reveal { dst, .. }
-        | Op::ReadCsv { dst, .. } => out.push(*dst),
-        Op::WriteCsv { .. } | Op::Print { .. } => {}
-        Op::For { var, body, .. } => {
-            out.push(*var);
-            body.iter().for_each(|n| collect_writes(&n.op, out));
-        }
-        Op::While {
-            cond_body, body, ..
-        } => {
-            cond_body.iter().for_each(|n| collect_writes(&n.op, out));
-            body.iter().for_each(|n| collect_writes(&n.op, out));
-        }
-        Op::If {
-            then_body,
-            else_body,
-            ..
-        } => {
-            then_body.iter().for_each(|n| collect_writes(&n.op, out));
-            else_body.iter().for_each(|n| collect_writes(&n.op, out));
-        }
-    }
-}
-
-fn nested(op: &mut Op) -> Vec<&mut Vec<Node>> {
-    match op {
-        Op::For { body, .. } => vec![body],
-        Op::While {
-            cond_body, body, ..
-        } => vec![cond_body, body],
-        Op::If {
-            then_body,
-            else_body,
-            ..
-        } => vec![then_body, else_body],
-        _ => Vec::new(),
-    }
 }
 
 #[cfg(test)]

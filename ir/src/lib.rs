@@ -342,6 +342,54 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The registers the op itself reads and writes, not counting its nested blocks.
+    pub fn own_regs(&self) -> (Vec<Reg>, Vec<Reg>) {
+        match self {
+            Op::Compute { dst, args, .. } => (args.clone(), vec![*dst]),
+            Op::Share { dst, src, .. } | Op::Reveal { dst, src, .. } => (vec![*src], vec![*dst]),
+            Op::ReadCsv { dst, .. } => (Vec::new(), vec![*dst]),
+            Op::WriteCsv { src, .. } | Op::Print { src, .. } => (vec![*src], Vec::new()),
+            Op::For {
+                var, start, end, ..
+            } => (vec![*start, *end], vec![*var]),
+            Op::While { cond, .. } | Op::If { cond, .. } => (vec![*cond], Vec::new()),
+        }
+    }
+
+    /// The op's nested blocks: a loop's body, a `while`'s condition and body, an `if`'s branches.
+    pub fn blocks(&self) -> Vec<&[Node]> {
+        match self {
+            Op::For { body, .. } => vec![body],
+            Op::While {
+                cond_body, body, ..
+            } => vec![cond_body, body],
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => vec![then_body, else_body],
+            _ => Vec::new(),
+        }
+    }
+
+    /// [`Op::blocks`], to rewrite them.
+    pub fn blocks_mut(&mut self) -> Vec<&mut Vec<Node>> {
+        match self {
+            Op::For { body, .. } => vec![body],
+            Op::While {
+                cond_body, body, ..
+            } => vec![cond_body, body],
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => vec![then_body, else_body],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Identifies one message: the op, how many times the sending and receiving parties executed
 /// that op before (they execute it in lockstep), and the step within its protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -750,7 +750,10 @@ pub fn highest_bit_lookup(
     let shape = x.shape().to_vec();
     let mut wide = shape.clone();
     wide.push(len);
-    let words = |t: &RingTensor| -> Vec<u64> { t.as_slice().unwrap_or(&[]).to_vec() };
+    // `top` is in standard layout (made so above): its words as a slice, not copied.
+    fn words(t: &RingTensor) -> &[u64] {
+        t.as_slice().unwrap_or(&[])
+    }
     // This role's additive part of the lookup, `sum_j c_j part_j` with `c_j = table[j] (1 - 2 s_j)`.
     let signed = |s: u64, j: usize| {
         if bit(s, j) == 1 {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use tfe_ir::{Node, Op, OpId, Program, Reg};
+use tfe_ir::{Node, OpId, Program, Reg};
 
 /// For each op (by id), the registers to drop once the block has moved past it.
 pub fn plan(program: &Program) -> Vec<Vec<Reg>> {
@@ -28,35 +28,6 @@ pub fn plan(program: &Program) -> Vec<Vec<Reg>> {
     by_op
 }
 
-/// The registers a node reads and writes itself (not in its nested blocks).
-fn direct(node: &Node) -> (Vec<Reg>, Vec<Reg>) {
-    match &node.op {
-        Op::Compute { dst, args, .. } => (args.clone(), vec![*dst]),
-        Op::Share { dst, src, .. } | Op::Reveal { dst, src, .. } => (vec![*src], vec![*dst]),
-        Op::ReadCsv { dst, .. } => (Vec::new(), vec![*dst]),
-        Op::WriteCsv { src, .. } | Op::Print { src, .. } => (vec![*src], Vec::new()),
-        Op::For {
-            var, start, end, ..
-        } => (vec![*start, *end], vec![*var]),
-        Op::While { cond, .. } | Op::If { cond, .. } => (vec![*cond], Vec::new()),
-    }
-}
-
-fn nested(node: &Node) -> Vec<&[Node]> {
-    match &node.op {
-        Op::For { body, .. } => vec![body],
-        Op::While {
-            cond_body, body, ..
-        } => vec![cond_body, body],
-        Op::If {
-            then_body,
-            else_body,
-            ..
-        } => vec![then_body, else_body],
-        _ => Vec::new(),
-    }
-}
-
 /// Adds every access in `nodes` (nested blocks included) to `counts`.
 fn count_block(nodes: &[Node], counts: &mut HashMap<Reg, usize>) {
     for node in nodes {
@@ -65,11 +36,11 @@ fn count_block(nodes: &[Node], counts: &mut HashMap<Reg, usize>) {
 }
 
 fn count_node(node: &Node, counts: &mut HashMap<Reg, usize>) {
-    let (reads, writes) = direct(node);
+    let (reads, writes) = node.op.own_regs();
     for r in reads.into_iter().chain(writes) {
         *counts.entry(r).or_default() += 1;
     }
-    for block in nested(node) {
+    for block in node.op.blocks() {
         count_block(block, counts);
     }
 }
@@ -94,14 +65,14 @@ fn plan_block(nodes: &[Node], total: &HashMap<Reg, usize>, frees: &mut HashMap<O
         }
         // The block's first touch must be a plain write: not a read, not inside a nested block.
         let node = &nodes[first[r]];
-        let (reads, writes) = direct(node);
-        if !nested(node).is_empty() || reads.contains(r) || !writes.contains(r) {
+        let (reads, writes) = node.op.own_regs();
+        if !node.op.blocks().is_empty() || reads.contains(r) || !writes.contains(r) {
             continue;
         }
         frees.entry(nodes[last[r]].id).or_default().push(*r);
     }
     for node in nodes {
-        for block in nested(node) {
+        for block in node.op.blocks() {
             plan_block(block, total, frees);
         }
     }
@@ -110,7 +81,7 @@ fn plan_block(nodes: &[Node], total: &HashMap<Reg, usize>, frees: &mut HashMap<O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tfe_ir::{Kernel, Placement};
+    use tfe_ir::{Kernel, Op, Placement};
 
     fn compute(id: OpId, dst: Reg, args: &[Reg]) -> Node {
         Node {

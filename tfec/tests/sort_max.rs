@@ -58,16 +58,7 @@ fn sort_handles_any_length_and_duplicates() {
              write_csv(reveal(sort(v), to: alice), \"s.csv\");\n}\n",
         )
         .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tfec"))
-            .arg("run")
-            .arg(dir.join("p.tfe"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::tfec(&["run".as_ref(), dir.join("p.tfe").as_os_str()]);
         let got: Vec<f64> = read_matrix(&dir.join("data/alice/s.csv"))
             .iter()
             .copied()

@@ -2,7 +2,7 @@
 //! aby3 protocols, with their truncation) and on a party's plaintext, with the documented error
 //! bounds.
 
-use std::process::Command;
+mod support;
 
 /// Runs `f` on `xs` at a secret placement and at alice; returns (secret, plaintext) results.
 fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
@@ -25,17 +25,7 @@ fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("m.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = support::tfec(&["run".as_ref(), dir.join("m.tfe").as_os_str()]);
     let parse = |prefix: &str| -> Vec<f64> {
         let line = stdout.lines().find(|l| l.starts_with(prefix)).unwrap();
         line[prefix.len()..]

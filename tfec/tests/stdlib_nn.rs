@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::process::Command;
-
 #[test]
 fn dense_and_relu_grad_on_shares_match_f64() {
     let dir = std::env::temp_dir().join(format!("tfe-nn-{}", std::process::id()));
@@ -57,26 +55,8 @@ fn dense_and_relu_grad_on_shares_match_f64() {
          }\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("nn.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Vec<f64>> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            l.trim_start_matches("[alice] ")
-                .split(", ")
-                .map(|v| v.trim_matches(|c| c == '[' || c == ']').parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let stdout = support::tfec(&["run".as_ref(), dir.join("nn.tfe").as_os_str()]);
+    let lines = support::printed(&stdout, "alice");
     let mut k = 0;
     for r in &x {
         for (j, bj) in b.iter().enumerate() {

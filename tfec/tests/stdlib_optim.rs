@@ -4,7 +4,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -72,16 +71,7 @@ fn momentum_training_on_shares_matches_f64() {
         .unwrap();
     }
     std::fs::write(dir.join("optim.tfe"), PROGRAM).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("optim.tfe"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::tfec(&["run".as_ref(), dir.join("optim.tfe").as_os_str()]);
     let w: Vec<f64> = std::fs::read_to_string(dir.join("data/analyst/w.csv"))
         .unwrap()
         .lines()
