@@ -36,8 +36,8 @@ struct PerIteration {
 }
 
 fn compile(src: &str) -> tfe_ir::Program {
-    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{d:?}"));
-    tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"))
+    tfe_compiler::compile(src, &tfe_compiler::Options::default())
+        .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
 /// In a child: `--net-party PROGRAM DATA ME ADDRESSES EMULATION`.

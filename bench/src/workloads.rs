@@ -61,8 +61,8 @@ pub(crate) struct Run {
 }
 
 pub(crate) fn run(src: &str, dir: &Path) -> Run {
-    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{d:?}"));
-    let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+    let ir = tfe_compiler::compile(src, &tfe_compiler::Options::default())
+        .unwrap_or_else(|d| panic!("{d:?}"));
     let programs: Vec<_> = (0..ir.parties.len())
         .map(|p| tfe_ir::project(&ir, p))
         .collect();
@@ -395,8 +395,8 @@ pub fn examples() {
         let mut times = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let hir = tfe_compiler::check(&src).unwrap_or_else(|d| panic!("{d:?}"));
-            let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+            let ir = tfe_compiler::compile(&src, &tfe_compiler::Options::default())
+                .unwrap_or_else(|d| panic!("{d:?}"));
             let programs: Vec<_> = (0..ir.parties.len())
                 .map(|p| tfe_ir::project(&ir, p))
                 .collect();

@@ -1,14 +1,15 @@
 //! The tfe compiler: from source text to checked programs (and, later, per-party programs).
 //!
 //! ```text
-//! source -[tfe_grammar::parse]-> AST -[resolve]-> -[types]-> -[flow]-> typed HIR
-//!        -[lower]-> protocol IR -[project]-> one program per party
+//! source -[parse]-> AST -[check: resolve, types, flow]-> typed HIR
+//!        -[lower]-> protocol IR -[cse]-> protocol IR
+//!        (-[tfe_ir::project]-> one program per party)
 //! ```
 //!
-//! Parsing, checking (`check`), the policy (`policy`) and the lowering to the protocol IR
-//! (`lower`) exist; projection to per-party programs is next. The crate is pure: no files, no
-//! network, no terminal. It takes text and returns values and [`Diagnostic`]s; the `tfec` binary
-//! does the I/O.
+//! [`compile`] is the front door: it runs the named passes of [`pipeline`] in order, and every
+//! caller (tfec, the benchmarks, the tests) goes through it. The policy (`policy`) reads the
+//! checked program. The crate is pure: no files, no network, no terminal. It takes text and
+//! returns values and [`Diagnostic`]s; the `tfec` binary does the I/O.
 
 pub mod check;
 pub mod cse;
@@ -17,12 +18,14 @@ pub mod explain;
 pub mod hir;
 pub mod hir_dump;
 pub mod lower;
+pub mod pipeline;
 pub mod policy;
 pub mod stdlib;
 pub mod syntax;
 pub mod types;
 
 pub use diagnostics::{Diagnostic, Label, RenderOptions, Severity, render};
+pub use pipeline::{Options, Pass, Stage, compile};
 pub use tfe_grammar::ast;
 
 /// Parses a source file; syntax errors come back as diagnostics.
@@ -34,6 +37,8 @@ pub fn parse(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
 /// Everything `tfec check` verifies: syntax, names, types, placements and information flow.
 /// Returns the checked program (HIR).
 pub fn check(src: &str) -> Result<hir::Program, Vec<Diagnostic>> {
-    let program = parse(src)?;
-    check::check(&program)
+    match pipeline::run(src, &Options::until(Pass::Check))? {
+        Stage::Hir(program) => Ok(program),
+        Stage::Ast(_) | Stage::Ir(_) => unreachable!("the checker's stage is the HIR"),
+    }
 }

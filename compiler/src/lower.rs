@@ -22,7 +22,8 @@ use crate::diagnostics::{Diagnostic, Label};
 use crate::hir::{self, Builtin, ExprKind, FunctionId, IndexItem, Placement, Stmt};
 use crate::types::{Dim, Scalar, Type};
 
-/// Lowers a checked program. Errors are constructs the runtime cannot run yet.
+/// Lowers a checked program. Errors are constructs the runtime cannot run yet. (Optimisations
+/// such as `cse` run after it, in the pipeline.)
 pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
     let mut l = Lowerer {
         hir: program,
@@ -51,7 +52,6 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
     if !l.errors.is_empty() {
         return Err(l.errors);
     }
-    crate::cse::comparisons(&mut body);
     Ok(ir::Program {
         parties: program.parties.iter().map(|p| p.name.clone()).collect(),
         secrets: program

@@ -3,8 +3,9 @@
 //! run as aby3, nor `ring = 128` on 64 bits).
 
 fn lower_errors(src: &str) -> String {
-    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("the program checks: {d:?}"));
-    let errors = tfe_compiler::lower::lower(&hir).expect_err("the lowering refuses it");
+    tfe_compiler::check(src).unwrap_or_else(|d| panic!("the program checks: {d:?}"));
+    let errors = tfe_compiler::compile(src, &tfe_compiler::Options::default())
+        .expect_err("the lowering refuses it");
     assert!(errors.iter().all(|d| d.code == "E0401"), "{errors:?}");
     tfe_compiler::render(
         &errors,
@@ -45,7 +46,6 @@ fn an_early_return_is_refused() {
 fn the_64_bit_ring_with_another_frac_is_accepted() {
     let src = "party a, b, c;\nsecret rep = aby3(a, b, c, frac = 20);\n\
                fn main() {\n    let x: fixed @a = 1.0;\n    let y: fixed @rep = x;\n    print(reveal(y * y, to: b));\n}\n";
-    let hir = tfe_compiler::check(src).unwrap();
-    let ir = tfe_compiler::lower::lower(&hir).unwrap();
+    let ir = tfe_compiler::compile(src, &tfe_compiler::Options::default()).unwrap();
     assert_eq!(ir.secrets[0].frac_bits, 20);
 }

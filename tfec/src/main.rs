@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tfe_compiler::{Diagnostic, RenderOptions};
+use tfe_compiler::{Diagnostic, Options, Pass, RenderOptions, Stage};
 
 mod run;
 
@@ -57,8 +57,9 @@ enum Command {
         file: PathBuf,
         /// What to print: `ast` (the syntax tree with positions), `hir` (the checked program: a
         /// type and a placement on every expression), `ir` (the protocol IR: operations at
-        /// placements, registers, loops), `protocol` (the IR with each operation's messages), or
-        /// `party:NAME` (the program of one party: the operations it takes part in).
+        /// placements, registers, loops), `protocol` (the IR with each operation's messages),
+        /// `party:NAME` (the program of one party: the operations it takes part in), or the name
+        /// of a compiler pass (`parse`, `check`, `lower`, `cse`, …) for the program after it.
         #[arg(long, value_name = "STAGE")]
         emit: String,
     },
@@ -104,6 +105,15 @@ enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// How `tfec build --emit` shows an IR.
+enum View {
+    Plain,
+    /// With each op's messages (`protocol`).
+    Messages,
+    /// One party's projection, with messages (`party:NAME`).
+    Party(String),
 }
 
 /// How a command failed.
@@ -190,44 +200,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Build { file, emit } => {
             let src = read_source(&file)?;
-            match emit.as_str() {
-                "ast" => {
-                    let program = tfe_compiler::parse(&src).map_err(|d| {
-                        report(&file, &src, &d, render);
-                        Failure::Program
-                    })?;
-                    print!("{}", tfe_grammar::dump::program(&program, &src));
-                    Ok(())
-                }
-                "hir" => {
-                    let program = tfe_compiler::check(&src).map_err(|d| {
-                        report(&file, &src, &d, render);
-                        Failure::Program
-                    })?;
-                    print!("{}", tfe_compiler::hir_dump::program(&program));
-                    Ok(())
-                }
-                "ir" | "protocol" => {
-                    let ir = lower(&file, &src, render)?;
-                    print!("{}", ir.to_text(emit == "protocol"));
-                    Ok(())
-                }
+            let (pass, view) = match emit.as_str() {
+                "ast" => (Pass::Parse, View::Plain),
+                "hir" => (Pass::Check, View::Plain),
+                "ir" => (Pass::LAST, View::Plain),
+                "protocol" => (Pass::LAST, View::Messages),
                 other if other.starts_with("party:") => {
-                    let ir = lower(&file, &src, render)?;
-                    let name = &other["party:".len()..];
-                    let Some(party) = ir.parties.iter().position(|p| p == name) else {
+                    (Pass::LAST, View::Party(other["party:".len()..].to_string()))
+                }
+                other => match Pass::from_name(other) {
+                    Some(pass) => (pass, View::Plain),
+                    None => {
+                        let passes: Vec<&str> = Pass::ALL.iter().map(|p| p.name()).collect();
+                        return Err(Failure::Usage(format!(
+                            "unknown stage `{other}` for --emit; the stages are: ast, hir, ir, protocol, party:NAME, \
+                             or the program after a pass: {}",
+                            passes.join(", ")
+                        )));
+                    }
+                },
+            };
+            let stage = tfe_compiler::pipeline::run(&src, &Options::until(pass)).map_err(|d| {
+                report(&file, &src, &d, render);
+                Failure::Program
+            })?;
+            match (stage, view) {
+                (Stage::Ast(program), _) => {
+                    print!("{}", tfe_grammar::dump::program(&program, &src))
+                }
+                (Stage::Hir(program), _) => print!("{}", tfe_compiler::hir_dump::program(&program)),
+                (Stage::Ir(ir), View::Plain) => print!("{}", ir.to_text(false)),
+                (Stage::Ir(ir), View::Messages) => print!("{}", ir.to_text(true)),
+                (Stage::Ir(ir), View::Party(name)) => {
+                    let Some(party) = ir.parties.iter().position(|p| *p == name) else {
                         return Err(Failure::Usage(format!(
                             "`{name}` is not a party of this program; its parties are {}",
                             ir.parties.join(", ")
                         )));
                     };
                     print!("{}", tfe_ir::project(&ir, party).to_text(true));
-                    Ok(())
                 }
-                other => Err(Failure::Usage(format!(
-                    "unknown stage `{other}` for --emit; the stages are: ast, hir, ir, protocol, party:NAME"
-                ))),
             }
+            Ok(())
         }
         Command::Run(args) => run::run(args, render),
         Command::Certs { players, out } => run::certs(&players, out),
@@ -273,8 +287,7 @@ fn lower(file: &Path, src: &str, render: RenderOptions) -> Result<tfe_ir::Progra
         report(file, src, &d, render);
         Failure::Program
     };
-    let hir = tfe_compiler::check(src).map_err(report_errors)?;
-    tfe_compiler::lower::lower(&hir).map_err(report_errors)
+    tfe_compiler::compile(src, &Options::default()).map_err(report_errors)
 }
 
 fn report(file: &Path, src: &str, diagnostics: &[Diagnostic], render: RenderOptions) {

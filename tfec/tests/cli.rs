@@ -126,6 +126,39 @@ fn build_emit_ir_protocol_and_party_programs() {
 }
 
 #[test]
+fn build_emit_shows_the_program_after_each_pass() {
+    // A block with `relu(h)` and `relu_grad(h)`: the comparison `h > 0` twice before `cse`, once
+    // after it.
+    let dir = std::env::temp_dir().join(format!("tfe-emit-passes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("prog.tfe");
+    std::fs::write(
+        &file,
+        "use std::nn::{relu, relu_grad};\nparty a, b, c;\nsecret rep = aby3(a, b, c);\n\
+         fn main() {\n    let x: fixed[4] @a = ones([4]);\n    let h: fixed[4] @rep = x;\n    \
+         print(reveal(relu(h) * relu_grad(h), to: a));\n}\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let stage = |pass: &str| {
+        let out = tfec(&["build", &file, "--emit", pass]);
+        assert_eq!(out.status.code(), Some(0), "{pass}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(stage("parse").contains("Call"), "the syntax tree");
+    assert!(stage("check").contains("fn#"), "the checked program");
+    let count = |ir: &str| ir.matches(" gt ").count();
+    assert_eq!(count(&stage("lower")), 2, "{}", stage("lower"));
+    assert_eq!(count(&stage("cse")), 1, "{}", stage("cse"));
+    assert_eq!(
+        stage("cse"),
+        stage("ir"),
+        "the last pass gives the IR that runs"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn explain_prints_a_wrong_and_a_right_example() {
     let out = tfec(&["explain", "E0006"]);
     assert_eq!(out.status.code(), Some(0));

@@ -20,8 +20,8 @@ fn main() {
 ";
 
 fn compile() -> tfe_ir::Program {
-    let hir = tfe_compiler::check(PROGRAM).unwrap_or_else(|d| panic!("{d:?}"));
-    tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"))
+    tfe_compiler::compile(PROGRAM, &tfe_compiler::Options::default())
+        .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
 #[test]

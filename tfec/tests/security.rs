@@ -59,8 +59,8 @@ impl<T: Transport> Transport for Recorder<T> {
 }
 
 fn compile(src: &str) -> Program {
-    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{d:?}"));
-    tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"))
+    tfe_compiler::compile(src, &tfe_compiler::Options::default())
+        .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
 /// Runs every party of `ir` in threads and returns every message sent, in no particular order.
