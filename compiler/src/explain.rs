@@ -513,6 +513,57 @@ Right:
 ",
     },
     Explanation {
+        code: "E0216",
+        title: "no such field",
+        text: "A field that the struct does not declare, in a struct literal or after `.`, or a `.field` read
+from a value that is not a struct (a tensor or a tuple: take a tuple apart with `let (a, b) = t;`).
+
+Wrong:
+    struct Linear { w: fixed[30, 1], b: fixed[1] }
+    let m = Linear { w: w0, bias: zeros([1]) };
+Right:
+    let m = Linear { w: w0, b: zeros([1]) };
+",
+    },
+    Explanation {
+        code: "E0217",
+        title: "a struct literal without every field once",
+        text: "A struct literal `Name { field: value, … }` gives every field of the struct exactly once: a
+struct value always has all its fields. Start a field at zero with `zeros([…])`.
+
+Wrong:
+    let m = Linear { w: w0 };
+Right:
+    let m = Linear { w: w0, b: zeros([1]) };
+",
+    },
+    Explanation {
+        code: "E0218",
+        title: "a tuple pattern that does not fit",
+        text: "`let (a, b, …) = value;` takes a tuple apart: the value must be a tuple with as many elements
+as the pattern names (write `_` for an element you do not use).
+
+Wrong:
+    let (l, g, extra) = value_and_grad(loss, m, x, y);
+Right:
+    let (l, g) = value_and_grad(loss, m, x, y);
+    let (_, g) = value_and_grad(loss, m, x, y);
+",
+    },
+    Explanation {
+        code: "E0219",
+        title: "bad struct declaration",
+        text: "A struct declares one or more fields, each once, each a tensor or a number of `fixed`, `int`
+or `bool` (`float` lives only at a party, and a struct moves between placements as a whole; a
+field is not itself a struct or a tuple).
+
+Wrong:
+    struct Model { layer: Linear, scale: float }
+Right:
+    struct Model { w: fixed[30, 1], b: fixed[1], scale: fixed }
+",
+    },
+    Explanation {
         code: "E0301",
         title: "secret value without a reveal",
         text: "A secret value (held in shares at a secret placement) would reach a party, or become public,
@@ -667,6 +718,77 @@ yet: a `return` before the end of a function, dividing a secret integer, the `po
 \n\
 Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\
 Right:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { a } else { 0.0 }\n    }\n",
+    },
+    Explanation {
+        code: "E0501",
+        title: "no gradient through this operation",
+        text: "`grad` derives the gradient of a function by following, backwards, every operation between
+the argument it differentiates and the result. This operation has no gradient with respect to a
+value that depends on that argument, so no gradient can be derived. The labels show the path from
+the argument to the operation. Such operations: a comparison's result used as a value
+(`select(x > 0.0, 1.0, 0.0)`: its derivative is zero wherever it exists), `argmax`, `sort`,
+a library function declared with `grad()`, a loop, a branch or an `on` block whose values depend
+on the argument, and file reads, writes and prints (a function that is differentiated computes
+its value again and may do no I/O). Also: the gradient with respect to a party's value of a loss
+computed at a secret placement would have to be revealed to that party.
+
+`select(c, a, b)` itself is differentiable in `a` and `b` (the gradient goes to the chosen
+one), so `relu(x) = select(x > 0.0, x, 0.0)` has a gradient.
+
+Wrong:
+    fn loss(w: fixed[4], x: fixed[4]) -> fixed { sum(select(w * x > 0.0, 1.0, 0.0)) }
+Right:
+    fn loss(w: fixed[4], x: fixed[4]) -> fixed { sum(relu(w * x)) }
+",
+    },
+    Explanation {
+        code: "E0502",
+        title: "`grad` of a function that does not return a scalar",
+        text: "A gradient is the derivative of one number: `grad(f, a, …)` and `value_and_grad(f, a, …)`
+take a function whose result is a single `fixed` (or a tensor of one element), such as a loss.
+
+Wrong:
+    fn forward(w: fixed[4, 1], x: fixed[_, 4]) -> fixed[_, 1] { matmul(x, w) }
+    let g = grad(forward, w, x);
+Right:
+    fn loss(w: fixed[4, 1], x: fixed[_, 4], y: fixed[_, 1]) -> fixed { mse(matmul(x, w), y) }
+    let g = grad(loss, w, x, y);
+",
+    },
+    Explanation {
+        code: "E0503",
+        title: "bad `grad` call",
+        text: "`grad(f, a, b, …)` names a function of the program or the library first (not a builtin, not
+an expression), then its arguments; the gradient is with respect to the first argument, which is a
+`fixed` tensor or a struct of `fixed` tensors. For `value_and_grad`, the value and the gradient
+form one tuple, so they must be at one placement.
+
+Wrong:
+    let g = grad(sum, w);
+    let g = grad(loss(w, x, y));
+Right:
+    fn total(w: fixed[..]) -> fixed { sum(w) }
+    let g = grad(total, w);
+    let g = grad(loss, w, x, y);
+",
+    },
+    Explanation {
+        code: "E0504",
+        title: "bad custom gradient",
+        text: "A function may give its own gradient with a `grad(…)` clause after its signature, naming for
+each parameter with a gradient the function that computes it: `grad(x: sigmoid_grad)`. That
+function takes the parameters of the function (its `const` parameters too, with the same names),
+then the function's result `y` and the result's gradient `dy`, and returns the gradient of the
+parameter, of the parameter's type. Parameters the clause does not name have no gradient (`grad()`
+declares a function without any).
+
+Wrong:
+    fn sigmoid(x: fixed[..]) -> fixed[..] grad(x: sigmoid_grad) { … }
+    fn sigmoid_grad(dy: fixed[..]) -> fixed[..] { … }
+Right:
+    fn sigmoid(x: fixed[..]) -> fixed[..] grad(x: sigmoid_grad) { … }
+    fn sigmoid_grad(x: fixed[..], y: fixed[..], dy: fixed[..]) -> fixed[..] { dy * y * (1.0 - y) }
+",
     },
 ];
 

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use tfe_grammar::Span;
 use tfe_grammar::ast::{BinOp, UnOp};
 
-use crate::types::{Scalar, TensorType, Type};
+use crate::types::{Scalar, StructType, TensorType, Type};
 
 pub type PartyId = usize;
 pub type SecretId = usize;
@@ -76,9 +76,35 @@ pub struct SecretPlacement {
 pub struct Program {
     pub parties: Vec<Party>,
     pub secrets: Vec<SecretPlacement>,
-    /// Every function instance; callees come before their callers.
+    /// Every struct declaration of the program and the library; `Type::Struct` indexes it.
+    pub structs: Vec<StructDef>,
+    /// Every function instance; callees come before their callers (the gradient pass appends
+    /// the functions it derives, after every function they call).
     pub functions: Vec<Function>,
     pub main: FunctionId,
+}
+
+/// A `struct` declaration: its fields in declaration order, each a tensor type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructDef {
+    pub name: String,
+    pub fields: Vec<(String, TensorType)>,
+    pub span: Span,
+}
+
+impl Program {
+    /// The types of the parts of a struct or a tuple, in order.
+    pub fn parts(&self, ty: &Type) -> Vec<Type> {
+        match ty {
+            Type::Struct(StructType { id, .. }) => self.structs[*id]
+                .fields
+                .iter()
+                .map(|(_, t)| Type::Tensor(t.clone()))
+                .collect(),
+            Type::Tuple(items) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Program {
@@ -104,7 +130,23 @@ pub struct Function {
     pub body: Block,
     /// Where this function's reveals (its own and its callees') may go: `Public` for `reveal(x)`.
     pub reveals: BTreeSet<Placement>,
+    /// The function's own gradients (a `grad(…)` clause), one entry per parameter: the
+    /// instances that compute that parameter's gradient from (parameters…, result, result's
+    /// gradient), or `None` for a parameter without one. `None` when the function has no clause:
+    /// the gradient pass then derives its gradient from the body.
+    pub grads: Option<Vec<Option<Vjp>>>,
     pub span: Span,
+}
+
+/// The instances of a function's own gradient for one parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Vjp {
+    /// For the result's gradient at the result's placement.
+    pub at_result: FunctionId,
+    /// For a public gradient of a secret result (a loss's gradient starts as the public 1), so
+    /// that multiplying by it stays a product with a public value; `None` when the result is
+    /// not secret.
+    pub public_dy: Option<FunctionId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +170,12 @@ pub struct Block {
 pub enum Stmt {
     Let {
         local: LocalId,
+        value: Expr,
+        span: Span,
+    },
+    /// `let (a, _, b) = value;`: one local per element of the tuple, `None` for `_`.
+    LetTuple {
+        locals: Vec<Option<LocalId>>,
         value: Expr,
         span: Span,
     },
@@ -185,6 +233,8 @@ pub enum Builtin {
     ArgMax { axis: Option<usize> },
     Matmul,
     Select,
+    /// `zeros_like(v)`: a value of v's type and placement with every element 0.
+    ZerosLike,
 }
 
 impl Builtin {
@@ -208,6 +258,7 @@ impl Builtin {
             Builtin::ArgMax { .. } => "argmax",
             Builtin::Matmul => "matmul",
             Builtin::Select => "select",
+            Builtin::ZerosLike => "zeros_like",
         }
     }
 }
@@ -242,6 +293,25 @@ pub enum ExprKind {
     Call {
         function: FunctionId,
         args: Vec<Expr>,
+    },
+    /// `Name { … }`: the fields' values in declaration order.
+    StructLit {
+        fields: Vec<Expr>,
+    },
+    /// `(a, b)`.
+    Tuple(Vec<Expr>),
+    /// Part `index` of a struct (its field in declaration order) or of a tuple.
+    Field {
+        base: Box<Expr>,
+        index: usize,
+    },
+    /// `grad(f, a, …)` (`with_value: false`: the gradient of `f(a, …)` with respect to `a`) or
+    /// `value_and_grad(f, a, …)` (the tuple of the value and the gradient). Only in the
+    /// checker's output: the gradient pass replaces every one by a call of a derived function.
+    Grad {
+        function: FunctionId,
+        args: Vec<Expr>,
+        with_value: bool,
     },
     Index {
         base: Box<Expr>,

@@ -30,6 +30,10 @@ pub fn program(program: &Program) -> String {
             s.frac_bits
         );
     }
+    for s in &program.structs {
+        let fields: Vec<String> = s.fields.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+        let _ = writeln!(d.out, "struct {} {{ {} }}", s.name, fields.join(", "));
+    }
     for (id, f) in program.functions.iter().enumerate() {
         d.function = Some(f);
         d.out.push('\n');
@@ -63,13 +67,27 @@ pub fn program(program: &Program) -> String {
                 String::new()
             } else {
                 format!(" reveals({})", reveals.join(", "))
-            },
+            } + &grads_text(f),
             if id == program.main { "  (main)" } else { "" },
         );
         d.depth = 1;
         d.block(&f.body);
     }
     d.out
+}
+
+/// ` grad(x: fn#4)`: a function's own gradients, by parameter.
+fn grads_text(f: &Function) -> String {
+    let Some(grads) = &f.grads else {
+        return String::new();
+    };
+    let entries: Vec<String> = f
+        .params
+        .iter()
+        .zip(grads)
+        .filter_map(|(p, g)| g.map(|g| format!("{}: fn#{}", f.locals[*p].name, g.at_result)))
+        .collect();
+    format!(" grad({})", entries.join(", "))
 }
 
 struct Dumper<'a> {
@@ -121,6 +139,15 @@ impl Dumper<'_> {
         match stmt {
             Stmt::Let { local, value, .. } => {
                 let text = format!("let {}", self.local(*local));
+                self.line(&text);
+                self.nested(|d| d.expr(value));
+            }
+            Stmt::LetTuple { locals, value, .. } => {
+                let names: Vec<String> = locals
+                    .iter()
+                    .map(|l| l.map_or("_".to_string(), |l| self.local(l)))
+                    .collect();
+                let text = format!("let ({})", names.join(", "));
                 self.line(&text);
                 self.nested(|d| d.expr(value));
             }
@@ -202,6 +229,34 @@ impl Dumper<'_> {
             ExprKind::Call { function, args } => {
                 let f = &self.program.functions[*function];
                 self.line(&format!("call fn#{function} {}::{} {at}", f.module, f.name));
+                self.nested(|d| args.iter().for_each(|a| d.expr(a)));
+            }
+            ExprKind::StructLit { fields } => {
+                self.line(&format!("struct {at}"));
+                self.nested(|d| fields.iter().for_each(|f| d.expr(f)));
+            }
+            ExprKind::Tuple(items) => {
+                self.line(&format!("tuple {at}"));
+                self.nested(|d| items.iter().for_each(|i| d.expr(i)));
+            }
+            ExprKind::Field { base, index } => {
+                let name = match &base.ty {
+                    crate::types::Type::Struct(st) => self.program.structs[st.id].fields[*index]
+                        .0
+                        .clone(),
+                    _ => index.to_string(),
+                };
+                self.line(&format!(".{name} {at}"));
+                self.nested(|d| d.expr(base));
+            }
+            ExprKind::Grad {
+                function,
+                args,
+                with_value,
+            } => {
+                let f = &self.program.functions[*function];
+                let what = if *with_value { "value_and_grad" } else { "grad" };
+                self.line(&format!("{what} fn#{function} {}::{} {at}", f.module, f.name));
                 self.nested(|d| args.iter().for_each(|a| d.expr(a)));
             }
             ExprKind::Index { base, items } => {

@@ -1,8 +1,8 @@
 //! The tfe compiler: from source text to checked programs (and, later, per-party programs).
 //!
 //! ```text
-//! source -[parse]-> AST -[check: resolve, types, flow]-> typed HIR
-//!        -[lower]-> protocol IR -[cse]-> protocol IR
+//! source -[parse]-> AST -[check: resolve, types, flow]-> typed HIR -[gradients]-> HIR
+//!        -[lower]-> protocol IR -[cse]-> -[dce]-> protocol IR
 //!        (-[tfe_ir::project]-> one program per party)
 //! ```
 //!
@@ -13,8 +13,10 @@
 
 pub mod check;
 pub mod cse;
+pub mod dce;
 pub mod diagnostics;
 pub mod explain;
+pub mod grad;
 pub mod hir;
 pub mod hir_dump;
 pub mod lower;
@@ -34,10 +36,10 @@ pub fn parse(src: &str) -> Result<ast::Program, Vec<Diagnostic>> {
         .map_err(|errors| errors.iter().map(|e| syntax::diagnostic(e, src)).collect())
 }
 
-/// Everything `tfec check` verifies: syntax, names, types, placements and information flow.
-/// Returns the checked program (HIR).
+/// Everything `tfec check` verifies: syntax, names, types, placements and information flow,
+/// and that every `grad` has a gradient. Returns the checked program (HIR), gradients derived.
 pub fn check(src: &str) -> Result<hir::Program, Vec<Diagnostic>> {
-    match pipeline::run(src, &Options::until(Pass::Check))? {
+    match pipeline::run(src, &Options::until(Pass::Gradients))? {
         Stage::Hir(program) => Ok(program),
         Stage::Ast(_) | Stage::Ir(_) => unreachable!("the checker's stage is the HIR"),
     }

@@ -4,6 +4,8 @@
 //! - inlines every function call (instances are monomorphic and the call graph is a DAG), so
 //!   each call site gets its own registers and op ids; loops stay loops;
 //! - gives every variable and every intermediate value a register with its type and placement;
+//!   a struct or tuple is one register per field (a [`Value`] tree), and what applies to it
+//!   (arithmetic, sharing, revealing, copying) applies field by field;
 //! - makes fixed-point arithmetic at secret placements explicit: a product of two fixed-point
 //!   values truncates by the placement's fractional bits (`mul.trunc16`), a division by a public
 //!   value becomes a product with its reciprocal;
@@ -15,6 +17,8 @@
 //! docs/language.md for the choice and its error bounds). Plaintext `fixed` values at a party or
 //! in public are f64 until they enter a secret placement, where the runtime encodes them.
 
+use std::collections::HashMap;
+
 use tfe_ir as ir;
 use tfe_ir::{Kernel, Literal, Node, Op, Reg};
 
@@ -22,12 +26,45 @@ use crate::diagnostics::{Diagnostic, Label};
 use crate::hir::{self, Builtin, ExprKind, FunctionId, IndexItem, Placement, Stmt};
 use crate::types::{Dim, Scalar, Type};
 
+/// A lowered value: a tensor's register, or a struct's or tuple's parts.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Reg(Reg),
+    Parts(Vec<Value>),
+}
+
+impl Value {
+    /// The register of a tensor value.
+    fn reg(&self) -> Reg {
+        match self {
+            Value::Reg(r) => *r,
+            Value::Parts(_) => panic!("a struct where a tensor was expected: the checker let it through"),
+        }
+    }
+
+    fn part(&self, index: usize) -> &Value {
+        match self {
+            Value::Parts(parts) => &parts[index],
+            Value::Reg(_) => panic!("a tensor where a struct was expected: the checker let it through"),
+        }
+    }
+
+    /// Every register, parts in order.
+    fn leaves(&self) -> Vec<Reg> {
+        match self {
+            Value::Reg(r) => vec![*r],
+            Value::Parts(parts) => parts.iter().flat_map(Value::leaves).collect(),
+        }
+    }
+}
+
 /// Lowers a checked program. Errors are constructs the runtime cannot run yet. (Optimisations
 /// such as `cse` run after it, in the pipeline.)
 pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
     let mut l = Lowerer {
         hir: program,
         regs: Vec::new(),
+        named: HashMap::new(),
         next_op: 0,
         errors: Vec::new(),
         on_party: None,
@@ -91,6 +128,10 @@ fn scalar(s: Scalar) -> ir::Scalar {
 struct Lowerer<'h> {
     hir: &'h hir::Program,
     regs: Vec<ir::RegInfo>,
+    /// Registers that hold a variable, and whether that variable is mutable. A `let` of an
+    /// immutable variable may share the registers of another immutable one; anything else is
+    /// copied, so that assigning a variable never changes another.
+    named: HashMap<Reg, bool>,
     next_op: u32,
     errors: Vec<Diagnostic>,
     /// Inside `on p`: public computations run at p alone (the block is p's local code).
@@ -100,7 +141,7 @@ struct Lowerer<'h> {
 /// The registers of one inlined function instance.
 struct Frame {
     function: FunctionId,
-    locals: Vec<Option<Reg>>,
+    locals: Vec<Option<Value>>,
 }
 
 impl Lowerer<'_> {
@@ -128,9 +169,43 @@ impl Lowerer<'_> {
         (self.regs.len() - 1) as Reg
     }
 
+    /// Registers for a value of type `ty`: one, or one per field of a struct (`m.w`) or element
+    /// of a tuple (`t.0`).
+    fn alloc(&mut self, name: String, ty: &Type, at: Placement) -> Value {
+        match ty {
+            Type::Struct(st) => {
+                let fields = self.hir.structs[st.id].fields.clone();
+                Value::Parts(
+                    fields
+                        .iter()
+                        .map(|(f, t)| self.alloc(format!("{name}.{f}"), &Type::Tensor(t.clone()), at))
+                        .collect(),
+                )
+            }
+            Type::Tuple(items) => Value::Parts(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| self.alloc(format!("{name}.{i}"), t, at))
+                    .collect(),
+            ),
+            _ => Value::Reg(self.reg(name, ty, at)),
+        }
+    }
+
     fn temp(&mut self, ty: &Type, at: Placement) -> Reg {
         let name = format!("t{}", self.regs.len());
         self.reg(name, ty, at)
+    }
+
+    fn temp_value(&mut self, ty: &Type, at: Placement) -> Value {
+        let name = format!("t{}", self.regs.len());
+        self.alloc(name, ty, at)
+    }
+
+    /// The types of the parts of a struct or tuple type.
+    fn parts(&self, ty: &Type) -> Vec<Type> {
+        self.hir.parts(ty)
     }
 
     /// Public values computed inside `on p` are p's.
@@ -163,15 +238,24 @@ impl Lowerer<'_> {
         );
     }
 
-    /// Inlines a function instance with its arguments in `args`; returns its result register.
-    fn inline(&mut self, function: FunctionId, args: &[Reg], out: &mut Vec<Node>) -> Option<Reg> {
+    /// Inlines a function instance with its arguments in `args`; returns its result.
+    fn inline(
+        &mut self,
+        function: FunctionId,
+        args: &[Value],
+        out: &mut Vec<Node>,
+    ) -> Option<Value> {
         let f = &self.hir.functions[function];
         let mut frame = Frame {
             function,
             locals: vec![None; f.locals.len()],
         };
         for (param, arg) in f.params.iter().zip(args) {
-            frame.locals[*param] = Some(*arg);
+            // A parameter is immutable: a `let mut` of it copies.
+            for r in arg.leaves() {
+                self.named.entry(r).or_insert(false);
+            }
+            frame.locals[*param] = Some(arg.clone());
         }
         // A `return` is supported as the last statement only (no early exits yet).
         let body = &f.body;
@@ -194,67 +278,138 @@ impl Lowerer<'_> {
             .and_then(|t| self.expr(&mut frame, t, out))
     }
 
-    fn local_reg(&mut self, frame: &mut Frame, id: hir::LocalId) -> Reg {
-        if let Some(r) = frame.locals[id] {
-            return r;
+    fn local_value(&mut self, frame: &mut Frame, id: hir::LocalId) -> Value {
+        if let Some(v) = &frame.locals[id] {
+            return v.clone();
         }
         let local = &self.hir.functions[frame.function].locals[id];
-        let (name, ty, at) = (local.name.clone(), local.ty.clone(), local.placement);
-        let r = self.reg(name, &ty, at);
-        frame.locals[id] = Some(r);
-        r
+        let (name, ty, at, mutable) = (
+            local.name.clone(),
+            local.ty.clone(),
+            local.placement,
+            local.mutable,
+        );
+        let v = self.alloc(name, &ty, at);
+        for r in v.leaves() {
+            self.named.insert(r, mutable);
+        }
+        frame.locals[id] = Some(v.clone());
+        v
     }
 
-    fn block(&mut self, frame: &mut Frame, block: &hir::Block, out: &mut Vec<Node>) -> Option<Reg> {
+    fn block(
+        &mut self,
+        frame: &mut Frame,
+        block: &hir::Block,
+        out: &mut Vec<Node>,
+    ) -> Option<Value> {
         for stmt in &block.stmts {
             self.stmt(frame, stmt, out);
         }
         block.tail.as_ref().and_then(|t| self.expr(frame, t, out))
     }
 
+    /// Binds a local to a value: the value's registers when no variable holds them, or when
+    /// both the local and the variable holding them are immutable; a copy otherwise.
+    fn bind(&mut self, frame: &mut Frame, local: hir::LocalId, value: Value, out: &mut Vec<Node>) {
+        let info = &self.hir.functions[frame.function].locals[local];
+        let (name, mutable, at) = (info.name.clone(), info.mutable, info.placement);
+        if frame.locals[local].is_none() {
+            let shareable = value
+                .leaves()
+                .iter()
+                .all(|r| self.named.get(r).is_none_or(|held_mutable| !held_mutable && !mutable));
+            if shareable {
+                self.rename(&value, &name);
+                for r in value.leaves() {
+                    self.named.entry(r).or_insert(mutable);
+                }
+                frame.locals[local] = Some(value);
+                return;
+            }
+        }
+        let dst = self.local_value(frame, local);
+        self.copy_into(&dst, &value, at, out);
+    }
+
+    /// Names the fresh registers of a value after the variable that takes them.
+    fn rename(&mut self, value: &Value, name: &str) {
+        match value {
+            Value::Reg(r) => {
+                if !self.named.contains_key(r) {
+                    self.regs[*r as usize].name = name.to_string();
+                }
+            }
+            Value::Parts(parts) => {
+                for (i, p) in parts.iter().enumerate() {
+                    self.rename(p, &format!("{name}.{i}"));
+                }
+            }
+        }
+    }
+
+    /// Copies a value into registers of the same shape, part by part. A part that reads a
+    /// register the copy writes is read first (`m = M { a: m.b, b: m.a }`).
+    fn copy_into(&mut self, dst: &Value, src: &Value, at: Placement, out: &mut Vec<Node>) {
+        let (dst, mut src) = (dst.leaves(), src.leaves());
+        for i in 0..src.len() {
+            if src[i] != dst[i] && dst.contains(&src[i]) {
+                let info = self.regs[src[i] as usize].clone();
+                let t = (self.regs.len()) as Reg;
+                self.regs.push(ir::RegInfo {
+                    name: format!("t{t}"),
+                    ..info
+                });
+                self.emit(out, self.copy_op(t, src[i], at));
+                src[i] = t;
+            }
+        }
+        for (d, s) in dst.iter().zip(src) {
+            if *d != s {
+                let op = self.copy_op(*d, s, at);
+                self.emit(out, op);
+            }
+        }
+    }
+
+    fn copy_op(&self, dst: Reg, src: Reg, at: Placement) -> Op {
+        let at = match self.regs[dst as usize].placement {
+            ir::Placement::Public => placement(self.local_to_on_block(at)),
+            p => p,
+        };
+        Op::Compute {
+            dst,
+            at,
+            kernel: Kernel::Copy,
+            args: vec![src],
+        }
+    }
+
     fn stmt(&mut self, frame: &mut Frame, stmt: &Stmt, out: &mut Vec<Node>) {
         match stmt {
             Stmt::Let { local, value, .. } => {
-                let fresh = !matches!(value.kind, ExprKind::Local(_));
                 let Some(v) = self.expr(frame, value, out) else {
                     return;
                 };
-                if fresh && frame.locals[*local].is_none() {
-                    // The value's temporary becomes the variable's register.
-                    let name = self.hir.functions[frame.function].locals[*local]
-                        .name
-                        .clone();
-                    self.regs[v as usize].name = name;
-                    frame.locals[*local] = Some(v);
-                } else {
-                    let dst = self.local_reg(frame, *local);
-                    let at = placement(self.hir.functions[frame.function].locals[*local].placement);
-                    self.emit(
-                        out,
-                        Op::Compute {
-                            dst,
-                            at,
-                            kernel: Kernel::Copy,
-                            args: vec![v],
-                        },
-                    );
+                self.bind(frame, *local, v, out);
+            }
+            Stmt::LetTuple { locals, value, .. } => {
+                let Some(v) = self.expr(frame, value, out) else {
+                    return;
+                };
+                for (i, local) in locals.iter().enumerate() {
+                    if let Some(local) = local {
+                        self.bind(frame, *local, v.part(i).clone(), out);
+                    }
                 }
             }
             Stmt::Assign { local, value, .. } => {
                 let Some(v) = self.expr(frame, value, out) else {
                     return;
                 };
-                let dst = self.local_reg(frame, *local);
-                let at = placement(self.hir.functions[frame.function].locals[*local].placement);
-                self.emit(
-                    out,
-                    Op::Compute {
-                        dst,
-                        at,
-                        kernel: Kernel::Copy,
-                        args: vec![v],
-                    },
-                );
+                let dst = self.local_value(frame, *local);
+                let at = self.hir.functions[frame.function].locals[*local].placement;
+                self.copy_into(&dst, &v, at, out);
             }
             Stmt::For {
                 var,
@@ -267,15 +422,15 @@ impl Lowerer<'_> {
                 else {
                     return;
                 };
-                let v = self.local_reg(frame, *var);
+                let v = self.local_value(frame, *var).reg();
                 let mut inner = Vec::new();
                 self.block(frame, body, &mut inner);
                 self.emit(
                     out,
                     Op::For {
                         var: v,
-                        start: s,
-                        end: e,
+                        start: s.reg(),
+                        end: e.reg(),
                         body: inner,
                     },
                 );
@@ -291,7 +446,7 @@ impl Lowerer<'_> {
                     out,
                     Op::While {
                         cond_body,
-                        cond: c,
+                        cond: c.reg(),
                         body: inner,
                     },
                 );
@@ -316,8 +471,19 @@ impl Lowerer<'_> {
         kernel: Kernel,
         args: Vec<Reg>,
     ) -> Reg {
-        let dst = self.temp(&e.ty, e.placement);
-        let at = self.local_to_on_block(e.placement);
+        self.compute_at(out, &e.ty, e.placement, kernel, args)
+    }
+
+    fn compute_at(
+        &mut self,
+        out: &mut Vec<Node>,
+        ty: &Type,
+        at: Placement,
+        kernel: Kernel,
+        args: Vec<Reg>,
+    ) -> Reg {
+        let dst = self.temp(ty, at);
+        let at = self.local_to_on_block(at);
         self.emit(
             out,
             Op::Compute {
@@ -337,93 +503,292 @@ impl Lowerer<'_> {
         }
     }
 
-    fn expr(&mut self, frame: &mut Frame, e: &hir::Expr, out: &mut Vec<Node>) -> Option<Reg> {
+    /// `a op b` on tensors, the result of type `ty` at `at`.
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        out: &mut Vec<Node>,
+        op: tfe_grammar::ast::BinOp,
+        a: Reg,
+        b: Reg,
+        b_ty: &Type,
+        ty: &Type,
+        at: Placement,
+        span: tfe_grammar::Span,
+    ) -> Option<Reg> {
+        use tfe_grammar::ast::BinOp as B;
+        let fixed = ty.tensor().is_some_and(|t| t.scalar == Scalar::Fixed);
+        let secret = matches!(at, Placement::Secret(_));
+        let trunc = if fixed && secret {
+            self.frac_bits(at)
+        } else {
+            0
+        };
+        Some(match op {
+            B::Div if secret => {
+                if !fixed {
+                    self.unsupported(
+                        span,
+                        "dividing a secret integer",
+                        "divide fixed-point values, or multiply instead",
+                    );
+                    return None;
+                }
+                // x / c = x * (1 / c), with c public: the reciprocal is computed in the clear.
+                let one = self.temp(b_ty, Placement::Public);
+                self.emit(
+                    out,
+                    Op::Compute {
+                        dst: one,
+                        at: ir::Placement::Public,
+                        kernel: Kernel::Const(Literal::Fixed(1.0)),
+                        args: Vec::new(),
+                    },
+                );
+                let inv = self.temp(b_ty, Placement::Public);
+                self.emit(
+                    out,
+                    Op::Compute {
+                        dst: inv,
+                        at: ir::Placement::Public,
+                        kernel: Kernel::Div,
+                        args: vec![one, b],
+                    },
+                );
+                self.compute_at(out, ty, at, Kernel::Mul { trunc }, vec![a, inv])
+            }
+            _ => {
+                let kernel = match op {
+                    B::Add => Kernel::Add,
+                    B::Sub => Kernel::Sub,
+                    B::Mul => Kernel::Mul { trunc },
+                    B::Div => Kernel::Div,
+                    B::Rem => Kernel::Rem,
+                    B::And => Kernel::And,
+                    B::Or => Kernel::Or,
+                    B::Lt => Kernel::Lt,
+                    B::Le => Kernel::Le,
+                    B::Gt => Kernel::Gt,
+                    B::Ge => Kernel::Ge,
+                    B::Eq => Kernel::Eq,
+                    B::Ne => Kernel::Ne,
+                };
+                self.compute_at(out, ty, at, kernel, vec![a, b])
+            }
+        })
+    }
+
+    /// A unary or binary operation on values that may be structs: field by field, a scalar
+    /// operand applying to every field.
+    #[allow(clippy::too_many_arguments)]
+    fn fieldwise(
+        &mut self,
+        out: &mut Vec<Node>,
+        op: FieldOp,
+        a: &Value,
+        a_ty: &Type,
+        b: Option<(&Value, &Type)>,
+        ty: &Type,
+        at: Placement,
+        span: tfe_grammar::Span,
+    ) -> Option<Value> {
+        if let Type::Tensor(_) = ty {
+            return Some(Value::Reg(match op {
+                FieldOp::Neg => self.compute_at(out, ty, at, Kernel::Neg, vec![a.reg()]),
+                FieldOp::Not => self.compute_at(out, ty, at, Kernel::Not, vec![a.reg()]),
+                FieldOp::Binary(op) => {
+                    let (b, b_ty) = b.expect("a binary operation has two operands");
+                    self.binary(out, op, a.reg(), b.reg(), b_ty, ty, at, span)?
+                }
+            }));
+        }
+        let parts = self.parts(ty);
+        let mut values = Vec::new();
+        for (i, part_ty) in parts.iter().enumerate() {
+            // A tensor operand (a scalar) applies to every field.
+            let (ai, ai_ty) = match a {
+                Value::Parts(p) => (p[i].clone(), part_ty.clone()),
+                Value::Reg(_) => (a.clone(), a_ty.clone()),
+            };
+            let bi = b.map(|(b, b_ty)| match b {
+                Value::Parts(p) => (p[i].clone(), part_ty.clone()),
+                Value::Reg(_) => (b.clone(), b_ty.clone()),
+            });
+            values.push(self.fieldwise(
+                out,
+                op,
+                &ai,
+                &ai_ty,
+                bi.as_ref().map(|(v, t)| (v, t)),
+                part_ty,
+                at,
+                span,
+            )?);
+        }
+        Some(Value::Parts(values))
+    }
+
+    /// Moves a value between placements (`share` or `reveal`), part by part.
+    fn transfer(
+        &mut self,
+        out: &mut Vec<Node>,
+        src: &Value,
+        ty: &Type,
+        from: Placement,
+        to: Placement,
+        reveal_to: Option<Option<usize>>,
+    ) -> Value {
+        match src {
+            Value::Reg(r) => {
+                let dst = self.temp(ty, to);
+                let op = match (reveal_to, to) {
+                    (Some(target), _) => Op::Reveal {
+                        dst,
+                        src: *r,
+                        from: placement(from),
+                        to: target,
+                    },
+                    (None, Placement::Secret(s)) => Op::Share {
+                        dst,
+                        src: *r,
+                        from: placement(from),
+                        to: s,
+                    },
+                    (None, _) => unreachable!("sharing goes to a secret placement"),
+                };
+                self.emit(out, op);
+                Value::Reg(dst)
+            }
+            Value::Parts(parts) => {
+                let types = self.parts(ty);
+                Value::Parts(
+                    parts
+                        .iter()
+                        .zip(&types)
+                        .map(|(p, t)| self.transfer(out, p, t, from, to, reveal_to))
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    /// A value of type `ty` at `at` with every element 0, shaped like `like`.
+    fn zeros_like(&mut self, out: &mut Vec<Node>, like: &Value, ty: &Type, at: Placement) -> Value {
+        match like {
+            Value::Parts(parts) => {
+                let types = self.parts(ty);
+                Value::Parts(
+                    parts
+                        .iter()
+                        .zip(&types)
+                        .map(|(p, t)| self.zeros_like(out, p, t, at))
+                        .collect(),
+                )
+            }
+            Value::Reg(r) => {
+                let t = ty.tensor().expect("a tensor part").clone();
+                let known: Option<Vec<u64>> = t
+                    .shape
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Known(n) => Some(*n),
+                        Dim::Runtime => None,
+                    })
+                    .collect();
+                let Some(known) = known else {
+                    // A size known only at run time: x - x, local at every placement.
+                    return Value::Reg(self.compute_at(out, ty, at, Kernel::Sub, vec![*r, *r]));
+                };
+                let int = Type::Tensor(crate::types::TensorType::scalar(Scalar::Int));
+                let sizes: Vec<Reg> = known
+                    .iter()
+                    .map(|n| {
+                        self.compute_at(
+                            out,
+                            &int,
+                            Placement::Public,
+                            Kernel::Const(Literal::Int(*n as i64)),
+                            Vec::new(),
+                        )
+                    })
+                    .collect();
+                match at {
+                    Placement::Secret(_) => {
+                        let zeros = self.compute_at(out, ty, Placement::Public, Kernel::Zeros, sizes);
+                        self.transfer(out, &Value::Reg(zeros), ty, Placement::Public, at, None)
+                    }
+                    _ => Value::Reg(self.compute_at(out, ty, at, Kernel::Zeros, sizes)),
+                }
+            }
+        }
+    }
+
+    /// A struct literal or a tuple: its parts' values, as they are (a part may be some
+    /// variable's registers; `bind` and `copy_into` copy where sharing them would alias a
+    /// mutable variable).
+    fn parts_value(
+        &mut self,
+        frame: &mut Frame,
+        parts: &[hir::Expr],
+        out: &mut Vec<Node>,
+    ) -> Option<Value> {
+        let mut values = Vec::new();
+        for p in parts {
+            values.push(self.expr(frame, p, out)?);
+        }
+        Some(Value::Parts(values))
+    }
+
+    fn expr(&mut self, frame: &mut Frame, e: &hir::Expr, out: &mut Vec<Node>) -> Option<Value> {
         let args =
             |l: &mut Self,
              frame: &mut Frame,
              out: &mut Vec<Node>,
              es: &[hir::Expr]|
-             -> Option<Vec<Reg>> { es.iter().map(|a| l.expr(frame, a, out)).collect() };
-        Some(match &e.kind {
-            ExprKind::Int(v) => self.compute(out, e, Kernel::Const(Literal::Int(*v)), Vec::new()),
+             -> Option<Vec<Value>> { es.iter().map(|a| l.expr(frame, a, out)).collect() };
+        let reg = |r: Reg| Some(Value::Reg(r));
+        match &e.kind {
+            ExprKind::Int(v) => reg(self.compute(out, e, Kernel::Const(Literal::Int(*v)), Vec::new())),
             ExprKind::Fixed(v) => {
-                self.compute(out, e, Kernel::Const(Literal::Fixed(*v)), Vec::new())
+                reg(self.compute(out, e, Kernel::Const(Literal::Fixed(*v)), Vec::new()))
             }
-            ExprKind::Bool(b) => self.compute(out, e, Kernel::Const(Literal::Bool(*b)), Vec::new()),
-            ExprKind::Str(_) => return None,
-            ExprKind::Local(id) => self.local_reg(frame, *id),
-            ExprKind::List(_) => return None,
+            ExprKind::Bool(b) => {
+                reg(self.compute(out, e, Kernel::Const(Literal::Bool(*b)), Vec::new()))
+            }
+            ExprKind::Str(_) => None,
+            ExprKind::Local(id) => Some(self.local_value(frame, *id)),
+            ExprKind::List(_) => None,
+            ExprKind::StructLit { fields: parts } | ExprKind::Tuple(parts) => {
+                self.parts_value(frame, parts, out)
+            }
+            ExprKind::Field { base, index } => {
+                let b = self.expr(frame, base, out)?;
+                Some(b.part(*index).clone())
+            }
+            ExprKind::Grad { .. } => {
+                panic!("a `grad` reached the lowering: the gradient pass runs before it")
+            }
             ExprKind::Unary { op, operand } => {
                 let a = self.expr(frame, operand, out)?;
-                let kernel = match op {
-                    tfe_grammar::ast::UnOp::Neg => Kernel::Neg,
-                    tfe_grammar::ast::UnOp::Not => Kernel::Not,
+                let op = match op {
+                    tfe_grammar::ast::UnOp::Neg => FieldOp::Neg,
+                    tfe_grammar::ast::UnOp::Not => FieldOp::Not,
                 };
-                self.compute(out, e, kernel, vec![a])
+                self.fieldwise(out, op, &a, &operand.ty, None, &e.ty, e.placement, e.span)
             }
             ExprKind::Binary { op, lhs, rhs } => {
-                use tfe_grammar::ast::BinOp as B;
                 let a = self.expr(frame, lhs, out)?;
                 let b = self.expr(frame, rhs, out)?;
-                let fixed = e.ty.tensor().is_some_and(|t| t.scalar == Scalar::Fixed);
-                let secret = matches!(e.placement, Placement::Secret(_));
-                let trunc = if fixed && secret {
-                    self.frac_bits(e.placement)
-                } else {
-                    0
-                };
-                match op {
-                    B::Div if secret => {
-                        if !fixed {
-                            self.unsupported(
-                                e.span,
-                                "dividing a secret integer",
-                                "divide fixed-point values, or multiply instead",
-                            );
-                            return None;
-                        }
-                        // x / c = x * (1 / c), with c public: the reciprocal is computed in the clear.
-                        let one = self.temp(&rhs.ty, Placement::Public);
-                        self.emit(
-                            out,
-                            Op::Compute {
-                                dst: one,
-                                at: ir::Placement::Public,
-                                kernel: Kernel::Const(Literal::Fixed(1.0)),
-                                args: Vec::new(),
-                            },
-                        );
-                        let inv = self.temp(&rhs.ty, Placement::Public);
-                        self.emit(
-                            out,
-                            Op::Compute {
-                                dst: inv,
-                                at: ir::Placement::Public,
-                                kernel: Kernel::Div,
-                                args: vec![one, b],
-                            },
-                        );
-                        self.compute(out, e, Kernel::Mul { trunc }, vec![a, inv])
-                    }
-                    _ => {
-                        let kernel = match op {
-                            B::Add => Kernel::Add,
-                            B::Sub => Kernel::Sub,
-                            B::Mul => Kernel::Mul { trunc },
-                            B::Div => Kernel::Div,
-                            B::Rem => Kernel::Rem,
-                            B::And => Kernel::And,
-                            B::Or => Kernel::Or,
-                            B::Lt => Kernel::Lt,
-                            B::Le => Kernel::Le,
-                            B::Gt => Kernel::Gt,
-                            B::Ge => Kernel::Ge,
-                            B::Eq => Kernel::Eq,
-                            B::Ne => Kernel::Ne,
-                        };
-                        self.compute(out, e, kernel, vec![a, b])
-                    }
-                }
+                self.fieldwise(
+                    out,
+                    FieldOp::Binary(*op),
+                    &a,
+                    &lhs.ty,
+                    Some((&b, &rhs.ty)),
+                    &e.ty,
+                    e.placement,
+                    e.span,
+                )
             }
             ExprKind::Builtin {
                 builtin,
@@ -442,10 +807,10 @@ impl Lowerer<'_> {
                             path: path.clone(),
                         },
                     );
-                    dst
+                    reg(dst)
                 }
                 Builtin::WriteCsv { path } => {
-                    let src = self.expr(frame, &hargs[0], out)?;
+                    let src = self.expr(frame, &hargs[0], out)?.reg();
                     self.emit(
                         out,
                         Op::WriteCsv {
@@ -454,10 +819,10 @@ impl Lowerer<'_> {
                             path: path.clone(),
                         },
                     );
-                    return None;
+                    None
                 }
                 Builtin::Print => {
-                    let src = self.expr(frame, &hargs[0], out)?;
+                    let src = self.expr(frame, &hargs[0], out)?.reg();
                     self.emit(
                         out,
                         Op::Print {
@@ -465,10 +830,14 @@ impl Lowerer<'_> {
                             at: placement(e.placement),
                         },
                     );
-                    return None;
+                    None
+                }
+                Builtin::ZerosLike => {
+                    let like = self.expr(frame, &hargs[0], out)?;
+                    Some(self.zeros_like(out, &like, &e.ty, e.placement))
                 }
                 Builtin::Rows | Builtin::Shape => {
-                    let x = self.expr(frame, &hargs[0], out)?;
+                    let x = self.expr(frame, &hargs[0], out)?.reg();
                     let kernel = if *builtin == Builtin::Rows {
                         Kernel::Rows
                     } else {
@@ -480,7 +849,7 @@ impl Lowerer<'_> {
                         other => other,
                     };
                     if held_at == Placement::Public {
-                        self.compute(out, e, kernel, vec![x])
+                        reg(self.compute(out, e, kernel, vec![x]))
                     } else {
                         // Computed where the value is held, then sent to every party: shapes are public.
                         let held = self.temp(&e.ty, held_at);
@@ -503,7 +872,7 @@ impl Lowerer<'_> {
                                 to: None,
                             },
                         );
-                        dst
+                        reg(dst)
                     }
                 }
                 _ => {
@@ -536,95 +905,69 @@ impl Lowerer<'_> {
                         Builtin::ReadCsv { .. }
                         | Builtin::WriteCsv { .. }
                         | Builtin::Print
+                        | Builtin::ZerosLike
                         | Builtin::Rows
                         | Builtin::Shape => unreachable!("handled above"),
                     };
                     let regs = self.flatten_args(frame, hargs, out)?;
-                    self.compute(out, e, kernel, regs)
+                    reg(self.compute(out, e, kernel, regs))
                 }
             },
             ExprKind::Call {
                 function,
                 args: hargs,
             } => {
-                let regs = args(self, frame, out, hargs)?;
-                self.inline(*function, &regs, out)?
+                let values = args(self, frame, out, hargs)?;
+                self.inline(*function, &values, out)
             }
             ExprKind::Index { base, items } => {
-                let b = self.expr(frame, base, out)?;
+                let b = self.expr(frame, base, out)?.reg();
                 let mut regs = vec![b];
                 let mut kinds = Vec::new();
                 for item in items {
                     match item {
                         IndexItem::Single(i) => {
-                            regs.push(self.expr(frame, i, out)?);
+                            regs.push(self.expr(frame, i, out)?.reg());
                             kinds.push(ir::IndexKind::Single);
                         }
                         IndexItem::Range { start, end } => {
-                            regs.push(self.expr(frame, start, out)?);
-                            regs.push(self.expr(frame, end, out)?);
+                            regs.push(self.expr(frame, start, out)?.reg());
+                            regs.push(self.expr(frame, end, out)?.reg());
                             kinds.push(ir::IndexKind::Range);
                         }
                     }
                 }
-                self.compute(out, e, Kernel::Index { items: kinds }, regs)
+                reg(self.compute(out, e, Kernel::Index { items: kinds }, regs))
             }
             ExprKind::Convert { value, to } => {
-                let v = self.expr(frame, value, out)?;
-                self.compute(out, e, Kernel::Convert { to: scalar(*to) }, vec![v])
+                let v = self.expr(frame, value, out)?.reg();
+                reg(self.compute(out, e, Kernel::Convert { to: scalar(*to) }, vec![v]))
             }
-            ExprKind::Share { value, to } => {
+            ExprKind::Share { value, .. } => {
                 let src = self.expr(frame, value, out)?;
-                let dst = self.temp(&e.ty, e.placement);
-                self.emit(
-                    out,
-                    Op::Share {
-                        dst,
-                        src,
-                        from: placement(value.placement),
-                        to: *to,
-                    },
-                );
-                dst
+                Some(self.transfer(out, &src, &e.ty, value.placement, e.placement, None))
             }
             ExprKind::Reveal { value, to } => {
                 let src = self.expr(frame, value, out)?;
-                let dst = self.temp(&e.ty, e.placement);
-                self.emit(
-                    out,
-                    Op::Reveal {
-                        dst,
-                        src,
-                        from: placement(value.placement),
-                        to: *to,
-                    },
-                );
-                dst
+                Some(self.transfer(out, &src, &e.ty, value.placement, e.placement, Some(*to)))
             }
             ExprKind::If {
                 cond,
                 then_block,
                 else_block,
             } => {
-                let c = self.expr(frame, cond, out)?;
-                let result = (e.ty != Type::Unit).then(|| self.temp(&e.ty, e.placement));
+                let c = self.expr(frame, cond, out)?.reg();
+                let result = (e.ty != Type::Unit).then(|| self.temp_value(&e.ty, e.placement));
                 let mut then_body = Vec::new();
                 let mut else_body = Vec::new();
                 let t = self.block(frame, then_block, &mut then_body);
                 let f = else_block
                     .as_ref()
                     .and_then(|b| self.block(frame, b, &mut else_body));
-                if let Some(dst) = result {
-                    let at = placement(self.local_to_on_block(e.placement));
+                if let Some(dst) = &result {
                     for (v, body) in [(t, &mut then_body), (f, &mut else_body)] {
                         if let Some(v) = v {
-                            let node = self.node(Op::Compute {
-                                dst,
-                                at,
-                                kernel: Kernel::Copy,
-                                args: vec![v],
-                            });
-                            body.push(node);
+                            self.copy_into(dst, &v, e.placement, body);
                         }
                     }
                 }
@@ -636,16 +979,16 @@ impl Lowerer<'_> {
                         else_body,
                     },
                 );
-                result?
+                result
             }
             ExprKind::On { party, body } => {
                 let saved = self.on_party.replace(*party);
                 let value = self.block(frame, body, out);
                 self.on_party = saved;
-                value?
+                value
             }
-            ExprKind::Block(body) => self.block(frame, body, out)?,
-        })
+            ExprKind::Block(body) => self.block(frame, body, out),
+        }
     }
 
     /// The registers of builtin arguments, with lists flattened.
@@ -660,20 +1003,20 @@ impl Lowerer<'_> {
             match &h.kind {
                 ExprKind::List(items) => {
                     for i in items {
-                        regs.push(self.expr(frame, i, out)?);
+                        regs.push(self.expr(frame, i, out)?.reg());
                     }
                 }
-                ExprKind::Builtin {
-                    builtin: Builtin::Shape,
-                    ..
-                } => {
-                    // `zeros(shape(x))`: the shape's entries become size registers.
-                    let s = self.expr(frame, h, out)?;
-                    regs.push(s);
-                }
-                _ => regs.push(self.expr(frame, h, out)?),
+                _ => regs.push(self.expr(frame, h, out)?.reg()),
             }
         }
         Some(regs)
     }
+}
+
+/// An operation applied field by field.
+#[derive(Debug, Clone, Copy)]
+enum FieldOp {
+    Neg,
+    Not,
+    Binary(tfe_grammar::ast::BinOp),
 }

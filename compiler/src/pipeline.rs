@@ -1,7 +1,7 @@
 //! The compiler's front door: one named list of passes from source text to the protocol IR.
 //!
 //! ```text
-//! source -[parse]-> AST -[check]-> HIR -[lower]-> IR -[cse]-> IR
+//! source -[parse]-> AST -[check]-> HIR -[gradients]-> HIR -[lower]-> IR -[cse]-> IR -[dce]-> IR
 //!        (then `tfe_ir::project` gives each party its own program)
 //! ```
 //!
@@ -25,15 +25,27 @@ pub enum Pass {
     Parse,
     /// Names, types, placements and information flow: AST to HIR (`check`).
     Check,
+    /// `grad` and `value_and_grad` become calls of functions derived in reverse mode (`grad`).
+    Gradients,
     /// HIR to the protocol IR: calls inlined, registers, fixed-point truncations (`lower`).
     Lower,
     /// Repeated secret comparisons in a block computed once (`cse`).
     Cse,
+    /// Computations whose results nothing reads are dropped (`dce`): a loss's value where only
+    /// its gradient is used.
+    Dce,
 }
 
 impl Pass {
     /// Every pass, in pipeline order.
-    pub const ALL: [Pass; 4] = [Pass::Parse, Pass::Check, Pass::Lower, Pass::Cse];
+    pub const ALL: [Pass; 6] = [
+        Pass::Parse,
+        Pass::Check,
+        Pass::Gradients,
+        Pass::Lower,
+        Pass::Cse,
+        Pass::Dce,
+    ];
 
     /// The last pass: its result is what runs.
     pub const LAST: Pass = Pass::ALL[Pass::ALL.len() - 1];
@@ -43,8 +55,10 @@ impl Pass {
         match self {
             Pass::Parse => "parse",
             Pass::Check => "check",
+            Pass::Gradients => "gradients",
             Pass::Lower => "lower",
             Pass::Cse => "cse",
+            Pass::Dce => "dce",
         }
     }
 
@@ -56,8 +70,8 @@ impl Pass {
     /// [`Options::skip`] may leave it out.
     pub fn optional(self) -> bool {
         match self {
-            Pass::Cse => true,
-            Pass::Parse | Pass::Check | Pass::Lower => false,
+            Pass::Cse | Pass::Dce => true,
+            Pass::Parse | Pass::Check | Pass::Gradients | Pass::Lower => false,
         }
     }
 }
@@ -137,9 +151,16 @@ fn run_pass(pass: Pass, src: &str, stage: Option<Stage>) -> Result<Stage, Vec<Di
     match (pass, stage) {
         (Pass::Parse, None) => crate::parse(src).map(Stage::Ast),
         (Pass::Check, Some(Stage::Ast(program))) => crate::check::check(&program).map(Stage::Hir),
+        (Pass::Gradients, Some(Stage::Hir(program))) => {
+            crate::grad::gradients(program).map(Stage::Hir)
+        }
         (Pass::Lower, Some(Stage::Hir(program))) => crate::lower::lower(&program).map(Stage::Ir),
         (Pass::Cse, Some(Stage::Ir(mut program))) => {
             crate::cse::comparisons(&mut program.body);
+            Ok(Stage::Ir(program))
+        }
+        (Pass::Dce, Some(Stage::Ir(mut program))) => {
+            crate::dce::dead_code(&mut program.body);
             Ok(Stage::Ir(program))
         }
         (pass, _) => unreachable!("`{pass}` runs on the stage before it"),
@@ -183,7 +204,7 @@ mod tests {
         let lowered = compile(PROGRAM, &Options::until(Pass::Lower)).unwrap();
         let full = compile(PROGRAM, &Options::default()).unwrap();
         let skipped = Options {
-            skip: vec![Pass::Cse],
+            skip: vec![Pass::Cse, Pass::Dce],
             ..Options::default()
         };
         let without_cse = compile(PROGRAM, &skipped).unwrap();

@@ -102,7 +102,9 @@ fn collect_reads(block: &Block, internal: &[Sources], out: &mut Sources) {
                 out.insert(p);
             }
         }
-        ExprKind::Call { function, .. } => out.extend(internal[*function].iter().copied()),
+        ExprKind::Call { function, .. } | ExprKind::Grad { function, .. } => {
+            out.extend(internal[*function].iter().copied())
+        }
         _ => {}
     });
 }
@@ -111,7 +113,9 @@ fn collect_reads(block: &Block, internal: &[Sources], out: &mut Sources) {
 fn visit_block(block: &Block, f: &mut impl FnMut(&Expr)) {
     for stmt in &block.stmts {
         match stmt {
-            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => visit_expr(value, f),
+            Stmt::Let { value, .. } | Stmt::LetTuple { value, .. } | Stmt::Assign { value, .. } => {
+                visit_expr(value, f)
+            }
             Stmt::For {
                 start, end, body, ..
             } => {
@@ -141,9 +145,14 @@ fn visit_expr(e: &Expr, f: &mut impl FnMut(&Expr)) {
         | ExprKind::Str(_)
         | ExprKind::Local(_) => {}
         ExprKind::List(items)
+        | ExprKind::Tuple(items)
+        | ExprKind::StructLit { fields: items }
         | ExprKind::Builtin { args: items, .. }
-        | ExprKind::Call { args: items, .. } => items.iter().for_each(|i| visit_expr(i, f)),
-        ExprKind::Unary { operand, .. } => visit_expr(operand, f),
+        | ExprKind::Call { args: items, .. }
+        | ExprKind::Grad { args: items, .. } => items.iter().for_each(|i| visit_expr(i, f)),
+        ExprKind::Unary { operand, .. } | ExprKind::Field { base: operand, .. } => {
+            visit_expr(operand, f)
+        }
         ExprKind::Binary { lhs, rhs, .. } => {
             visit_expr(lhs, f);
             visit_expr(rhs, f);
@@ -208,6 +217,13 @@ impl Walker<'_> {
                 s.extend(self.context.iter().copied());
                 self.env[*local].extend(s);
             }
+            Stmt::LetTuple { locals, value, .. } => {
+                let mut s = self.expr(value);
+                s.extend(self.context.iter().copied());
+                for local in locals.iter().flatten() {
+                    self.env[*local].extend(s.iter().copied());
+                }
+            }
             Stmt::For {
                 var,
                 start,
@@ -269,7 +285,10 @@ impl Walker<'_> {
                 Sources::new()
             }
             ExprKind::Local(id) => self.env[*id].clone(),
-            ExprKind::List(items) => self.union(items),
+            ExprKind::List(items) | ExprKind::Tuple(items) | ExprKind::StructLit { fields: items } => {
+                self.union(items)
+            }
+            ExprKind::Field { base, .. } => self.expr(base),
             ExprKind::Builtin { builtin, args } => {
                 let mut s = self.union(args);
                 if let (Builtin::ReadCsv { path }, Placement::Party(p)) = (builtin, e.placement) {
@@ -284,7 +303,7 @@ impl Walker<'_> {
                 }
                 s
             }
-            ExprKind::Call { function, args } => {
+            ExprKind::Call { function, args } | ExprKind::Grad { function, args, .. } => {
                 let arg_sources: Vec<Sources> = args.iter().map(|a| self.expr(a)).collect();
                 let mut s: Sources = arg_sources.iter().flatten().copied().collect();
                 s.extend(self.internal_reads[*function].iter().copied());

@@ -109,12 +109,24 @@ impl fmt::Display for TensorType {
     }
 }
 
+/// A struct type: its index in the program's struct declarations (`hir::Program::structs`),
+/// and its name for messages.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StructType {
+    pub id: usize,
+    pub name: String,
+}
+
 /// The type of any checked expression.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Type {
     /// The value of statements, `print`, `write_csv`, blocks without a tail.
     Unit,
     Tensor(TensorType),
+    /// A value of a `struct`: its fields, at the value's one placement.
+    Struct(StructType),
+    /// `(a, b)`: two or more values, at one placement.
+    Tuple(Vec<Type>),
     /// A string literal: only file paths take one.
     Str,
     /// `[a, b, c]` as an argument of `concat` or a shape: the element types.
@@ -131,6 +143,16 @@ impl Type {
             _ => None,
         }
     }
+
+    /// Whether this is a value a variable can hold: a tensor, a struct or a tuple.
+    pub fn is_value(&self) -> bool {
+        matches!(self, Type::Tensor(_) | Type::Struct(_) | Type::Tuple(_))
+    }
+
+    /// Whether this is a struct or a tuple (a value made of several tensors).
+    pub fn is_aggregate(&self) -> bool {
+        matches!(self, Type::Struct(_) | Type::Tuple(_))
+    }
 }
 
 impl fmt::Display for Type {
@@ -139,6 +161,11 @@ impl fmt::Display for Type {
             Type::Unit => f.write_str("()"),
             Type::Error => f.write_str("{error}"),
             Type::Tensor(t) => t.fmt(f),
+            Type::Struct(s) => f.write_str(&s.name),
+            Type::Tuple(items) => {
+                let items: Vec<String> = items.iter().map(|t| t.to_string()).collect();
+                write!(f, "({})", items.join(", "))
+            }
             Type::Str => f.write_str("string"),
             Type::List(items) => {
                 let items: Vec<String> = items.iter().map(|t| t.to_string()).collect();

@@ -40,6 +40,7 @@ pub enum Item {
     Party(PartyDecl),
     Secret(SecretDecl),
     Const(ConstDecl),
+    Struct(StructDecl),
     Fn(FnDecl),
 }
 
@@ -50,6 +51,7 @@ impl Item {
             Item::Party(d) => d.span,
             Item::Secret(d) => d.span,
             Item::Const(d) => d.span,
+            Item::Struct(d) => d.span,
             Item::Fn(d) => d.span,
         }
     }
@@ -104,7 +106,24 @@ pub struct ConstDecl {
     pub span: Span,
 }
 
-/// `fn name(params) -> TYPE @P reveals(q) { body }`
+/// `struct Mlp { w: fixed[64, 10], b: fixed[10] }`: a record type, whose value lives at one
+/// placement with all its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructDecl {
+    pub name: Ident,
+    pub fields: Vec<FieldDecl>,
+    pub span: Span,
+}
+
+/// `w: fixed[64, 10]`: one field of a struct, with its type (no placement).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDecl {
+    pub name: Ident,
+    pub ty: Type,
+    pub span: Span,
+}
+
+/// `fn name(params) -> TYPE @P reveals(q) grad(x: g) { body }`
 #[derive(Debug, Clone, PartialEq)]
 pub struct FnDecl {
     pub name: Ident,
@@ -112,8 +131,25 @@ pub struct FnDecl {
     pub ret: Option<RetType>,
     /// `reveals(a, b)`: the parties a function may reveal to; `None` when absent.
     pub reveals: Option<Reveals>,
+    /// `grad(x: sigmoid_grad)`: the function's own gradients, one function per parameter that
+    /// has one; `None` when absent (the compiler derives the gradient from the body).
+    pub grads: Option<GradClause>,
     pub body: Block,
     pub span: Span,
+}
+
+/// `grad(logits: softmax_cross_entropy_grad)`, or `grad()` for a function with no gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradClause {
+    pub entries: Vec<GradEntry>,
+    pub span: Span,
+}
+
+/// `x: sigmoid_grad`: the parameter, and the function that computes its gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradEntry {
+    pub param: Ident,
+    pub function: Ident,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,13 +193,40 @@ impl Placement {
     }
 }
 
-/// `fixed`, `int[3]`, `fixed[_, 30]`, `fixed[..]`.
+/// A written type: `fixed`, `int[3]`, `fixed[_, 30]`, `fixed[..]`, `Mlp`, `(fixed, Mlp)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Type {
-    pub scalar: ScalarType,
-    /// `None` for a scalar; `Some` (possibly with a single `..`) for a tensor.
-    pub dims: Option<Vec<Dim>>,
+    pub kind: TypeKind,
     pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeKind {
+    /// A scalar or a tensor: `fixed`, `fixed[_, 30]`.
+    Tensor {
+        scalar: ScalarType,
+        /// `None` for a scalar; `Some` (possibly with a single `..`) for a tensor.
+        dims: Option<Vec<Dim>>,
+    },
+    /// A struct's name: `Mlp`.
+    Named(Ident),
+    /// `(fixed, Mlp)`: two or more types.
+    Tuple(Vec<Type>),
+}
+
+impl Type {
+    /// The scalar and dimensions of a tensor type; `None` for a struct or a tuple.
+    pub fn tensor(&self) -> Option<(ScalarType, Option<&[Dim]>)> {
+        match &self.kind {
+            TypeKind::Tensor { scalar, dims } => Some((*scalar, dims.as_deref())),
+            TypeKind::Named(_) | TypeKind::Tuple(_) => None,
+        }
+    }
+
+    /// Whether this is `fixed[..]` (any shape, in a signature).
+    pub fn is_any_shape(&self) -> bool {
+        matches!(self.tensor(), Some((_, Some([Dim::Any(_)]))))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -259,6 +322,13 @@ pub enum StmtKind {
         placement: Option<Placement>,
         value: Expr,
     },
+    /// `let (a, mut b, _): TYPE @P = value;`: takes a tuple apart.
+    LetTuple {
+        bindings: Vec<Binding>,
+        ty: Option<Type>,
+        placement: Option<Placement>,
+        value: Expr,
+    },
     /// `name = value;`
     Assign { target: Ident, value: Expr },
     /// `for var in start..end { body }`
@@ -280,7 +350,9 @@ pub enum StmtKind {
 impl Stmt {
     fn depth(&self) -> u32 {
         match &self.kind {
-            StmtKind::Let { value, .. } | StmtKind::Assign { value, .. } => value.depth,
+            StmtKind::Let { value, .. }
+            | StmtKind::LetTuple { value, .. }
+            | StmtKind::Assign { value, .. } => value.depth,
             StmtKind::For {
                 start, end, body, ..
             } => start.depth.max(end.depth).max(body.depth),
@@ -289,6 +361,14 @@ impl Stmt {
             StmtKind::Expr { expr, .. } => expr.depth,
         }
     }
+}
+
+/// One name of `let (a, mut b, _) = …`: `None` for `_`, which ignores its element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    pub mutable: bool,
+    pub name: Option<Ident>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,6 +414,18 @@ pub enum ExprKind {
         callee: Path,
         args: Vec<Arg>,
     },
+    /// `Mlp { w: w0, b: zeros([10]) }`: every field, once.
+    StructLit {
+        name: Ident,
+        fields: Vec<FieldInit>,
+    },
+    /// `m.w`: a field of a struct.
+    Field {
+        base: Box<Expr>,
+        field: Ident,
+    },
+    /// `(a, b)`: two or more values.
+    Tuple(Vec<Expr>),
     /// `x[i]`, `x[a .. b]`, `x[a .. b, c .. d]`.
     Index {
         base: Box<Expr>,
@@ -370,7 +462,13 @@ impl ExprKind {
             | ExprKind::Bool(_)
             | ExprKind::Str(_)
             | ExprKind::Var(_) => 0,
-            ExprKind::Array(items) => items.iter().map(|e| e.depth).max().unwrap_or(0),
+            ExprKind::Array(items) | ExprKind::Tuple(items) => {
+                items.iter().map(|e| e.depth).max().unwrap_or(0)
+            }
+            ExprKind::StructLit { fields, .. } => {
+                fields.iter().map(|f| f.value.depth).max().unwrap_or(0)
+            }
+            ExprKind::Field { base, .. } => base.depth,
             ExprKind::Call { args, .. } => args.iter().map(|a| a.value.depth).max().unwrap_or(0),
             ExprKind::Index { base, indices } => indices
                 .iter()
@@ -406,6 +504,13 @@ impl Path {
         let names: Vec<&str> = self.segments.iter().map(|s| s.name.as_str()).collect();
         names.join("::")
     }
+}
+
+/// `w: w0` in a struct literal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInit {
+    pub name: Ident,
+    pub value: Expr,
 }
 
 /// A call argument, positional or named (`axis: 0`).

@@ -46,6 +46,14 @@ fn placement_text(placement: Option<&Placement>) -> String {
     }
 }
 
+pub(crate) fn binding_text(b: &Binding) -> String {
+    match &b.name {
+        None => "_".to_string(),
+        Some(name) if b.mutable => format!("mut {}", name.name),
+        Some(name) => name.name.clone(),
+    }
+}
+
 fn type_text(ty: Option<&Type>) -> String {
     ty.map_or(String::new(), |t| format!(": {}", print::ty(t)))
 }
@@ -99,6 +107,17 @@ impl Dumper<'_> {
                 self.node(&label, c.span);
                 self.children(|d| d.expr(&c.value));
             }
+            Item::Struct(st) => {
+                self.node(&format!("Struct {}", st.name.name), st.span);
+                self.children(|d| {
+                    for field in &st.fields {
+                        d.node(
+                            &format!("Field {}: {}", field.name.name, print::ty(&field.ty)),
+                            field.span,
+                        );
+                    }
+                });
+            }
             Item::Fn(f) => {
                 let params: Vec<String> = f
                     .params
@@ -133,6 +152,14 @@ impl Dumper<'_> {
                         .collect();
                     let _ = write!(label, " reveals({})", targets.join(", "));
                 }
+                if let Some(grads) = &f.grads {
+                    let entries: Vec<String> = grads
+                        .entries
+                        .iter()
+                        .map(|e| format!("{}: {}", e.param.name, e.function.name))
+                        .collect();
+                    let _ = write!(label, " grad({})", entries.join(", "));
+                }
                 self.node(&label, f.span);
                 self.children(|d| d.block(&f.body));
             }
@@ -165,6 +192,22 @@ impl Dumper<'_> {
                     "Let {}{}{}{}",
                     if *mutable { "mut " } else { "" },
                     name.name,
+                    type_text(ty.as_ref()),
+                    placement_text(placement.as_ref())
+                );
+                self.node(&label, stmt.span);
+                self.children(|d| d.expr(value));
+            }
+            StmtKind::LetTuple {
+                bindings,
+                ty,
+                placement,
+                value,
+            } => {
+                let names: Vec<String> = bindings.iter().map(binding_text).collect();
+                let label = format!(
+                    "LetTuple ({}){}{}",
+                    names.join(", "),
                     type_text(ty.as_ref()),
                     placement_text(placement.as_ref())
                 );
@@ -227,6 +270,23 @@ impl Dumper<'_> {
             ExprKind::Array(items) => {
                 self.node("Array", expr.span);
                 self.children(|d| items.iter().for_each(|e| d.expr(e)));
+            }
+            ExprKind::Tuple(items) => {
+                self.node("Tuple", expr.span);
+                self.children(|d| items.iter().for_each(|e| d.expr(e)));
+            }
+            ExprKind::StructLit { name, fields } => {
+                self.node(&format!("StructLit {}", name.name), expr.span);
+                self.children(|d| {
+                    for f in fields {
+                        d.node(&format!("FieldInit {}", f.name.name), f.name.span.to(f.value.span));
+                        d.children(|d| d.expr(&f.value));
+                    }
+                });
+            }
+            ExprKind::Field { base, field } => {
+                self.node(&format!("Field .{}", field.name), expr.span);
+                self.children(|d| d.expr(base));
             }
             ExprKind::Call { callee, args } => {
                 self.node(&format!("Call {}", callee.to_text()), expr.span);

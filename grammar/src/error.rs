@@ -73,7 +73,7 @@ const BINARY_OPERATORS: &[&str] = &[
 ];
 const STATEMENT_KEYWORDS: &[&str] = &["let", "for", "while", "return"];
 const TYPES: &[&str] = &["fixed", "int", "bool", "float"];
-const ITEM_KEYWORDS: &[&str] = &["use", "party", "secret", "const", "fn"];
+const ITEM_KEYWORDS: &[&str] = &["use", "party", "secret", "const", "struct", "fn"];
 
 /// Closing and separating punctuation is listed first: it is what is most often missing.
 const PUNCTUATION_ORDER: &[&str] = &[";", ")", "]", "}", ",", "=", ":", "..", "{", "("];
@@ -95,9 +95,14 @@ impl Expected {
         }
         if has_all(&set, BINARY_OPERATORS) {
             remove(&mut set, BINARY_OPERATORS);
-            // After an operand, `[` (indexing), `(` and `::` (a call) read as part of "an
-            // operator" here: listing them only lengthens the message.
-            remove(&mut set, &["[", "(", "::"]);
+            // After an operand, `[` (indexing), `(` and `::` (a call) and `.` (a field) read as
+            // part of "an operator" here: listing them only lengthens the message. So does `{`
+            // (a struct literal after a name) where something could end instead; after the
+            // condition of `if` or `while`, where nothing else ends, `{` is the block's.
+            remove(&mut set, &["[", "(", "::", "."]);
+            if [";", ")", ",", "]", "}"].iter().any(|t| set.contains(t)) {
+                remove(&mut set, &["{"]);
+            }
             categories.push("an operator".to_string());
         }
         if has_all(&set, OPERAND_START) {
@@ -106,12 +111,16 @@ impl Expected {
             categories.push("an expression".to_string());
         }
         if has_all(&set, TYPES) {
+            // A struct's name and a tuple's `(` start types too.
             remove(&mut set, TYPES);
+            remove(&mut set, &["IDENT", "("]);
             categories.push("a type".to_string());
         }
         if has_all(&set, ITEM_KEYWORDS) {
             remove(&mut set, ITEM_KEYWORDS);
-            categories.push("an item (`use`, `party`, `secret`, `const` or `fn`)".to_string());
+            categories.push(
+                "an item (`use`, `party`, `secret`, `const`, `struct` or `fn`)".to_string(),
+            );
         }
         for p in PUNCTUATION_ORDER {
             if let Some(i) = set.iter().position(|t| t == p) {
@@ -119,8 +128,11 @@ impl Expected {
                 phrases.push(format!("`{p}`"));
             }
         }
+        // After a function's signature, a name can only start its `grad(…)` clause.
+        let after_signature = set.contains(&"reveals");
         for t in set {
             let phrase = match t {
+                "IDENT" if after_signature => "`grad(…)`".to_string(),
                 "IDENT" => "a name".to_string(),
                 "INT" | "FIXED" => "a number".to_string(),
                 "STRING" => "a string".to_string(),

@@ -13,7 +13,9 @@
 
 use lalrpop_util::{ErrorRecovery, ParseError};
 
-use crate::ast::{BinOp, Expr, ExprKind, Ident, Item, Placement, Program, UnOp};
+use crate::ast::{
+    BinOp, Expr, ExprKind, GradClause, GradEntry, Ident, Item, Placement, Program, UnOp,
+};
 use crate::error::{Expected, SyntaxError};
 use crate::span::Span;
 use crate::token::{Spanned, Token, lex};
@@ -23,6 +25,8 @@ use crate::{MAX_EXPR_DEPTH, MAX_NESTING};
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionError {
     ExpressionTooDeep { span: Span },
+    /// A name where a function's `grad(…)` clause or body may stand.
+    ExpectedGradClause { span: Span, found: String },
 }
 
 type ActionResult<'s> = Result<Expr, ParseError<usize, Token<'s>, ActionError>>;
@@ -59,6 +63,27 @@ pub(crate) fn unary<'s>(op: UnOp, operand: Expr, l: usize, r: usize) -> ActionRe
         l,
         r,
     )
+}
+
+/// `grad(entries)` after a function's signature; any other name there is an error.
+pub(crate) fn grad_clause<'s>(
+    keyword: Ident,
+    entries: Vec<GradEntry>,
+    l: usize,
+    r: usize,
+) -> Result<GradClause, ParseError<usize, Token<'s>, ActionError>> {
+    if keyword.name != "grad" {
+        return Err(ParseError::User {
+            error: ActionError::ExpectedGradClause {
+                span: keyword.span,
+                found: format!("identifier `{}`", keyword.name),
+            },
+        });
+    }
+    Ok(GradClause {
+        entries,
+        span: Span::new(l, r),
+    })
 }
 
 /// `@name` to a placement; the span of a named placement is the name's, without the `@`.
@@ -160,7 +185,7 @@ struct Chunk<'s> {
 fn is_item_keyword(token: &Token<'_>) -> bool {
     matches!(
         token,
-        Token::Use | Token::Party | Token::Secret | Token::Const | Token::Fn
+        Token::Use | Token::Party | Token::Secret | Token::Const | Token::Struct | Token::Fn
     )
 }
 
@@ -323,6 +348,16 @@ fn convert(
         } => SyntaxError::ExpressionTooDeep {
             span,
             limit: MAX_EXPR_DEPTH,
+        },
+        ParseError::User {
+            error: ActionError::ExpectedGradClause { span, found },
+        } => SyntaxError::UnexpectedToken {
+            span,
+            found,
+            expected: Expected {
+                phrases: vec!["`grad(…)`".to_string(), "`{`".to_string()],
+            },
+            previous: previous_token(spans, span.start),
         },
     }
 }

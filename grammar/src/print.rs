@@ -46,6 +46,9 @@ pub fn ty(ty: &Type) -> String {
 struct Context {
     min_precedence: u8,
     allow_block_like: bool,
+    /// Whether a struct literal may stand here without parentheses: not in a condition or a
+    /// loop range (outside brackets), where its `{` would read as the block's.
+    allow_struct: bool,
 }
 
 impl Context {
@@ -53,19 +56,29 @@ impl Context {
     const TOP: Context = Context {
         min_precedence: 0,
         allow_block_like: true,
+        allow_struct: true,
     };
-    /// A condition, a loop bound, an index, a block's tail: operators only.
+    /// An index, a block's tail: operators only.
     const OPERATOR: Context = Context {
         min_precedence: 0,
         allow_block_like: false,
+        allow_struct: true,
+    };
+    /// The condition of `if` and `while`, the range of `for`: operators, no struct literal.
+    const CONDITION: Context = Context {
+        min_precedence: 0,
+        allow_block_like: false,
+        allow_struct: false,
     };
     const UNARY_PRECEDENCE: u8 = 6;
     const POSTFIX_PRECEDENCE: u8 = 7;
 
-    fn operand(min_precedence: u8) -> Context {
+    /// An operand inside this context: struct literals are refused as they are here.
+    fn operand(self, min_precedence: u8) -> Context {
         Context {
             min_precedence,
             allow_block_like: false,
+            allow_struct: self.allow_struct,
         }
     }
 }
@@ -132,6 +145,15 @@ impl Printer {
                 self.expr(&c.value, Context::TOP);
                 self.out.push_str(";\n");
             }
+            Item::Struct(st) => {
+                let _ = writeln!(self.out, "struct {} {{", st.name.name);
+                for field in &st.fields {
+                    let _ = write!(self.out, "    {}: ", field.name.name);
+                    self.ty(&field.ty);
+                    self.out.push_str(",\n");
+                }
+                self.out.push_str("}\n");
+            }
             Item::Fn(f) => {
                 let _ = write!(self.out, "fn {}(", f.name.name);
                 for (i, param) in f.params.iter().enumerate() {
@@ -164,6 +186,16 @@ impl Printer {
                     }
                     self.out.push(')');
                 }
+                if let Some(grads) = &f.grads {
+                    self.out.push_str(" grad(");
+                    for (i, entry) in grads.entries.iter().enumerate() {
+                        if i > 0 {
+                            self.out.push_str(", ");
+                        }
+                        let _ = write!(self.out, "{}: {}", entry.param.name, entry.function.name);
+                    }
+                    self.out.push(')');
+                }
                 self.out.push(' ');
                 self.block(&f.body);
                 self.out.push('\n');
@@ -191,8 +223,26 @@ impl Printer {
     }
 
     fn ty(&mut self, ty: &Type) {
-        self.out.push_str(ty.scalar.keyword());
-        if let Some(dims) = &ty.dims {
+        let (scalar, dims) = match &ty.kind {
+            TypeKind::Tensor { scalar, dims } => (scalar, dims),
+            TypeKind::Named(name) => {
+                self.out.push_str(&name.name);
+                return;
+            }
+            TypeKind::Tuple(items) => {
+                self.out.push('(');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.ty(item);
+                }
+                self.out.push(')');
+                return;
+            }
+        };
+        self.out.push_str(scalar.keyword());
+        if let Some(dims) = dims {
             self.out.push('[');
             for (i, dim) in dims.iter().enumerate() {
                 if i > 0 {
@@ -260,6 +310,23 @@ impl Printer {
                 self.expr(value, Context::TOP);
                 self.out.push(';');
             }
+            StmtKind::LetTuple {
+                bindings,
+                ty,
+                placement,
+                value,
+            } => {
+                let names: Vec<String> = bindings.iter().map(crate::dump::binding_text).collect();
+                let _ = write!(self.out, "let ({})", names.join(", "));
+                if let Some(ty) = ty {
+                    self.out.push_str(": ");
+                    self.ty(ty);
+                }
+                self.placement(placement.as_ref());
+                self.out.push_str(" = ");
+                self.expr(value, Context::TOP);
+                self.out.push(';');
+            }
             StmtKind::Assign { target, value } => {
                 let _ = write!(self.out, "{} = ", target.name);
                 self.expr(value, Context::TOP);
@@ -272,13 +339,13 @@ impl Printer {
                 body,
             } => {
                 let _ = write!(self.out, "for {} in ", var.name);
-                self.range(start, end);
+                self.range(start, end, Context::CONDITION);
                 self.out.push(' ');
                 self.block(body);
             }
             StmtKind::While { cond, body } => {
                 self.out.push_str("while ");
-                self.expr(cond, Context::OPERATOR);
+                self.expr(cond, Context::CONDITION);
                 self.out.push(' ');
                 self.block(body);
             }
@@ -307,7 +374,7 @@ impl Printer {
     }
 
     /// `a..b` when both bounds are simple, `a .. b` otherwise, for readability.
-    fn range(&mut self, start: &Expr, end: &Expr) {
+    fn range(&mut self, start: &Expr, end: &Expr, context: Context) {
         let simple = |e: &Expr| {
             matches!(
                 e.kind,
@@ -319,9 +386,9 @@ impl Printer {
         } else {
             " .. "
         };
-        self.expr(start, Context::OPERATOR);
+        self.expr(start, context);
         self.out.push_str(sep);
-        self.expr(end, Context::OPERATOR);
+        self.expr(end, context);
     }
 
     fn expr(&mut self, expr: &Expr, context: Context) {
@@ -331,17 +398,18 @@ impl Printer {
             _ => Context::POSTFIX_PRECEDENCE,
         };
         let parens = precedence < context.min_precedence
-            || (expr.is_block_like() && !context.allow_block_like);
+            || (expr.is_block_like() && !context.allow_block_like)
+            || (matches!(expr.kind, ExprKind::StructLit { .. }) && !context.allow_struct);
         if parens {
             self.out.push('(');
-            self.expr_bare(expr);
+            self.expr_bare(expr, Context::TOP);
             self.out.push(')');
         } else {
-            self.expr_bare(expr);
+            self.expr_bare(expr, context);
         }
     }
 
-    fn expr_bare(&mut self, expr: &Expr) {
+    fn expr_bare(&mut self, expr: &Expr, context: Context) {
         match &expr.kind {
             ExprKind::Int(v) => {
                 let _ = write!(self.out, "{v}");
@@ -359,6 +427,24 @@ impl Printer {
                 self.exprs(items);
                 self.out.push(']');
             }
+            ExprKind::Tuple(items) => {
+                self.out.push('(');
+                self.exprs(items);
+                self.out.push(')');
+            }
+            ExprKind::StructLit { name, fields } => {
+                let _ = write!(self.out, "{} {{", name.name);
+                for (i, f) in fields.iter().enumerate() {
+                    self.out.push_str(if i == 0 { " " } else { ", " });
+                    let _ = write!(self.out, "{}: ", f.name.name);
+                    self.expr(&f.value, Context::TOP);
+                }
+                self.out.push_str(if fields.is_empty() { "}" } else { " }" });
+            }
+            ExprKind::Field { base, field } => {
+                self.expr(base, context.operand(Context::POSTFIX_PRECEDENCE));
+                let _ = write!(self.out, ".{}", field.name);
+            }
             ExprKind::Call { callee, args } => {
                 self.out.push_str(&callee.to_text());
                 self.out.push('(');
@@ -374,7 +460,7 @@ impl Printer {
                 self.out.push(')');
             }
             ExprKind::Index { base, indices } => {
-                self.expr(base, Context::operand(Context::POSTFIX_PRECEDENCE));
+                self.expr(base, context.operand(Context::POSTFIX_PRECEDENCE));
                 self.out.push('[');
                 for (i, item) in indices.iter().enumerate() {
                     if i > 0 {
@@ -382,23 +468,25 @@ impl Printer {
                     }
                     match item {
                         IndexItem::Single(e) => self.expr(e, Context::OPERATOR),
-                        IndexItem::Range { start, end, .. } => self.range(start, end),
+                        IndexItem::Range { start, end, .. } => {
+                            self.range(start, end, Context::OPERATOR)
+                        }
                     }
                 }
                 self.out.push(']');
             }
             ExprKind::Unary { op, operand } => {
                 self.out.push_str(op.symbol());
-                self.expr(operand, Context::operand(Context::UNARY_PRECEDENCE));
+                self.expr(operand, context.operand(Context::UNARY_PRECEDENCE));
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let p = op.precedence();
                 // Left-associative: an equal-precedence operator on the left needs no
                 // parentheses, except for comparisons, which do not chain at all.
                 let left_min = if op.is_comparison() { p + 1 } else { p };
-                self.expr(lhs, Context::operand(left_min));
+                self.expr(lhs, context.operand(left_min));
                 let _ = write!(self.out, " {} ", op.symbol());
-                self.expr(rhs, Context::operand(p + 1));
+                self.expr(rhs, context.operand(p + 1));
             }
             ExprKind::If {
                 cond,
@@ -406,14 +494,14 @@ impl Printer {
                 else_branch,
             } => {
                 self.out.push_str("if ");
-                self.expr(cond, Context::OPERATOR);
+                self.expr(cond, Context::CONDITION);
                 self.out.push(' ');
                 self.block(then_branch);
                 if let Some(else_branch) = else_branch {
                     self.out.push_str(" else ");
                     match &else_branch.kind {
                         ExprKind::Block(block) => self.block(block),
-                        _ => self.expr_bare(else_branch),
+                        _ => self.expr_bare(else_branch, Context::TOP),
                     }
                 }
             }

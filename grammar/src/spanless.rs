@@ -50,6 +50,15 @@ fn erase_item(item: &mut Item) {
             c.ty.iter_mut().for_each(erase_type);
             erase_expr(&mut c.value);
         }
+        Item::Struct(st) => {
+            st.span = Span::default();
+            erase_ident(&mut st.name);
+            for field in &mut st.fields {
+                field.span = Span::default();
+                erase_ident(&mut field.name);
+                erase_type(&mut field.ty);
+            }
+        }
         Item::Fn(f) => {
             f.span = Span::default();
             erase_ident(&mut f.name);
@@ -68,6 +77,13 @@ fn erase_item(item: &mut Item) {
                 reveals.span = Span::default();
                 reveals.targets.iter_mut().for_each(erase_placement);
             }
+            if let Some(grads) = &mut f.grads {
+                grads.span = Span::default();
+                for entry in &mut grads.entries {
+                    erase_ident(&mut entry.param);
+                    erase_ident(&mut entry.function);
+                }
+            }
             erase_block(&mut f.body);
         }
     }
@@ -82,11 +98,19 @@ fn erase_placement(placement: &mut Placement) {
 
 fn erase_type(ty: &mut Type) {
     ty.span = Span::default();
-    for dim in ty.dims.iter_mut().flatten() {
-        match dim {
-            Dim::Fixed(_, span) | Dim::Unknown(span) | Dim::Any(span) => *span = Span::default(),
-            Dim::Named(ident) => erase_ident(ident),
+    match &mut ty.kind {
+        TypeKind::Tensor { dims, .. } => {
+            for dim in dims.iter_mut().flatten() {
+                match dim {
+                    Dim::Fixed(_, span) | Dim::Unknown(span) | Dim::Any(span) => {
+                        *span = Span::default()
+                    }
+                    Dim::Named(ident) => erase_ident(ident),
+                }
+            }
         }
+        TypeKind::Named(name) => erase_ident(name),
+        TypeKind::Tuple(items) => items.iter_mut().for_each(erase_type),
     }
 }
 
@@ -111,6 +135,20 @@ fn erase_stmt(stmt: &mut Stmt) {
             ..
         } => {
             erase_ident(name);
+            ty.iter_mut().for_each(erase_type);
+            placement.iter_mut().for_each(erase_placement);
+            erase_expr(value);
+        }
+        StmtKind::LetTuple {
+            bindings,
+            ty,
+            placement,
+            value,
+        } => {
+            for b in bindings {
+                b.span = Span::default();
+                b.name.iter_mut().for_each(erase_ident);
+            }
             ty.iter_mut().for_each(erase_type);
             placement.iter_mut().for_each(erase_placement);
             erase_expr(value);
@@ -144,7 +182,18 @@ fn erase_expr(expr: &mut Expr) {
     match &mut expr.kind {
         ExprKind::Int(_) | ExprKind::Fixed(_) | ExprKind::Bool(_) | ExprKind::Str(_) => {}
         ExprKind::Var(name) => erase_ident(name),
-        ExprKind::Array(items) => items.iter_mut().for_each(erase_expr),
+        ExprKind::Array(items) | ExprKind::Tuple(items) => items.iter_mut().for_each(erase_expr),
+        ExprKind::StructLit { name, fields } => {
+            erase_ident(name);
+            for f in fields {
+                erase_ident(&mut f.name);
+                erase_expr(&mut f.value);
+            }
+        }
+        ExprKind::Field { base, field } => {
+            erase_expr(base);
+            erase_ident(field);
+        }
         ExprKind::Call { callee, args } => {
             callee.span = Span::default();
             callee.segments.iter_mut().for_each(erase_ident);

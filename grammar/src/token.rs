@@ -42,6 +42,8 @@ pub enum Token<'s> {
     Const,
     #[token("fn")]
     Fn,
+    #[token("struct")]
+    Struct,
     #[token("let")]
     Let,
     #[token("mut")]
@@ -119,6 +121,8 @@ pub enum Token<'s> {
     Arrow,
     #[token("..")]
     DotDot,
+    #[token(".")]
+    Dot,
     #[token("=")]
     Eq,
     #[token("+")]
@@ -263,6 +267,7 @@ impl fmt::Display for Token<'_> {
             Token::Secret => "secret",
             Token::Const => "const",
             Token::Fn => "fn",
+            Token::Struct => "struct",
             Token::Let => "let",
             Token::Mut => "mut",
             Token::Reveals => "reveals",
@@ -293,6 +298,7 @@ impl fmt::Display for Token<'_> {
             Token::ColonColon => "::",
             Token::Arrow => "->",
             Token::DotDot => "..",
+            Token::Dot => ".",
             Token::Eq => "=",
             Token::Plus => "+",
             Token::Minus => "-",
@@ -315,7 +321,7 @@ impl fmt::Display for Token<'_> {
 
 /// Every keyword of the language: names that cannot be identifiers.
 pub const KEYWORDS: &[&str] = &[
-    "use", "party", "secret", "const", "fn", "let", "mut", "reveals", "for", "in", "while", "if",
+    "use", "party", "secret", "const", "fn", "struct", "let", "mut", "reveals", "for", "in", "while", "if",
     "else", "on", "return", "true", "false", "public", "fixed", "int", "bool", "float",
 ];
 
@@ -411,6 +417,25 @@ mod tests {
         assert_eq!(
             kinds("1.5..2"),
             vec![Token::Fixed(1.5), Token::DotDot, Token::Int(2)]
+        );
+    }
+
+    #[test]
+    fn field_access_is_a_dot() {
+        assert_eq!(
+            kinds("m.w1 x.0 1.5 0..n"),
+            vec![
+                Token::Ident("m"),
+                Token::Dot,
+                Token::Ident("w1"),
+                Token::Ident("x"),
+                Token::Dot,
+                Token::Int(0),
+                Token::Fixed(1.5),
+                Token::Int(0),
+                Token::DotDot,
+                Token::Ident("n"),
+            ]
         );
     }
 

@@ -55,16 +55,43 @@ fn dim() -> impl Strategy<Value = Dim> {
     ]
 }
 
-fn ty() -> impl Strategy<Value = Type> {
+fn tensor_ty() -> impl Strategy<Value = Type> {
     (
         scalar(),
         prop::option::of(prop::collection::vec(dim(), 0..3)),
     )
         .prop_map(|(scalar, dims)| Type {
-            scalar,
-            dims,
+            kind: TypeKind::Tensor { scalar, dims },
             span: S,
         })
+}
+
+fn ty() -> impl Strategy<Value = Type> {
+    let simple = prop_oneof![
+        3 => tensor_ty(),
+        1 => ident().prop_map(|name| Type { kind: TypeKind::Named(name), span: S }),
+    ];
+    simple.prop_recursive(2, 6, 3, |inner| {
+        prop::collection::vec(inner, 2..4).prop_map(|items| Type {
+            kind: TypeKind::Tuple(items),
+            span: S,
+        })
+    })
+}
+
+fn binding() -> impl Strategy<Value = Binding> {
+    prop_oneof![
+        (any::<bool>(), ident()).prop_map(|(mutable, name)| Binding {
+            mutable,
+            name: Some(name),
+            span: S
+        }),
+        Just(Binding {
+            mutable: false,
+            name: None,
+            span: S
+        }),
+    ]
 }
 
 fn placement() -> impl Strategy<Value = Placement> {
@@ -94,6 +121,18 @@ fn stmt_with(expr: BoxedStrategy<Expr>, body: BoxedStrategy<Block>) -> BoxedStra
             .prop_map(|(mutable, name, ty, placement, value)| StmtKind::Let {
                 mutable,
                 name,
+                ty,
+                placement,
+                value
+            }),
+        (
+            prop::collection::vec(binding(), 0..3),
+            prop::option::of(ty()),
+            prop::option::of(placement()),
+            expr.clone()
+        )
+            .prop_map(|(bindings, ty, placement, value)| StmtKind::LetTuple {
+                bindings,
                 ty,
                 placement,
                 value
@@ -161,8 +200,16 @@ fn expr() -> BoxedStrategy<Expr> {
                     S
                 )),
             ];
+            let field_init = (ident(), inner.clone()).prop_map(|(name, value)| FieldInit { name, value });
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3).prop_map(ExprKind::Array),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(ExprKind::Tuple),
+                (ident(), prop::collection::vec(field_init, 0..3))
+                    .prop_map(|(name, fields)| ExprKind::StructLit { name, fields }),
+                (inner.clone(), ident()).prop_map(|(base, field)| ExprKind::Field {
+                    base: Box::new(base),
+                    field
+                }),
                 (path(), prop::collection::vec(arg, 0..3))
                     .prop_map(|(callee, args)| ExprKind::Call { callee, args }),
                 (inner.clone(), prop::collection::vec(index_item, 1..3)).prop_map(
@@ -255,24 +302,39 @@ fn item() -> impl Strategy<Value = Item> {
     });
     let reveals =
         prop::collection::vec(placement(), 0..3).prop_map(|targets| Reveals { targets, span: S });
+    let grads = prop::collection::vec(
+        (ident(), ident()).prop_map(|(param, function)| GradEntry { param, function }),
+        0..3,
+    )
+    .prop_map(|entries| GradClause { entries, span: S });
     let function = (
         ident(),
         prop::collection::vec(param, 0..3),
         prop::option::of(ret),
         prop::option::of(reveals),
+        prop::option::of(grads),
         block_with(expr),
     )
-        .prop_map(|(name, params, ret, reveals, body)| {
+        .prop_map(|(name, params, ret, reveals, grads, body)| {
             Item::Fn(FnDecl {
                 name,
                 params,
                 ret,
                 reveals,
+                grads,
                 body,
                 span: S,
             })
         });
-    prop_oneof![use_decl, party, secret, constant, function]
+    let field = (ident(), ty()).prop_map(|(name, ty)| FieldDecl { name, ty, span: S });
+    let structure = (ident(), prop::collection::vec(field, 0..3)).prop_map(|(name, fields)| {
+        Item::Struct(StructDecl {
+            name,
+            fields,
+            span: S,
+        })
+    });
+    prop_oneof![use_decl, party, secret, constant, structure, function]
 }
 
 fn program() -> impl Strategy<Value = Program> {
@@ -292,6 +354,38 @@ proptest! {
         erase_program(&mut reparsed);
         prop_assert_eq!(&reparsed, &ast, "printed:\n{}", printed);
         prop_assert_eq!(print::program(&reparsed), printed);
+    }
+}
+
+#[test]
+fn struct_literals_in_conditions_are_parenthesised() {
+    let src = "fn main() {\n    if (S { a: 1 }).a > 0 {\n        let (x, mut y, _) = (1, m.w, S { a: 2 });\n    }\n    \
+               for i in 0 .. (T { n: 3 }).n {}\n    while (U {}).c {}\n}\n";
+    let mut first = parse(src).unwrap_or_else(|e| panic!("{e:?}"));
+    let printed = print::program(&first);
+    assert_eq!(printed, src);
+    let mut second = parse(&printed).unwrap();
+    erase_program(&mut first);
+    erase_program(&mut second);
+    assert_eq!(first, second);
+    // Without parentheses, `S {` after `if` starts the branch, as in Rust.
+    assert!(parse("fn main() { if S { a: 1 }.a > 0 {} }").is_err());
+}
+
+#[test]
+fn the_contract_programs_round_trip() {
+    for src in [
+        include_str!("../../examples/logreg.tfe"),
+        "struct Mlp {\n    w1: fixed[64, 16],\n    b1: fixed[16],\n}\n\n\
+         fn loss(m: Mlp, x: fixed[_, 64]) -> (fixed, Mlp) @rep grad(m: loss_grad) {\n    \
+         let (l, g) = value_and_grad(f, m, x);\n    (l, Mlp { w1: g.w1, b1: -m.b1 })\n}\n",
+    ] {
+        let mut first = parse(src).unwrap_or_else(|e| panic!("{e:?}"));
+        let printed = print::program(&first);
+        let mut second = parse(&printed).unwrap();
+        erase_program(&mut first);
+        erase_program(&mut second);
+        assert_eq!(first, second);
     }
 }
 

@@ -5,7 +5,7 @@ use tfe_grammar::ast;
 
 use super::{Checker, ModuleId};
 use crate::diagnostics::{Diagnostic, Label};
-use crate::types::{Dim, Scalar, TensorType};
+use crate::types::{Dim, Scalar, TensorType, Type};
 
 /// The value of a constant.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,7 +90,18 @@ impl Checker<'_> {
         ty: &ast::Type,
         expr: &ast::Expr,
     ) -> Option<ConstValue> {
-        if ty.scalar == ast::ScalarType::Float {
+        let Some((scalar, dims)) = ty.tensor() else {
+            self.error(
+                Diagnostic::error(
+                    "E0115",
+                    "constants are scalars",
+                    Label::new(ty.span, "not a scalar type"),
+                )
+                .with_help("write `const N: int = 3;`; build structs and tuples inside functions"),
+            );
+            return None;
+        };
+        if scalar == ast::ScalarType::Float {
             self.error(
                 Diagnostic::error(
                     "E0204",
@@ -101,7 +112,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        if ty.dims.is_some() {
+        if dims.is_some() {
             self.error(
                 Diagnostic::error(
                     "E0115",
@@ -112,7 +123,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        match (scalar_of(ty.scalar), value) {
+        match (scalar_of(scalar), value) {
             (Scalar::Fixed | Scalar::Float, ConstValue::Int(v)) => {
                 Some(ConstValue::Fixed(v as f64))
             }
@@ -270,34 +281,74 @@ impl Checker<'_> {
         }
     }
 
-    /// A type written in a `let` or `const`: every dimension given.
+    /// A tensor type written in a `let`, a field or a `read_csv`: every dimension given.
     pub(super) fn annotation_type(
         &mut self,
         module: ModuleId,
         ty: &ast::Type,
     ) -> Option<TensorType> {
-        let scalar = scalar_of(ty.scalar);
-        let mut shape = Vec::new();
-        let mut ok = true;
-        for dim in ty.dims.iter().flatten() {
-            match self.dim(module, dim) {
-                Some(d) => shape.push(d),
-                None => ok = false,
+        match self.written_type(module, ty)? {
+            Type::Tensor(t) => Some(t),
+            other => {
+                self.error(
+                    Diagnostic::error(
+                        "E0210",
+                        format!("a tensor type is needed here, not `{other}`"),
+                        Label::new(ty.span, "not a tensor type"),
+                    )
+                    .with_help("struct fields are tensors or numbers: `fixed[10, 1]`, `fixed`"),
+                );
+                None
             }
         }
-        ok.then(|| TensorType::new(scalar, shape))
+    }
+
+    /// Any type written outside a signature: a tensor with every dimension given, a struct by
+    /// its name, or a tuple of these.
+    pub(super) fn written_type(&mut self, module: ModuleId, ty: &ast::Type) -> Option<Type> {
+        match &ty.kind {
+            ast::TypeKind::Tensor { scalar, dims } => {
+                let scalar = scalar_of(*scalar);
+                let mut shape = Vec::new();
+                let mut ok = true;
+                for dim in dims.iter().flatten() {
+                    match self.dim(module, dim) {
+                        Some(d) => shape.push(d),
+                        None => ok = false,
+                    }
+                }
+                ok.then(|| Type::Tensor(TensorType::new(scalar, shape)))
+            }
+            ast::TypeKind::Named(name) => self.struct_named(module, name).map(Type::Struct),
+            ast::TypeKind::Tuple(items) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for item in items {
+                    match self.written_type(module, item) {
+                        Some(t) => out.push(t),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Type::Tuple(out))
+            }
+        }
     }
 
     /// A type written in a signature, where `fixed[..]` means any shape: returns the type and
-    /// whether its shape is free.
+    /// whether its shape is free. (Inside a struct's fields or a tuple, `..` is an error.)
     pub(super) fn signature_type(
         &mut self,
         module: ModuleId,
         ty: &ast::Type,
-    ) -> Option<(TensorType, bool)> {
-        if let Some([ast::Dim::Any(_)]) = ty.dims.as_deref() {
-            return Some((TensorType::scalar(scalar_of(ty.scalar)), true));
+    ) -> Option<(Type, bool)> {
+        if let ast::TypeKind::Tensor {
+            scalar,
+            dims: Some(dims),
+        } = &ty.kind
+            && let [ast::Dim::Any(_)] = dims.as_slice()
+        {
+            return Some((Type::Tensor(TensorType::scalar(scalar_of(*scalar))), true));
         }
-        self.annotation_type(module, ty).map(|t| (t, false))
+        self.written_type(module, ty).map(|t| (t, false))
     }
 }

@@ -19,7 +19,7 @@ use crate::types::{self, Dim, Scalar, TensorType, Type};
 #[derive(Debug, Clone, Default)]
 pub(super) struct Expected {
     /// The type, and whether its shape is free (`fixed[..]` in a signature).
-    pub ty: Option<(TensorType, bool)>,
+    pub ty: Option<(Type, bool)>,
     pub placement: Option<Placement>,
 }
 
@@ -28,6 +28,14 @@ impl Expected {
         Expected {
             ty: None,
             placement,
+        }
+    }
+
+    /// The expected tensor type, if a tensor is expected (literals adapt their scalar to it).
+    pub fn tensor(&self) -> Option<&TensorType> {
+        match &self.ty {
+            Some((Type::Tensor(t), _)) => Some(t),
+            _ => None,
         }
     }
 }
@@ -119,6 +127,9 @@ pub(super) const BUILTINS: &[&str] = &[
     "argmax",
     "matmul",
     "select",
+    "zeros_like",
+    "grad",
+    "value_and_grad",
 ];
 
 /// Library paths that name a builtin: the design fixes `std::nn::max(x, axis: k)`, which is the
@@ -145,8 +156,8 @@ impl<'a> Checker<'a> {
         let span = e.span;
         match &e.kind {
             ast::ExprKind::Int(v) => match i64::try_from(*v) {
-                Ok(v) => match &expected.ty {
-                    Some((t, _)) if matches!(t.scalar, Scalar::Fixed | Scalar::Float) => Expr {
+                Ok(v) => match expected.tensor() {
+                    Some(t) if matches!(t.scalar, Scalar::Fixed | Scalar::Float) => Expr {
                         kind: ExprKind::Fixed(v as f64),
                         ty: tensor(t.scalar, Vec::new()),
                         placement: Placement::Public,
@@ -209,6 +220,11 @@ impl<'a> Checker<'a> {
                 }
             }
             ast::ExprKind::Call { callee, args } => self.call(cx, callee, args, span, expected),
+            ast::ExprKind::StructLit { name, fields } => {
+                self.struct_literal(cx, name, fields, span, expected)
+            }
+            ast::ExprKind::Field { base, field } => self.field(cx, base, field, span, expected),
+            ast::ExprKind::Tuple(items) => self.tuple(cx, items, span, expected),
             ast::ExprKind::Index { base, indices } => self.index(cx, base, indices, span, expected),
             ast::ExprKind::Unary { op, operand } => self.unary(cx, *op, operand, span, expected),
             ast::ExprKind::Binary { op, lhs, rhs } => {
@@ -294,8 +310,8 @@ impl<'a> Checker<'a> {
         }
         match self.named_constant(cx.module, &name.name) {
             Some(Some(value)) => {
-                let kind = match (value, &expected.ty) {
-                    (super::ConstValue::Int(v), Some((t, _)))
+                let kind = match (value, expected.tensor()) {
+                    (super::ConstValue::Int(v), Some(t))
                         if matches!(t.scalar, Scalar::Fixed | Scalar::Float) =>
                     {
                         return Expr {
@@ -404,6 +420,94 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A value a variable can hold: a tensor, a struct or a tuple (not a list, string or `()`).
+    pub(super) fn value_of(&mut self, value: &Expr, what: &str) -> bool {
+        match &value.ty {
+            t if t.is_value() => true,
+            Type::Error => false,
+            other => {
+                let other = other.clone();
+                self.error(
+                    Diagnostic::error("E0210", format!("{what} must be a tensor, a number, a struct or a tuple, not {}", describe_type(&other)), Label::new(value.span, format!("this is {}", describe_type(&other))))
+                        .with_help("lists (`[a, b]`) are arguments of `concat`, `zeros`, `ones` and `reshape`; strings are file paths"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Fits a value to a declared type (of a variable, a parameter, a result): a tensor widens
+    /// to the declared scalar and takes the more precise shape; a struct must be of the
+    /// declared struct; a tuple literal fits element by element. `what` names the declaration.
+    pub(super) fn fit_value(
+        &mut self,
+        value: Expr,
+        declared: &Type,
+        any_shape: bool,
+        what: &str,
+    ) -> Option<Expr> {
+        match (&value.ty, declared) {
+            (Type::Error, _) => None,
+            (Type::Tensor(t), Type::Tensor(d)) => {
+                let t = t.clone();
+                let ty = self.conform(&value, &t, d, any_shape, what)?;
+                let widened = self.widen(value, ty.scalar);
+                Some(Expr {
+                    ty: Type::Tensor(ty),
+                    ..widened
+                })
+            }
+            (Type::Struct(a), Type::Struct(d)) if a.id == d.id => Some(value),
+            (Type::Tuple(a), Type::Tuple(d)) if a.len() == d.len() => {
+                if let ExprKind::Tuple(items) = value.kind {
+                    let mut fitted = Vec::new();
+                    for (i, (item, d)) in items.into_iter().zip(d).enumerate() {
+                        fitted.push(self.fit_value(item, d, false, &format!("element {i} of {what}"))?);
+                    }
+                    let ty = Type::Tuple(fitted.iter().map(|e| e.ty.clone()).collect());
+                    return Some(Expr {
+                        kind: ExprKind::Tuple(fitted),
+                        ty,
+                        ..value
+                    });
+                }
+                if super::types_compatible(&value.ty, declared) {
+                    return Some(value);
+                }
+                self.type_mismatch(&value, declared, what);
+                None
+            }
+            (actual, _) if !actual.is_value() => {
+                self.value_of(&value, what);
+                None
+            }
+            _ => {
+                self.type_mismatch(&value, declared, what);
+                None
+            }
+        }
+    }
+
+    fn type_mismatch(&mut self, value: &Expr, declared: &Type, what: &str) {
+        let actual = value.ty.clone();
+        self.error(
+            Diagnostic::error(
+                "E0201",
+                format!("{what} is `{declared}`, but this is `{actual}`"),
+                Label::new(value.span, format!("this is `{actual}`")),
+            )
+            .with_help(match (declared, &actual) {
+                (Type::Struct(_), Type::Struct(_)) => {
+                    "structs of different names are different types, even with the same fields"
+                }
+                (Type::Struct(_), _) | (_, Type::Struct(_)) => {
+                    "a struct is not a tensor: build one with `Name { field: value, … }`, read a field with `v.field`"
+                }
+                _ => "tuples fit element by element: the same number of elements, of fitting types",
+            }),
+        );
+    }
+
     fn unary(
         &mut self,
         cx: &mut FnContext,
@@ -417,6 +521,9 @@ impl<'a> Checker<'a> {
             placement: self.target(cx, expected),
         };
         let value = self.expr(cx, operand, &sub);
+        if value.ty.is_aggregate() {
+            return self.aggregate_unary(op, value, span);
+        }
         let Some(t) = self.tensor_of(&value, "an operand").cloned() else {
             return poison(span);
         };
@@ -474,6 +581,9 @@ impl<'a> Checker<'a> {
         let mut r = self.expr(cx, rhs, &sub);
         if l.ty == Type::Error || r.ty == Type::Error {
             return poison(span);
+        }
+        if l.ty.is_aggregate() || r.ty.is_aggregate() {
+            return self.aggregate_binary(cx, op, l, r, target, span);
         }
         let (Some(lt), Some(rt)) = (
             self.tensor_of(&l, "an operand").cloned(),
@@ -1004,6 +1114,25 @@ impl<'a> Checker<'a> {
             return poison(span);
         }
         shape.extend_from_slice(&t.shape[indices.len()..]);
+        // `shape(x)[k]` of a dimension known statically is that number: shapes are public, and
+        // asking a secret value's holders for it would cost a message.
+        if let (
+            ExprKind::Builtin {
+                builtin: Builtin::Shape,
+                args,
+            },
+            [IndexItem::Single(i)],
+        ) = (&base.kind, items.as_slice())
+            && let Some(k) = self.static_int(cx, i).and_then(|a| a.as_constant())
+            && let Some(Dim::Known(n)) = args[0].ty.tensor().and_then(|a| a.shape.get(k as usize))
+        {
+            return Expr {
+                kind: ExprKind::Int(*n as i64),
+                ty: tensor(Scalar::Int, Vec::new()),
+                placement: Placement::Public,
+                span,
+            };
+        }
         let placement = base.placement;
         Expr {
             kind: ExprKind::Index {
@@ -1073,7 +1202,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn call_function(
+    pub(super) fn call_function(
         &mut self,
         cx: &mut FnContext,
         module: super::ModuleId,
@@ -1094,10 +1223,15 @@ impl<'a> Checker<'a> {
             let Some(value) = self.const_expr(cx.module, &arg.value) else {
                 return poison(span);
             };
-            let declared = super::consts::scalar_of(param.ty.scalar);
+            let (declared, dims) = match param.ty.tensor() {
+                Some((scalar, dims)) => (super::consts::scalar_of(scalar), dims),
+                None => (Scalar::Bool, Some(&[][..])),
+            };
             let value = match (declared, value) {
-                (Scalar::Fixed, super::ConstValue::Int(v)) => super::ConstValue::Fixed(v as f64),
-                (s, v) if s == v.scalar() && param.ty.dims.is_none() => v,
+                (Scalar::Fixed, super::ConstValue::Int(v)) if dims.is_none() => {
+                    super::ConstValue::Fixed(v as f64)
+                }
+                (s, v) if s == v.scalar() && dims.is_none() => v,
                 (s, v) => {
                     self.error(
                         Diagnostic::error(
@@ -1122,6 +1256,16 @@ impl<'a> Checker<'a> {
         let Some((hir_args, signature)) = result else {
             return poison(span);
         };
+        if hir_args.iter().any(|a| a.ty.is_aggregate())
+            && decl
+                .params
+                .iter()
+                .filter(|p| !p.constant)
+                .zip(&hir_args)
+                .any(|(p, a)| p.ty.is_any_shape() && a.ty.is_aggregate())
+        {
+            return self.map_call(cx, module, decl, hir_args, consts, span);
+        }
         let Some(function) = self.instantiate(module, decl, signature, consts, cx.on_party, span)
         else {
             return poison(span);
@@ -1254,15 +1398,19 @@ impl<'a> Checker<'a> {
                     placement: at,
                 },
             );
-            let t = self.tensor_of(&value, "an argument").cloned()?;
-            let ty = self.conform(
-                &value,
-                &t,
-                &declared,
-                any_shape,
-                &format!("parameter `{}`", param.name.name),
-            )?;
-            let value = self.widen(value, ty.scalar);
+            // A struct (or tuple) passed where any shape of `fixed` is taken maps the function
+            // over its fields (`sgd(model, grads, 0.1)`); `map_call` checks each field's call.
+            let mapped = any_shape && value.ty.is_aggregate();
+            let value = if mapped {
+                value
+            } else {
+                self.fit_value(
+                    value,
+                    &declared,
+                    any_shape,
+                    &format!("parameter `{}`", param.name.name),
+                )?
+            };
             let value = match (declared_placement, target) {
                 (Some(p), _) => self.store(cx, value, p),
                 (None, Some(t)) => self.operand(cx, value, t),
@@ -1271,7 +1419,10 @@ impl<'a> Checker<'a> {
             if value.ty == Type::Error {
                 return None;
             }
-            if ty.scalar == Scalar::Float && !matches!(value.placement, Placement::Party(_)) {
+            if let Type::Tensor(t) = &value.ty
+                && t.scalar == Scalar::Float
+                && !matches!(value.placement, Placement::Party(_))
+            {
                 self.error(Diagnostic::error(
                     "E0204",
                     "a `float` parameter takes a party's value",
@@ -1279,7 +1430,7 @@ impl<'a> Checker<'a> {
                 ));
                 return None;
             }
-            signature.push((Type::Tensor(ty.with_scalar(ty.scalar)), value.placement));
+            signature.push((value.ty.clone(), value.placement));
             hir_args.push(value);
         }
         Some((hir_args, signature))
@@ -1756,7 +1907,7 @@ impl<'a> Checker<'a> {
                     return None;
                 };
                 let ty = match &expected.ty {
-                    Some((t, false)) => t.clone(),
+                    Some((Type::Tensor(t), false)) => t.clone(),
                     _ => {
                         self.error(
                             Diagnostic::error("E0211", "`read_csv` needs the type of the data it reads", Label::new(span, "of what type?"))
@@ -1860,11 +2011,13 @@ impl<'a> Checker<'a> {
                     },
                 };
                 let value = self.expr(cx, pos[0], &Expected::default());
-                let t = self.tensor_of(&value, "a revealed value")?.clone();
+                if !self.value_of(&value, "a revealed value") {
+                    return None;
+                }
                 let target = to.map_or(Placement::Public, Placement::Party);
                 self.note_reveal(cx, target, span, None);
                 // A party's f64 values arrive as fixed-point: `float` exists only at a party.
-                let value = if t.scalar == Scalar::Float {
+                let value = if value.ty.tensor().is_some_and(|t| t.scalar == Scalar::Float) {
                     self.widen(value, Scalar::Fixed)
                 } else {
                     value
@@ -1883,8 +2036,8 @@ impl<'a> Checker<'a> {
             "zeros" | "ones" => {
                 let (pos, _) = self.split_args(name, args, 1, &[], span)?;
                 let (dims, exprs) = self.shape_arg(cx, pos[0])?;
-                let scalar = match &expected.ty {
-                    Some((t, _)) if t.scalar != Scalar::Bool => t.scalar,
+                let scalar = match expected.tensor() {
+                    Some(t) if t.scalar != Scalar::Bool => t.scalar,
                     _ => Scalar::Fixed,
                 };
                 let builtin = if name == "zeros" {
@@ -2395,6 +2548,16 @@ impl<'a> Checker<'a> {
                     placement,
                 ))
             }
+            "zeros_like" => {
+                let (pos, _) = self.split_args(name, args, 1, &[], span)?;
+                let value = self.expr(cx, pos[0], &Expected::at(target));
+                if !self.value_of(&value, "the argument of `zeros_like`") {
+                    return None;
+                }
+                let (ty, placement) = (value.ty.clone(), value.placement);
+                Some(make(Builtin::ZerosLike, vec![value], ty, placement))
+            }
+            "grad" | "value_and_grad" => self.grad_call(cx, name, args, span, expected),
             _ => unreachable!("`{name}` is listed in BUILTINS"),
         }
     }

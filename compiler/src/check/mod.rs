@@ -11,6 +11,10 @@
 //! - `mod.rs` (this file): program-level declarations and function instantiation;
 //! - `flow.rs`: the placement rules (joins, coercions, conditions) and their errors;
 //! - `expr.rs`: expressions, operators and builtins; `stmt.rs`: statements and blocks;
+//! - `structs.rs`: struct declarations, struct and tuple values, field-wise arithmetic, and
+//!   calls mapped over the fields of a struct;
+//! - `grad.rs`: `grad` and `value_and_grad` calls, and functions' own gradients (`grad(…)`
+//!   clauses); the gradients themselves are derived by the pass after the checker (`crate::grad`);
 //! - `consts.rs`: constant evaluation and written types.
 //!
 //! The checker keeps going after an error: a failed expression becomes a value of type
@@ -20,7 +24,9 @@
 mod consts;
 mod expr;
 mod flow;
+mod grad;
 mod stmt;
+mod structs;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -30,9 +36,10 @@ use tfe_grammar::ast;
 use crate::diagnostics::{Diagnostic, Label};
 use crate::hir::{self, FunctionId, LocalId, PartyId, Placement, SecretId};
 use crate::stdlib;
-use crate::types::{TensorType, Type};
+use crate::types::Type;
 
 pub(crate) use consts::ConstValue;
+pub(crate) use flow::join_quiet as flow_join;
 
 /// Checks a parsed program against the standard library. Returns the HIR, or every error.
 pub fn check(program: &ast::Program) -> Result<hir::Program, Vec<Diagnostic>> {
@@ -50,6 +57,7 @@ pub fn check(program: &ast::Program) -> Result<hir::Program, Vec<Diagnostic>> {
     Ok(hir::Program {
         parties: checker.parties,
         secrets: checker.secrets,
+        structs: checker.structs,
         functions: checker.functions,
         main,
     })
@@ -65,6 +73,8 @@ struct Module<'a> {
     program: &'a ast::Program,
     functions: HashMap<String, &'a ast::FnDecl>,
     constants: HashMap<String, &'a ast::ConstDecl>,
+    /// The module's structs: name → index in `Checker::structs`.
+    structs: HashMap<String, usize>,
     /// Imported names: local name → (module, name there).
     imports: HashMap<String, (ModuleId, String)>,
 }
@@ -87,6 +97,9 @@ struct Checker<'a> {
     party_ids: HashMap<String, PartyId>,
     secrets: Vec<hir::SecretPlacement>,
     secret_ids: HashMap<String, SecretId>,
+    structs: Vec<hir::StructDef>,
+    /// Per struct: whether its declaration had errors (its uses then report nothing more).
+    broken_structs: Vec<bool>,
     constants: HashMap<(ModuleId, String), Option<ConstValue>>,
     constants_in_progress: BTreeSet<(ModuleId, String)>,
     functions: Vec<hir::Function>,
@@ -111,7 +124,7 @@ struct FnContext {
     /// How many `on` blocks of this function's own body enclose the current code.
     on_depth: usize,
     /// The declared return type and placement, if any.
-    ret_type: Option<TensorType>,
+    ret_type: Option<Type>,
     ret_any_shape: bool,
     ret_placement: Option<Placement>,
     /// Types and placements of `return` statements, to infer an undeclared return.
@@ -147,12 +160,15 @@ impl<'a> Checker<'a> {
                 program,
                 functions: HashMap::new(),
                 constants: HashMap::new(),
+                structs: HashMap::new(),
                 imports: HashMap::new(),
             }],
             parties: Vec::new(),
             party_ids: HashMap::new(),
             secrets: Vec::new(),
             secret_ids: HashMap::new(),
+            structs: Vec::new(),
+            broken_structs: Vec::new(),
             constants: HashMap::new(),
             constants_in_progress: BTreeSet::new(),
             functions: Vec::new(),
@@ -208,7 +224,10 @@ impl<'a> Checker<'a> {
                         // Declared after all parties, below: protocols name parties declared later.
                     }
                 }
-                ast::Item::Const(_) | ast::Item::Fn(_) | ast::Item::Use(_) => {}
+                ast::Item::Const(_)
+                | ast::Item::Struct(_)
+                | ast::Item::Fn(_)
+                | ast::Item::Use(_) => {}
             }
         }
         for item in &program.items {
@@ -237,8 +256,14 @@ impl<'a> Checker<'a> {
     /// Constants, functions and imports of a module; `seen` holds the names already taken.
     fn declare_module_items(&mut self, module: ModuleId, seen: &mut HashMap<String, Span>) {
         let program = self.modules[module].program;
+        let mut structs = Vec::new();
         for item in &program.items {
             match item {
+                ast::Item::Struct(decl) => {
+                    if self.check_fresh(seen, &decl.name) {
+                        structs.push(decl);
+                    }
+                }
                 ast::Item::Const(decl) => {
                     if self.check_fresh(seen, &decl.name) {
                         self.modules[module]
@@ -276,6 +301,11 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+        }
+        // Fields are resolved once every name of the module is known: a field's size may be a
+        // constant declared further down.
+        for decl in structs {
+            self.declare_struct(module, decl);
         }
     }
 
@@ -568,6 +598,7 @@ impl<'a> Checker<'a> {
             program,
             functions: HashMap::new(),
             constants: HashMap::new(),
+            structs: HashMap::new(),
             imports: HashMap::new(),
         });
         let mut seen = HashMap::new();
@@ -629,23 +660,22 @@ impl<'a> Checker<'a> {
             .collect();
         unused.sort_by_key(|f| f.span.start);
         for decl in unused {
-            let monomorphic = decl.params.iter().all(|p| {
-                !p.constant
-                    && p.placement.is_some()
-                    && !matches!(p.ty.dims.as_deref(), Some([ast::Dim::Any(_)]))
-            });
+            let monomorphic = decl
+                .params
+                .iter()
+                .all(|p| !p.constant && p.placement.is_some() && !p.ty.is_any_shape());
             if !monomorphic {
                 continue;
             }
             let mut args = Vec::new();
             for param in &decl.params {
                 let (Some(ty), Some(placement)) = (
-                    self.annotation_type(MAIN_MODULE, &param.ty),
+                    self.written_type(MAIN_MODULE, &param.ty),
                     param.placement.as_ref().and_then(|p| self.placement(p)),
                 ) else {
                     return;
                 };
-                args.push((Type::Tensor(ty), placement));
+                args.push((ty, placement));
             }
             self.instantiate(
                 MAIN_MODULE,
@@ -704,6 +734,7 @@ impl<'a> Checker<'a> {
             self.library_calls.push((decl.name.name.clone(), call_span));
         }
         self.in_progress.push(key.clone());
+        let key_consts = consts.clone();
         self.const_params.push(consts);
         let result = self.check_function(module, decl, &args, on_party);
         self.const_params.pop();
@@ -714,7 +745,28 @@ impl<'a> Checker<'a> {
         let function = result?;
         let id = self.functions.len();
         self.functions.push(function);
-        self.instances.insert(key, id);
+        self.instances.insert(key.clone(), id);
+        // The function's own gradients are checked for this instance's signature, after it
+        // (a gradient function may call the function itself).
+        if decl.grads.is_some() {
+            if module != MAIN_MODULE {
+                self.library_calls
+                    .push((format!("{module_path}::{}", decl.name.name), call_span));
+            }
+            self.const_params.push(key_consts);
+            let grads = self.custom_gradients(module, decl, id, on_party, call_span);
+            self.const_params.pop();
+            if module != MAIN_MODULE {
+                self.library_calls.pop();
+            }
+            match grads {
+                Some(grads) => self.functions[id].grads = Some(grads),
+                None => {
+                    self.instances.remove(&key);
+                    return None;
+                }
+            }
+        }
         Some(id)
     }
 
@@ -817,6 +869,7 @@ impl<'a> Checker<'a> {
             ret_placement,
             body,
             reveals: cx.reveals,
+            grads: None,
             span: decl.span,
         })
     }
@@ -876,7 +929,8 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn types_compatible(a: &Type, b: &Type) -> bool {
+/// Whether two types are the same up to `_` dimensions.
+pub(super) fn types_compatible(a: &Type, b: &Type) -> bool {
     match (a, b) {
         (Type::Tensor(x), Type::Tensor(y)) => {
             x.scalar == y.scalar
@@ -885,6 +939,9 @@ fn types_compatible(a: &Type, b: &Type) -> bool {
                     .iter()
                     .zip(&y.shape)
                     .all(|(p, q)| crate::types::unify_dim(*p, *q).is_some())
+        }
+        (Type::Tuple(x), Type::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| types_compatible(p, q))
         }
         _ => a == b,
     }

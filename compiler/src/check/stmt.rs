@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use tfe_grammar::Span;
 use tfe_grammar::ast;
 
 use super::expr::{Expected, poison};
@@ -45,18 +46,10 @@ impl<'a> Checker<'a> {
         }
         let value = match &expected.ty {
             Some((declared, any_shape)) => {
-                let Some(t) = self.tensor_of(&value, "the value").cloned() else {
-                    return poison(value.span);
-                };
-                match self.conform(&value, &t, declared, *any_shape, "the expected value") {
-                    Some(ty) => {
-                        let widened = self.widen(value, ty.scalar);
-                        Expr {
-                            ty: Type::Tensor(ty),
-                            ..widened
-                        }
-                    }
-                    None => return poison(value.span),
+                let span = value.span;
+                match self.fit_value(value, declared, *any_shape, "the expected value") {
+                    Some(v) => v,
+                    None => return poison(span),
                 }
             }
             None => value,
@@ -65,6 +58,101 @@ impl<'a> Checker<'a> {
             Some(p) => self.store(cx, value, p),
             None => value,
         }
+    }
+
+    /// The value of a `let` (or `let (a, b)`), checked against its annotations, computed where
+    /// the annotation (or the enclosing `on` block) says, and stored there. `what` names the
+    /// variable in messages. Returns the value and the variable's type (`Error` after an error,
+    /// so that later uses report nothing more).
+    fn let_value(
+        &mut self,
+        cx: &mut FnContext,
+        what: &str,
+        ty: Option<&'a ast::Type>,
+        placement: Option<&'a ast::Placement>,
+        value: &'a ast::Expr,
+        span: Span,
+    ) -> (Expr, Type) {
+        let annotated = ty.map(|t| self.written_type(cx.module, t));
+        let annotated_placement = placement.map(|p| self.placement(p));
+        let declared_ty = annotated.clone().flatten();
+        let declared_at = annotated_placement.flatten();
+        if let (Some(Type::Tensor(t)), Some(p)) = (&declared_ty, declared_at)
+            && t.scalar == Scalar::Float
+            && !matches!(p, Placement::Party(_))
+        {
+            self.error(
+                Diagnostic::error("E0204", "`float` values live only at a party", Label::new(ty.map_or(span, |t| t.span), "a `float` here"))
+                    .with_help("use `fixed` for public and secret values; `float` is for a party's own plaintext work"),
+            );
+        }
+        let mut declared_at = declared_at;
+        let mut left_on_block = false;
+        if let (Some(p), Some(declared)) = (cx.on_party, declared_at)
+            && declared != Placement::Party(p)
+        {
+            left_on_block = true;
+            declared_at = None;
+            let party = self.parties[p].name.clone();
+            self.error(
+                Diagnostic::error(
+                    "E0306",
+                    format!("{what} would be {} inside `on {party}`", super::flow::describe(self, declared)),
+                    Label::new(placement.map_or(span, |p| p.span()), "this placement"),
+                )
+                .with_help(format!("values computed in `on {party}` stay at {party}: drop the annotation or write `@{party}`")),
+            );
+        }
+        let at = declared_at.or(cx.on_party.map(Placement::Party));
+        let expected = Expected {
+            ty: declared_ty.clone().map(|t| (t, false)),
+            placement: at,
+        };
+        let mut value = self.expr(cx, value, &expected);
+        let failed = value.ty == Type::Error
+            || left_on_block
+            || matches!(annotated, Some(None))
+            || matches!(annotated_placement, Some(None));
+        let mut ty = value.ty.clone();
+        if failed {
+            // The variable still exists: later uses of it report nothing more.
+            ty = Type::Error;
+        } else if !value.ty.is_value() {
+            self.value_of(&value, &format!("the value of {what}"));
+            ty = Type::Error;
+        } else if let Some(declared) = &declared_ty {
+            let span = value.span;
+            match self.fit_value(value, declared, false, what) {
+                Some(fitted) => {
+                    ty = fitted.ty.clone();
+                    value = fitted;
+                }
+                None => {
+                    value = poison(span);
+                    ty = Type::Error;
+                }
+            }
+        }
+        if let Some(p) = at
+            && ty != Type::Error
+        {
+            value = self.store(cx, value, p);
+            if value.ty == Type::Error {
+                ty = Type::Error;
+            }
+        }
+        if let Type::Tensor(t) = &ty
+            && t.scalar == Scalar::Float
+            && placement.is_none()
+            && !matches!(value.placement, Placement::Party(_))
+        {
+            self.error(
+                Diagnostic::error("E0204", format!("{what} would be a `float` outside a party"), Label::new(span, format!("{what} is {}", super::flow::describe(self, value.placement))))
+                    .with_help("`float` values live only at a party: annotate the `let` with the party (`@alice`), or use `fixed`"),
+            );
+            ty = Type::Error;
+        }
+        (value, ty)
     }
 
     fn stmt(&mut self, cx: &mut FnContext, stmt: &'a ast::Stmt) -> Option<Stmt> {
@@ -77,97 +165,9 @@ impl<'a> Checker<'a> {
                 placement,
                 value,
             } => {
-                let annotated = ty.as_ref().map(|t| self.annotation_type(cx.module, t));
-                let annotated_placement = placement.as_ref().map(|p| self.placement(p));
-                let declared_ty = annotated.clone().flatten();
-                let declared_at = annotated_placement.flatten();
-                if let (Some(t), Some(p)) = (&declared_ty, declared_at)
-                    && t.scalar == Scalar::Float
-                    && !matches!(p, Placement::Party(_))
-                {
-                    self.error(
-                        Diagnostic::error("E0204", "`float` values live only at a party", Label::new(ty.as_ref().map_or(span, |t| t.span), "a `float` here"))
-                            .with_help("use `fixed` for public and secret values; `float` is for a party's own plaintext work"),
-                    );
-                }
-                let mut declared_at = declared_at;
-                let mut left_on_block = false;
-                if let (Some(p), Some(declared)) = (cx.on_party, declared_at)
-                    && declared != Placement::Party(p)
-                {
-                    left_on_block = true;
-                    declared_at = None;
-                    let party = self.parties[p].name.clone();
-                    self.error(
-                        Diagnostic::error(
-                            "E0306",
-                            format!("`{}` would be {} inside `on {party}`", name.name, super::flow::describe(self, declared)),
-                            Label::new(placement.as_ref().map_or(span, |p| p.span()), "this placement"),
-                        )
-                        .with_help(format!("values computed in `on {party}` stay at {party}: drop the annotation or write `@{party}`")),
-                    );
-                }
-                let at = declared_at.or(cx.on_party.map(Placement::Party));
-                let expected = Expected {
-                    ty: declared_ty.clone().map(|t| (t, false)),
-                    placement: at,
-                };
-                let mut value = self.expr(cx, value, &expected);
-                let failed = value.ty == Type::Error
-                    || left_on_block
-                    || matches!(annotated, Some(None))
-                    || matches!(annotated_placement, Some(None));
-                let mut ty = value.ty.clone();
-                if !failed {
-                    match &value.ty {
-                        Type::Tensor(t) => {
-                            if let Some(declared) = &declared_ty {
-                                match self.conform(
-                                    &value,
-                                    t,
-                                    declared,
-                                    false,
-                                    &format!("`{}`", name.name),
-                                ) {
-                                    Some(fitted) => {
-                                        value = self.widen(value, fitted.scalar);
-                                        ty = Type::Tensor(fitted);
-                                        value.ty = ty.clone();
-                                    }
-                                    None => ty = Type::Error,
-                                }
-                            }
-                        }
-                        other => {
-                            let other = other.clone();
-                            self.tensor_of(&value, &format!("the value of `{}`", name.name));
-                            let _ = other;
-                            ty = Type::Error;
-                        }
-                    }
-                } else {
-                    // The variable still exists: later uses of it report nothing more.
-                    ty = Type::Error;
-                }
-                if let Some(p) = at
-                    && ty != Type::Error
-                {
-                    value = self.store(cx, value, p);
-                    if value.ty == Type::Error {
-                        ty = Type::Error;
-                    }
-                }
-                if let Type::Tensor(t) = &ty
-                    && t.scalar == Scalar::Float
-                    && placement.is_none()
-                    && !matches!(value.placement, Placement::Party(_))
-                {
-                    self.error(
-                        Diagnostic::error("E0204", format!("`{}` would be a `float` outside a party", name.name), Label::new(span, format!("`{}` is {}", name.name, super::flow::describe(self, value.placement))))
-                            .with_help("`float` values live only at a party: annotate the `let` with the party (`@alice`), or use `fixed`"),
-                    );
-                    ty = Type::Error;
-                }
+                let what = format!("`{}`", name.name);
+                let (value, ty) =
+                    self.let_value(cx, &what, ty.as_ref(), placement.as_ref(), value, span);
                 let local = cx.declare(hir::Local {
                     name: name.name.clone(),
                     ty,
@@ -176,6 +176,16 @@ impl<'a> Checker<'a> {
                     span,
                 });
                 Some(Stmt::Let { local, value, span })
+            }
+            ast::StmtKind::LetTuple {
+                bindings,
+                ty,
+                placement,
+                value,
+            } => {
+                let (value, ty) =
+                    self.let_value(cx, "the tuple", ty.as_ref(), placement.as_ref(), value, span);
+                self.let_tuple(cx, bindings, value, ty, span)
             }
             ast::StmtKind::Assign { target, value } => {
                 let Some(local) = cx.lookup(&target.name) else {
@@ -247,7 +257,7 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 let expected = Expected {
-                    ty: local_ty.tensor().map(|t| (t.clone(), false)),
+                    ty: Some((local_ty.clone(), false)),
                     placement: Some(local_placement),
                 };
                 let value = self.expr(cx, value, &expected);
