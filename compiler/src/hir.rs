@@ -215,22 +215,37 @@ pub struct Expr {
 /// The builtin operations. Static parameters (axes, paths) are part of the operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Builtin {
-    ReadCsv { path: String },
-    WriteCsv { path: String },
+    ReadCsv {
+        path: String,
+    },
+    WriteCsv {
+        path: String,
+    },
     Print,
     Zeros,
     Ones,
     Rows,
     Shape,
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     Transpose,
     Im2Col(tfe_ir::Window),
     Col2Im(tfe_ir::Window),
-    Log2Lookup { from: i64, table: Vec<f64> },
+    Log2Lookup {
+        from: i64,
+        table: Vec<f64>,
+    },
     Reshape,
-    Sum { axis: Option<usize> },
-    Max { axis: Option<usize> },
-    ArgMax { axis: Option<usize> },
+    Sum {
+        axis: Option<usize>,
+    },
+    Max {
+        axis: Option<usize>,
+    },
+    ArgMax {
+        axis: Option<usize>,
+    },
     Matmul,
     Select,
     /// `zeros_like(v)`: a value of v's type and placement with every element 0.

@@ -241,9 +241,9 @@ impl Dumper<'_> {
             }
             ExprKind::Field { base, index } => {
                 let name = match &base.ty {
-                    crate::types::Type::Struct(st) => self.program.structs[st.id].fields[*index]
-                        .0
-                        .clone(),
+                    crate::types::Type::Struct(st) => {
+                        self.program.structs[st.id].fields[*index].0.clone()
+                    }
                     _ => index.to_string(),
                 };
                 self.line(&format!(".{name} {at}"));
@@ -255,8 +255,15 @@ impl Dumper<'_> {
                 with_value,
             } => {
                 let f = &self.program.functions[*function];
-                let what = if *with_value { "value_and_grad" } else { "grad" };
-                self.line(&format!("{what} fn#{function} {}::{} {at}", f.module, f.name));
+                let what = if *with_value {
+                    "value_and_grad"
+                } else {
+                    "grad"
+                };
+                self.line(&format!(
+                    "{what} fn#{function} {}::{} {at}",
+                    f.module, f.name
+                ));
                 self.nested(|d| args.iter().for_each(|a| d.expr(a)));
             }
             ExprKind::Index { base, items } => {

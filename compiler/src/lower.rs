@@ -38,14 +38,18 @@ impl Value {
     fn reg(&self) -> Reg {
         match self {
             Value::Reg(r) => *r,
-            Value::Parts(_) => panic!("a struct where a tensor was expected: the checker let it through"),
+            Value::Parts(_) => {
+                panic!("a struct where a tensor was expected: the checker let it through")
+            }
         }
     }
 
     fn part(&self, index: usize) -> &Value {
         match self {
             Value::Parts(parts) => &parts[index],
-            Value::Reg(_) => panic!("a tensor where a struct was expected: the checker let it through"),
+            Value::Reg(_) => {
+                panic!("a tensor where a struct was expected: the checker let it through")
+            }
         }
     }
 
@@ -178,7 +182,9 @@ impl Lowerer<'_> {
                 Value::Parts(
                     fields
                         .iter()
-                        .map(|(f, t)| self.alloc(format!("{name}.{f}"), &Type::Tensor(t.clone()), at))
+                        .map(|(f, t)| {
+                            self.alloc(format!("{name}.{f}"), &Type::Tensor(t.clone()), at)
+                        })
                         .collect(),
                 )
             }
@@ -315,10 +321,11 @@ impl Lowerer<'_> {
         let info = &self.hir.functions[frame.function].locals[local];
         let (name, mutable, at) = (info.name.clone(), info.mutable, info.placement);
         if frame.locals[local].is_none() {
-            let shareable = value
-                .leaves()
-                .iter()
-                .all(|r| self.named.get(r).is_none_or(|held_mutable| !held_mutable && !mutable));
+            let shareable = value.leaves().iter().all(|r| {
+                self.named
+                    .get(r)
+                    .is_none_or(|held_mutable| !held_mutable && !mutable)
+            });
             if shareable {
                 self.rename(&value, &name);
                 for r in value.leaves() {
@@ -714,7 +721,8 @@ impl Lowerer<'_> {
                     .collect();
                 match at {
                     Placement::Secret(_) => {
-                        let zeros = self.compute_at(out, ty, Placement::Public, Kernel::Zeros, sizes);
+                        let zeros =
+                            self.compute_at(out, ty, Placement::Public, Kernel::Zeros, sizes);
                         self.transfer(out, &Value::Reg(zeros), ty, Placement::Public, at, None)
                     }
                     _ => Value::Reg(self.compute_at(out, ty, at, Kernel::Zeros, sizes)),
@@ -740,15 +748,18 @@ impl Lowerer<'_> {
     }
 
     fn expr(&mut self, frame: &mut Frame, e: &hir::Expr, out: &mut Vec<Node>) -> Option<Value> {
-        let args =
-            |l: &mut Self,
-             frame: &mut Frame,
-             out: &mut Vec<Node>,
-             es: &[hir::Expr]|
-             -> Option<Vec<Value>> { es.iter().map(|a| l.expr(frame, a, out)).collect() };
+        let args = |l: &mut Self,
+                    frame: &mut Frame,
+                    out: &mut Vec<Node>,
+                    es: &[hir::Expr]|
+         -> Option<Vec<Value>> {
+            es.iter().map(|a| l.expr(frame, a, out)).collect()
+        };
         let reg = |r: Reg| Some(Value::Reg(r));
         match &e.kind {
-            ExprKind::Int(v) => reg(self.compute(out, e, Kernel::Const(Literal::Int(*v)), Vec::new())),
+            ExprKind::Int(v) => {
+                reg(self.compute(out, e, Kernel::Const(Literal::Int(*v)), Vec::new()))
+            }
             ExprKind::Fixed(v) => {
                 reg(self.compute(out, e, Kernel::Const(Literal::Fixed(*v)), Vec::new()))
             }

@@ -285,9 +285,9 @@ impl Walker<'_> {
                 Sources::new()
             }
             ExprKind::Local(id) => self.env[*id].clone(),
-            ExprKind::List(items) | ExprKind::Tuple(items) | ExprKind::StructLit { fields: items } => {
-                self.union(items)
-            }
+            ExprKind::List(items)
+            | ExprKind::Tuple(items)
+            | ExprKind::StructLit { fields: items } => self.union(items),
             ExprKind::Field { base, .. } => self.expr(base),
             ExprKind::Builtin { builtin, args } => {
                 let mut s = self.union(args);

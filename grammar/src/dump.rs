@@ -279,7 +279,10 @@ impl Dumper<'_> {
                 self.node(&format!("StructLit {}", name.name), expr.span);
                 self.children(|d| {
                     for f in fields {
-                        d.node(&format!("FieldInit {}", f.name.name), f.name.span.to(f.value.span));
+                        d.node(
+                            &format!("FieldInit {}", f.name.name),
+                            f.name.span.to(f.value.span),
+                        );
                         d.children(|d| d.expr(&f.value));
                     }
                 });

@@ -118,9 +118,8 @@ impl Expected {
         }
         if has_all(&set, ITEM_KEYWORDS) {
             remove(&mut set, ITEM_KEYWORDS);
-            categories.push(
-                "an item (`use`, `party`, `secret`, `const`, `struct` or `fn`)".to_string(),
-            );
+            categories
+                .push("an item (`use`, `party`, `secret`, `const`, `struct` or `fn`)".to_string());
         }
         for p in PUNCTUATION_ORDER {
             if let Some(i) = set.iter().position(|t| t == p) {

@@ -24,9 +24,14 @@ use crate::{MAX_EXPR_DEPTH, MAX_NESTING};
 /// An error raised inside a grammar action.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionError {
-    ExpressionTooDeep { span: Span },
+    ExpressionTooDeep {
+        span: Span,
+    },
     /// A name where a function's `grad(…)` clause or body may stand.
-    ExpectedGradClause { span: Span, found: String },
+    ExpectedGradClause {
+        span: Span,
+        found: String,
+    },
 }
 
 type ActionResult<'s> = Result<Expr, ParseError<usize, Token<'s>, ActionError>>;

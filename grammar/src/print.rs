@@ -439,7 +439,8 @@ impl Printer {
                     let _ = write!(self.out, "{}: ", f.name.name);
                     self.expr(&f.value, Context::TOP);
                 }
-                self.out.push_str(if fields.is_empty() { "}" } else { " }" });
+                self.out
+                    .push_str(if fields.is_empty() { "}" } else { " }" });
             }
             ExprKind::Field { base, field } => {
                 self.expr(base, context.operand(Context::POSTFIX_PRECEDENCE));

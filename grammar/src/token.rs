@@ -321,8 +321,9 @@ impl fmt::Display for Token<'_> {
 
 /// Every keyword of the language: names that cannot be identifiers.
 pub const KEYWORDS: &[&str] = &[
-    "use", "party", "secret", "const", "fn", "struct", "let", "mut", "reveals", "for", "in", "while", "if",
-    "else", "on", "return", "true", "false", "public", "fixed", "int", "bool", "float",
+    "use", "party", "secret", "const", "fn", "struct", "let", "mut", "reveals", "for", "in",
+    "while", "if", "else", "on", "return", "true", "false", "public", "fixed", "int", "bool",
+    "float",
 ];
 
 /// A token with its span.

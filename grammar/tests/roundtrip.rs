@@ -200,7 +200,8 @@ fn expr() -> BoxedStrategy<Expr> {
                     S
                 )),
             ];
-            let field_init = (ident(), inner.clone()).prop_map(|(name, value)| FieldInit { name, value });
+            let field_init =
+                (ident(), inner.clone()).prop_map(|(name, value)| FieldInit { name, value });
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3).prop_map(ExprKind::Array),
                 prop::collection::vec(inner.clone(), 2..4).prop_map(ExprKind::Tuple),

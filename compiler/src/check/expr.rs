@@ -462,7 +462,12 @@ impl<'a> Checker<'a> {
                 if let ExprKind::Tuple(items) = value.kind {
                     let mut fitted = Vec::new();
                     for (i, (item, d)) in items.into_iter().zip(d).enumerate() {
-                        fitted.push(self.fit_value(item, d, false, &format!("element {i} of {what}"))?);
+                        fitted.push(self.fit_value(
+                            item,
+                            d,
+                            false,
+                            &format!("element {i} of {what}"),
+                        )?);
                     }
                     let ty = Type::Tuple(fitted.iter().map(|e| e.ty.clone()).collect());
                     return Some(Expr {

@@ -101,7 +101,10 @@ impl<'a> Checker<'a> {
         if decl.params.first().is_none_or(|p| p.constant) {
             return bad(
                 self,
-                format!("the first parameter of `{}` is not a value to differentiate", fname.name),
+                format!(
+                    "the first parameter of `{}` is not a value to differentiate",
+                    fname.name
+                ),
                 fname.span,
                 "its first parameter is a constant, or it has none",
                 &usage,
@@ -141,7 +144,10 @@ impl<'a> Checker<'a> {
             let mut d = Diagnostic::error(
                 "E0502",
                 format!("`{name}` of `{}`, which returns `{ret_type}`", fname.name),
-                Label::new(fname.span, format!("this returns `{ret_type}`, not a single `fixed`")),
+                Label::new(
+                    fname.span,
+                    format!("this returns `{ret_type}`, not a single `fixed`"),
+                ),
             );
             if module == MAIN_MODULE {
                 d = d.with_secondary(Label::new(
@@ -267,13 +273,20 @@ impl<'a> Checker<'a> {
                 bad(
                     self,
                     if constant {
-                        format!("`{}` is a constant parameter: it has no gradient", entry.param.name)
+                        format!(
+                            "`{}` is a constant parameter: it has no gradient",
+                            entry.param.name
+                        )
                     } else {
-                        format!("`{}` has no parameter `{}`", decl.name.name, entry.param.name)
+                        format!(
+                            "`{}` has no parameter `{}`",
+                            decl.name.name, entry.param.name
+                        )
                     },
                     entry.param.span,
                     "not a parameter with a gradient",
-                    "a `grad(…)` clause names parameters of the function that are not `const`".to_string(),
+                    "a `grad(…)` clause names parameters of the function that are not `const`"
+                        .to_string(),
                 );
                 ok = false;
                 continue;
@@ -349,7 +362,8 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let consts = self.const_params.last().cloned().unwrap_or_default();
-            let Some(gid) = self.instantiate(g_module, g, args, consts.clone(), on_party, call_span)
+            let Some(gid) =
+                self.instantiate(g_module, g, args, consts.clone(), on_party, call_span)
             else {
                 ok = false;
                 continue;

@@ -183,8 +183,14 @@ impl<'a> Checker<'a> {
                 placement,
                 value,
             } => {
-                let (value, ty) =
-                    self.let_value(cx, "the tuple", ty.as_ref(), placement.as_ref(), value, span);
+                let (value, ty) = self.let_value(
+                    cx,
+                    "the tuple",
+                    ty.as_ref(),
+                    placement.as_ref(),
+                    value,
+                    span,
+                );
                 self.let_tuple(cx, bindings, value, ty, span)
             }
             ast::StmtKind::Assign { target, value } => {

@@ -93,7 +93,11 @@ impl<'a> Checker<'a> {
     }
 
     /// The struct a type name stands for in a module.
-    pub(super) fn struct_named(&mut self, module: ModuleId, name: &ast::Ident) -> Option<StructType> {
+    pub(super) fn struct_named(
+        &mut self,
+        module: ModuleId,
+        name: &ast::Ident,
+    ) -> Option<StructType> {
         match self.modules[module].structs.get(&name.name) {
             Some(id) if self.broken_structs[*id] => None,
             Some(id) => Some(StructType {
@@ -183,7 +187,12 @@ impl<'a> Checker<'a> {
                 },
             );
             let value_span = value.span;
-            match self.fit_value(value, &ty, false, &format!("the field `{}`", init.name.name)) {
+            match self.fit_value(
+                value,
+                &ty,
+                false,
+                &format!("the field `{}`", init.name.name),
+            ) {
                 Some(v) => values[i] = Some(v),
                 None => {
                     ok = false;
@@ -269,7 +278,9 @@ impl<'a> Checker<'a> {
             other => {
                 let help = match other {
                     Type::Tuple(_) => "take a tuple apart with `let (a, b) = t;`",
-                    _ => "only structs have fields: declare one with `struct Name { field: fixed[…] }`",
+                    _ => {
+                        "only structs have fields: declare one with `struct Name { field: fixed[…] }`"
+                    }
                 };
                 self.error(
                     Diagnostic::error(
@@ -409,9 +420,7 @@ impl<'a> Checker<'a> {
                     Label::new(name.span, "bound again here"),
                 ));
             }
-            let ty = types
-                .as_ref()
-                .map_or(Type::Error, |types| types[i].clone());
+            let ty = types.as_ref().map_or(Type::Error, |types| types[i].clone());
             locals.push(Some(cx.declare(hir::Local {
                 name: name.name.clone(),
                 ty,
@@ -502,7 +511,11 @@ impl<'a> Checker<'a> {
         let Some(kind) = self.struct_scalar(st.id) else {
             return refuse(
                 self,
-                format!("`{}` of `{}`, whose fields are not all one kind of number", op.symbol(), st.name),
+                format!(
+                    "`{}` of `{}`, whose fields are not all one kind of number",
+                    op.symbol(),
+                    st.name
+                ),
                 "field-wise arithmetic needs fields that are all `fixed` (or all `int`)",
             );
         };
@@ -521,7 +534,12 @@ impl<'a> Checker<'a> {
             if Scalar::arithmetic_join(t.scalar, kind) != Some(kind) {
                 return refuse(
                     self,
-                    format!("`{}` of `{}` fields and a `{}`", op.symbol(), kind.name(), t.scalar.name()),
+                    format!(
+                        "`{}` of `{}` fields and a `{}`",
+                        op.symbol(),
+                        kind.name(),
+                        t.scalar.name()
+                    ),
                     "`int` widens to `fixed`; nothing else converts",
                 );
             }
@@ -549,7 +567,10 @@ impl<'a> Checker<'a> {
                     "division by a secret value",
                     Label::new(
                         r.span,
-                        format!("this divisor is {}", super::flow::describe(self, r.placement)),
+                        format!(
+                            "this divisor is {}",
+                            super::flow::describe(self, r.placement)
+                        ),
                     ),
                 )
                 .with_help("secret values may be divided only by public ones"),
@@ -677,7 +698,8 @@ impl<'a> Checker<'a> {
                 return poison(span);
             };
             let f = &self.functions[function];
-            let (ret, ret_placement, reveals) = (f.ret_type.clone(), f.ret_placement, f.reveals.clone());
+            let (ret, ret_placement, reveals) =
+                (f.ret_type.clone(), f.ret_placement, f.reveals.clone());
             if !super::types_compatible(&ret, &Type::Tensor(leaf.clone())) {
                 self.error(
                     Diagnostic::error(

@@ -14,7 +14,7 @@ use tfe_grammar::ast::{BinOp, UnOp};
 use super::build::tensor;
 use super::forward::{Entry, Forward, Tree};
 use crate::diagnostics::{Diagnostic, Label};
-use crate::hir::{Builtin, Expr, ExprKind, LocalId, Placement};
+use crate::hir::{Builtin, Expr, ExprKind, IndexItem, LocalId, Placement};
 use crate::types::{Dim, Scalar, TensorType, Type};
 
 pub(super) struct Backward<'a, 'p> {
@@ -58,7 +58,14 @@ impl<'a, 'p> Backward<'a, 'p> {
         let total = match self.adj.get(&id) {
             Some(a) => {
                 let sum = self.fw.body.binary(BinOp::Add, a.clone(), c);
-                let name = format!("d{}", self.fw.body.locals[id].name.split('#').next().unwrap_or("t"));
+                let name = format!(
+                    "d{}",
+                    self.fw.body.locals[id]
+                        .name
+                        .split('#')
+                        .next()
+                        .unwrap_or("t")
+                );
                 let id = self.fw.body.bind(&name, sum);
                 self.fw.body.var(id)
             }
@@ -125,6 +132,75 @@ impl<'a, 'p> Backward<'a, 'p> {
                 self.fw.body.reshape(v, sizes, shape)
             }
         }
+    }
+
+    /// The gradient of `base[items]`: d put back where the items took it from, zeros elsewhere
+    /// (a concatenation along each indexed axis, first to last; a single index's axis is put
+    /// back as one of size 1 first).
+    fn scatter(&mut self, base: &Expr, items: &[IndexItem], d: Expr) -> Expr {
+        let full = tensor(base).clone();
+        let mut cur = self.fw.body.atom(d);
+        for (k, item) in items.iter().enumerate() {
+            let (start, end) = match item {
+                IndexItem::Single(i) => {
+                    // Axis k is gone: put it back with size 1.
+                    let rank = tensor(&cur).rank() + 1;
+                    let mut shape = tensor(&cur).shape.clone();
+                    shape.insert(k, Dim::Known(1));
+                    let sizes: Vec<Expr> = (0..rank)
+                        .map(|j| match j.cmp(&k) {
+                            std::cmp::Ordering::Less => self.fw.body.dim(&cur, j),
+                            std::cmp::Ordering::Equal => self.fw.body.int(1),
+                            std::cmp::Ordering::Greater => self.fw.body.dim(&cur, j - 1),
+                        })
+                        .collect();
+                    let r = self.fw.body.reshape(cur.clone(), sizes, shape);
+                    cur = self.fw.body.atom(r);
+                    let one = self.fw.body.int(1);
+                    let next = self.fw.body.binary(BinOp::Add, i.clone(), one);
+                    (i.clone(), self.fw.body.atom(next))
+                }
+                IndexItem::Range { start, end } => (start.clone(), end.clone()),
+            };
+            let n = self.fw.body.dim(base, k);
+            let after = self.fw.body.binary(BinOp::Sub, n, end);
+            let after = self.fw.body.atom(after);
+            let mut parts = Vec::new();
+            for len in [start, after] {
+                let rank = tensor(&cur).rank();
+                let sizes: Vec<Expr> = (0..rank)
+                    .map(|j| {
+                        if j == k {
+                            len.clone()
+                        } else {
+                            self.fw.body.dim(&cur, j)
+                        }
+                    })
+                    .collect();
+                let mut shape = tensor(&cur).shape.clone();
+                shape[k] = match len.kind {
+                    ExprKind::Int(v) => Dim::Known(v as u64),
+                    _ => Dim::Runtime,
+                };
+                let list_ty = Type::List(sizes.iter().map(|s| s.ty.clone()).collect());
+                let list = self.fw.body.expr(ExprKind::List(sizes), list_ty, Placement::Public);
+                let zeros = self.fw.body.builtin(
+                    Builtin::Zeros,
+                    vec![list],
+                    TensorType::new(tensor(&cur).scalar, shape),
+                );
+                parts.push(self.fw.body.atom(zeros));
+            }
+            let mut shape = tensor(&cur).shape.clone();
+            shape[k] = full.shape[k];
+            let joined = self.fw.body.builtin(
+                Builtin::Concat { axis: k },
+                vec![parts[0].clone(), cur, parts[1].clone()],
+                TensorType::new(full.scalar, shape),
+            );
+            cur = self.fw.body.atom(joined);
+        }
+        cur
     }
 
     fn unsupported(&mut self, what: &str) {
@@ -212,7 +288,10 @@ impl<'a, 'p> Backward<'a, 'p> {
                         // d(a / b)/db = -a / b^2
                         let num = self.fw.body.binary(BinOp::Mul, d, (**lhs).clone());
                         let num = self.fw.body.atom(num);
-                        let den = self.fw.body.binary(BinOp::Mul, (**rhs).clone(), (**rhs).clone());
+                        let den = self
+                            .fw
+                            .body
+                            .binary(BinOp::Mul, (**rhs).clone(), (**rhs).clone());
                         let den = self.fw.body.atom(den);
                         let q = self.fw.body.binary(BinOp::Div, num, den);
                         let c = self.fw.body.neg(q);
@@ -223,10 +302,7 @@ impl<'a, 'p> Backward<'a, 'p> {
             },
             ExprKind::Convert { value, .. } => {
                 let to = tensor(value).scalar;
-                let (ty, placement) = (
-                    Type::Tensor(tensor(&d).with_scalar(to)),
-                    d.placement,
-                );
+                let (ty, placement) = (Type::Tensor(tensor(&d).with_scalar(to)), d.placement);
                 let c = if tensor(&d).scalar == to {
                     d
                 } else {
@@ -253,7 +329,10 @@ impl<'a, 'p> Backward<'a, 'p> {
                 None => self.would_reveal(value.placement),
             },
             ExprKind::Builtin { builtin, args } => self.builtin(result, builtin, args, d),
-            ExprKind::Index { .. } => self.unsupported("indexing or slicing a value being differentiated"),
+            ExprKind::Index { base, items } => {
+                let c = self.scatter(base, items, d);
+                self.add(base, c);
+            }
             _ => {}
         }
     }
@@ -362,8 +441,40 @@ impl<'a, 'p> Backward<'a, 'p> {
                     self.add(b, g);
                 }
             }
-            Builtin::Concat { .. } => {
-                self.unsupported("`concat` of a value being differentiated");
+            Builtin::Concat { axis } => {
+                // Each part's gradient is its slice of d along the axis.
+                let k = *axis;
+                let d = self.fw.body.atom(d);
+                let mut offset = self.fw.body.int(0);
+                for part in args {
+                    let len = self.fw.body.dim(part, k);
+                    let end = self.fw.body.binary(BinOp::Add, offset.clone(), len);
+                    let end = self.fw.body.atom(end);
+                    if self.active(part) {
+                        let mut items: Vec<IndexItem> = (0..k)
+                            .map(|j| IndexItem::Range {
+                                start: self.fw.body.int(0),
+                                end: self.fw.body.dim(&d, j),
+                            })
+                            .collect();
+                        items.push(IndexItem::Range {
+                            start: offset.clone(),
+                            end: end.clone(),
+                        });
+                        let ty = Type::Tensor(tensor(part).with_scalar(tensor(&d).scalar));
+                        let placement = d.placement;
+                        let slice = self.fw.body.expr(
+                            ExprKind::Index {
+                                base: Box::new(d.clone()),
+                                items,
+                            },
+                            ty,
+                            placement,
+                        );
+                        self.add(part, slice);
+                    }
+                    offset = end;
+                }
             }
             Builtin::ReadCsv { .. }
             | Builtin::WriteCsv { .. }

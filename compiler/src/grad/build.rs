@@ -30,7 +30,13 @@ impl<'p> Body<'p> {
         }
     }
 
-    pub fn local(&mut self, name: String, ty: Type, placement: Placement, mutable: bool) -> LocalId {
+    pub fn local(
+        &mut self,
+        name: String,
+        ty: Type,
+        placement: Placement,
+        mutable: bool,
+    ) -> LocalId {
         self.locals.push(Local {
             name,
             ty,
@@ -104,9 +110,9 @@ impl<'p> Body<'p> {
 
     /// Where an operation on these operands is computed (the checker's join).
     pub fn join(&self, operands: &[&Expr]) -> Placement {
-        operands
-            .iter()
-            .fold(Placement::Public, |p, e| flow_join(p, e.placement).unwrap_or(p))
+        operands.iter().fold(Placement::Public, |p, e| {
+            flow_join(p, e.placement).unwrap_or(p)
+        })
     }
 
     /// An operand moved to where its operation is computed: a party's value is shared into a
@@ -181,7 +187,11 @@ impl<'p> Body<'p> {
         let (ta, tb) = (tensor(&a).clone(), tensor(&b).clone());
         let shape = types::matmul_shape(&ta.shape, &tb.shape)
             .expect("the gradient's products have fitting shapes");
-        self.builtin(Builtin::Matmul, vec![a, b], TensorType::new(ta.scalar, shape))
+        self.builtin(
+            Builtin::Matmul,
+            vec![a, b],
+            TensorType::new(ta.scalar, shape),
+        )
     }
 
     pub fn transpose(&self, a: Expr) -> Expr {
@@ -190,7 +200,11 @@ impl<'p> Body<'p> {
             [x, y] => vec![*y, *x],
             other => other.to_vec(),
         };
-        self.builtin(Builtin::Transpose, vec![a], TensorType::new(t.scalar, shape))
+        self.builtin(
+            Builtin::Transpose,
+            vec![a],
+            TensorType::new(t.scalar, shape),
+        )
     }
 
     /// `sum(a, axis: k)`, or of every element.
@@ -206,7 +220,11 @@ impl<'p> Body<'p> {
                 .collect(),
             None => Vec::new(),
         };
-        self.builtin(Builtin::Sum { axis }, vec![a], TensorType::new(t.scalar, shape))
+        self.builtin(
+            Builtin::Sum { axis },
+            vec![a],
+            TensorType::new(t.scalar, shape),
+        )
     }
 
     pub fn select(&self, c: Expr, a: Expr, b: Expr) -> Expr {
@@ -274,7 +292,10 @@ impl<'p> Body<'p> {
                 builtin: Builtin::Shape,
                 args: vec![a.clone()],
             },
-            Type::Tensor(TensorType::new(Scalar::Int, vec![Dim::Known(t.rank() as u64)])),
+            Type::Tensor(TensorType::new(
+                Scalar::Int,
+                vec![Dim::Known(t.rank() as u64)],
+            )),
             Placement::Public,
         );
         self.expr(
@@ -327,7 +348,6 @@ pub(super) fn is_atom(e: &Expr) -> bool {
 
 /// The tensor type of an expression the gradient pass works on.
 pub(super) fn tensor(e: &Expr) -> &TensorType {
-    e.ty
-        .tensor()
+    e.ty.tensor()
         .expect("the gradient pass computes on tensors, parts of structs taken apart")
 }

@@ -21,9 +21,7 @@ use tfe_grammar::ast::BinOp;
 
 use super::build::Body;
 use crate::diagnostics::{Diagnostic, Label};
-use crate::hir::{
-    Block, Builtin, Expr, ExprKind, FunctionId, IndexItem, LocalId, Placement, Stmt,
-};
+use crate::hir::{Block, Builtin, Expr, ExprKind, FunctionId, IndexItem, LocalId, Placement, Stmt};
 use crate::types::Type;
 
 /// A value of the forward sweep: a tensor (a variable or a literal), or the parts of a struct
@@ -232,7 +230,12 @@ impl<'p> Forward<'p> {
     // ---- Functions and statements ----------------------------------------------------------
 
     /// Inlines a function instance with these arguments; returns its result.
-    pub fn inline(&mut self, function: FunctionId, args: Vec<Tree>, call_span: Span) -> Option<Tree> {
+    pub fn inline(
+        &mut self,
+        function: FunctionId,
+        args: Vec<Tree>,
+        call_span: Span,
+    ) -> Option<Tree> {
         let program = self.body.program;
         let f = &program.functions[function];
         let saved = self.user_span;
@@ -668,7 +671,10 @@ impl<'p> Forward<'p> {
         let activity = self.classify(&e, span);
         let id = self.body.bind("t", e.clone());
         if activity.active {
-            self.tape.push(Entry::Op { result: id, expr: e });
+            self.tape.push(Entry::Op {
+                result: id,
+                expr: e,
+            });
         }
         if activity.active || activity.taint.is_some() {
             self.info.insert(id, activity);
@@ -698,10 +704,7 @@ impl<'p> Forward<'p> {
                 (self.activity(o), local)
             })
             .collect();
-        let first_active = acts
-            .iter()
-            .find(|(a, _)| a.active)
-            .and_then(|(_, l)| *l);
+        let first_active = acts.iter().find(|(a, _)| a.active).and_then(|(_, l)| *l);
         let any_active = first_active.is_some();
         let first_taint = acts.iter().find_map(|(a, _)| a.taint.clone());
         let new_taint = |what: &str| {
@@ -713,9 +716,14 @@ impl<'p> Forward<'p> {
             }))
         };
         let (active, taint) = match &e.kind {
-            ExprKind::Binary { op, .. } if op.is_comparison() => {
-                (false, if any_active { new_taint("this comparison") } else { first_taint })
-            }
+            ExprKind::Binary { op, .. } if op.is_comparison() => (
+                false,
+                if any_active {
+                    new_taint("this comparison")
+                } else {
+                    first_taint
+                },
+            ),
             ExprKind::Binary {
                 op: BinOp::And | BinOp::Or | BinOp::Rem,
                 ..
@@ -744,7 +752,14 @@ impl<'p> Forward<'p> {
             ExprKind::Builtin {
                 builtin: Builtin::ArgMax { .. },
                 ..
-            } => (false, if any_active { new_taint("`argmax`") } else { first_taint }),
+            } => (
+                false,
+                if any_active {
+                    new_taint("`argmax`")
+                } else {
+                    first_taint
+                },
+            ),
             ExprKind::Builtin {
                 builtin: Builtin::Log2Lookup { .. },
                 ..
@@ -798,7 +813,10 @@ impl<'p> Forward<'p> {
                 let what = if grads.iter().all(Option::is_none) {
                     format!("`{}`, which has no gradient", f.name)
                 } else {
-                    format!("`{}`, which has no gradient with respect to `{param}`", f.name)
+                    format!(
+                        "`{}`, which has no gradient with respect to `{param}`",
+                        f.name
+                    )
                 };
                 taint = taint.or(Some(Rc::new(Taint {
                     span,
@@ -970,7 +988,10 @@ impl<'p> Forward<'p> {
         names.reverse();
         // The argument itself is the `grad` call's label; the path is the variables after it.
         for (name, span) in names.into_iter().filter(|(n, _)| *n != self.wrt).take(4) {
-            labels.push(Label::new(span, format!("`{name}` depends on `{}`", self.wrt)));
+            labels.push(Label::new(
+                span,
+                format!("`{name}` depends on `{}`", self.wrt),
+            ));
         }
         labels
     }
@@ -1117,7 +1138,11 @@ impl Remap {
     fn stmt(&mut self, fw: &mut Forward<'_>, frame: &Frame, s: &Stmt) -> Stmt {
         let span = |fw: &Forward<'_>, s: Span| fw.user_span.unwrap_or(s);
         match s {
-            Stmt::Let { local, value, span: sp } => {
+            Stmt::Let {
+                local,
+                value,
+                span: sp,
+            } => {
                 let value = self.expr(fw, frame, value);
                 Stmt::Let {
                     local: self.local(fw, frame, *local),

@@ -89,7 +89,11 @@ pub fn gradients(mut program: Program) -> Result<Program, Vec<Diagnostic>> {
 
 /// Derives the function returning `(f(args), gradient of f with respect to its first
 /// argument)`. `span` is a `grad` call of `f`, where errors are reported.
-fn derive(program: &Program, function: FunctionId, span: Span) -> Result<Function, Vec<Diagnostic>> {
+fn derive(
+    program: &Program,
+    function: FunctionId,
+    span: Span,
+) -> Result<Function, Vec<Diagnostic>> {
     let f = &program.functions[function];
     let mut body = Body::new(program, span);
     let params: Vec<usize> = f
@@ -103,10 +107,7 @@ fn derive(program: &Program, function: FunctionId, span: Span) -> Result<Functio
     let wrt = f.locals[f.params[0]].name.clone();
     let mut fw = Forward::new(body, wrt.clone(), span);
     fw.root(params[0], wrt.clone());
-    let trees: Vec<Tree> = params
-        .iter()
-        .map(|p| Tree::Leaf(fw.body.var(*p)))
-        .collect();
+    let trees: Vec<Tree> = params.iter().map(|p| Tree::Leaf(fw.body.var(*p))).collect();
     let result = if f.grads.is_some() {
         let call = Expr {
             kind: ExprKind::Int(0),
@@ -137,13 +138,16 @@ fn derive(program: &Program, function: FunctionId, span: Span) -> Result<Functio
         let mut d = Diagnostic::error(
             "E0501",
             format!(
-                "no gradient of `{}` with respect to `{wrt}`: it depends on {} through an operation without a gradient",
-                f.name, wrt
+                "no gradient of `{}` with respect to `{wrt}`: it depends on `{wrt}` through an operation without a gradient",
+                f.name
             ),
             primary,
         );
         if taint.used.is_some() {
-            d = d.with_secondary(Label::new(taint.span, format!("{} of a value that depends on `{wrt}`", taint.what)));
+            d = d.with_secondary(Label::new(
+                taint.span,
+                format!("{} of a value that depends on `{wrt}`", taint.what),
+            ));
         }
         for label in fw.path(taint.from) {
             d = d.with_secondary(label);
@@ -171,7 +175,10 @@ fn derive(program: &Program, function: FunctionId, span: Span) -> Result<Functio
         } else {
             let sizes: Vec<Expr> = t.shape.iter().map(|_| bw.fw.body.int(1)).collect();
             let list_ty = Type::List(sizes.iter().map(|s| s.ty.clone()).collect());
-            let list = bw.fw.body.expr(ExprKind::List(sizes), list_ty, Placement::Public);
+            let list = bw
+                .fw
+                .body
+                .expr(ExprKind::List(sizes), list_ty, Placement::Public);
             bw.fw.body.builtin(
                 Builtin::Ones,
                 vec![list],
@@ -224,7 +231,10 @@ trait KnownOnes {
 impl KnownOnes for crate::types::TensorType {
     /// The shape of a one-element tensor, every dimension 1.
     fn clone_with_known_ones(&self) -> Self {
-        crate::types::TensorType::new(self.scalar, self.shape.iter().map(|_| Dim::Known(1)).collect())
+        crate::types::TensorType::new(
+            self.scalar,
+            self.shape.iter().map(|_| Dim::Known(1)).collect(),
+        )
     }
 }
 
@@ -310,8 +320,10 @@ fn reorder(program: &mut Program) {
     for (new, old) in order.iter().enumerate() {
         new_id[*old] = new;
     }
-    let mut functions: Vec<Option<Function>> =
-        std::mem::take(&mut program.functions).into_iter().map(Some).collect();
+    let mut functions: Vec<Option<Function>> = std::mem::take(&mut program.functions)
+        .into_iter()
+        .map(Some)
+        .collect();
     program.functions = order
         .iter()
         .map(|old| functions[*old].take().expect("each function once"))
