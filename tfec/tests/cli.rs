@@ -151,9 +151,13 @@ fn build_emit_shows_the_program_after_each_pass() {
     assert_eq!(count(&stage("lower")), 2, "{}", stage("lower"));
     assert_eq!(count(&stage("cse")), 1, "{}", stage("cse"));
     assert_eq!(
-        stage("cse"),
+        stage("dce"),
         stage("ir"),
         "the last pass gives the IR that runs"
+    );
+    assert!(
+        stage("gradients").contains("fn#"),
+        "the checked program, gradients derived"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

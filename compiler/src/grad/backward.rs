@@ -183,7 +183,10 @@ impl<'a, 'p> Backward<'a, 'p> {
                     _ => Dim::Runtime,
                 };
                 let list_ty = Type::List(sizes.iter().map(|s| s.ty.clone()).collect());
-                let list = self.fw.body.expr(ExprKind::List(sizes), list_ty, Placement::Public);
+                let list = self
+                    .fw
+                    .body
+                    .expr(ExprKind::List(sizes), list_ty, Placement::Public);
                 let zeros = self.fw.body.builtin(
                     Builtin::Zeros,
                     vec![list],
@@ -201,18 +204,6 @@ impl<'a, 'p> Backward<'a, 'p> {
             cur = self.fw.body.atom(joined);
         }
         cur
-    }
-
-    fn unsupported(&mut self, what: &str) {
-        let span = self.fw.grad_span;
-        self.fw.errors.push(
-            Diagnostic::error(
-                "E0501",
-                format!("no gradient is derived through {what} yet"),
-                Label::new(span, format!("differentiated with respect to `{}` here", self.fw.wrt)),
-            )
-            .with_help("give the function that uses it a `grad(…)` clause, or compute the value outside the differentiated function"),
-        );
     }
 
     /// The gradient would have to move to a placement where it may not go.

@@ -14,16 +14,16 @@ set cpo&vim
 syn case match
 syn iskeyword a-z,A-Z,48-57,_
 
-" Any character the lexer rejects ($, #, a lone . & | @, ...). Defined first, so that
+" Any character the lexer rejects ($, #, a lone & | @, ...). Defined first, so that
 " every other item wins over it.
 syn match   tfeError          #[^[:space:]a-zA-Z0-9_(){}[\],;:.=+*/%<>!&|@"-]#
-syn match   tfeError          "[&|@.]"
+syn match   tfeError          "[&|@]"
 
 " Identifiers and names. Later definitions win when two matches start at one column.
 syn match   tfeParameter      "\<\h\w*\ze\s*:\%(:\)\@!"
 syn match   tfeConstant       "\<\u[A-Z0-9_]*\>"
 syn match   tfeFuncCall       "\<\h\w*\ze\s*("
-syn match   tfeBuiltin        "\<\%(read_csv\|write_csv\|print\|reveal\|zeros\|ones\|rows\|shape\|concat\|transpose\|im2col\|col2im\|log2_lookup\|reshape\|sum\|max\|argmax\|matmul\|select\)\ze\s*("
+syn match   tfeBuiltin        "\<\%(read_csv\|write_csv\|print\|reveal\|zeros\|ones\|rows\|shape\|concat\|transpose\|im2col\|col2im\|log2_lookup\|reshape\|sum\|max\|argmax\|matmul\|select\|zeros_like\|grad\|value_and_grad\)\ze\s*("
 syn match   tfeProtocol       "\<\%(aby3\|pond\)\ze\s*("
 syn match   tfeNamespace      "\<\h\w*\ze\s*::"
 syn match   tfeWildcard       "\<_\>"
@@ -31,13 +31,19 @@ syn match   tfeFuncName       "\%(\<fn\s\+\)\@<=\h\w*"
 syn match   tfeConstName      "\%(\<const\s\+\)\@<=\h\w*"
 syn match   tfeBinding        "\%(\<let\s\+\%(mut\s\+\)\=\)\@<=\h\w*"
 syn match   tfeSecretName     "\%(\<secret\s\+\)\@<=\h\w*"
+" CamelCase names (Mlp, Linear) are struct types by convention.
+syn match   tfeTypeName       "\<\u\l\w*\>"
+syn match   tfeStructName     "\%(\<struct\s\+\)\@<=\h\w*"
+" m.w: a field of a struct.
+syn match   tfeAccessor       "\.\@<!\.\.\@!\ze\s*\h"
+syn match   tfeField          "\%(\%(^\|[^.]\)\.\s*\)\@<=\h\w*"
 
 " Keywords (these take precedence over the matches above).
 syn keyword tfeConditional    if else
 syn keyword tfeRepeat         for in while
 syn keyword tfeStatement      return on
 syn keyword tfeInclude        use
-syn keyword tfeDeclaration    party secret const fn let
+syn keyword tfeDeclaration    party secret const struct fn let
 syn keyword tfeModifier       mut reveals
 syn keyword tfeBoolean        true false
 syn keyword tfePublic         public
@@ -84,6 +90,10 @@ hi def link tfeNamespace      Include
 hi def link tfeWildcard       Special
 hi def link tfeBinding        Identifier
 hi def link tfeSecretName     Identifier
+hi def link tfeStructName     Type
+hi def link tfeTypeName       Type
+hi def link tfeAccessor       Delimiter
+hi def link tfeField          Identifier
 hi def link tfeConditional    Conditional
 hi def link tfeRepeat         Repeat
 hi def link tfeStatement      Statement
