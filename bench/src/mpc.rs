@@ -1,23 +1,26 @@
-//! Benchmarks of the aby3 protocols and of whole programs, all parties in this process.
+//! Benchmarks of the protocols (aby3 and pond) and of whole programs, all parties in this
+//! process.
 //!
 //! Protocol benchmarks run the runtime's protocol functions on three threads over the in-process
 //! transport, on random shares; times are wall-clock from the start of the op to the last party's
-//! end (the median of several runs), rounds and bytes are those of one party (the maximum).
+//! end (the median of several runs), rounds and bytes are those of one party (the maximum), and
+//! the details give every member's bytes (pond's dealer last).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use ndarray::{ArrayD, IxDyn};
-use tfe_runtime::aby3::{self, Aby3, Ctx};
 use tfe_runtime::exec::agree_keys;
 use tfe_runtime::net::{Transport, local_network};
+use tfe_runtime::protocol::{self, Ctx, Protocol, Shares, composite};
 use tfe_runtime::ring::RingTensor;
-use tfe_runtime::value::Rep;
 
 pub struct Measured {
     pub seconds: f64,
     pub rounds: u64,
     pub bytes_per_party: u64,
+    /// Each member's bytes sent, in role order.
+    pub bytes_by_role: Vec<u64>,
 }
 
 fn random(shape: &[usize], seed: u64, bits: u32) -> RingTensor {
@@ -39,35 +42,36 @@ fn random(shape: &[usize], seed: u64, bits: u32) -> RingTensor {
     ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements")
 }
 
-/// Replicated shares of a random value with magnitudes below 2^`bits`, for each of 3 parties.
-fn shares(shape: &[usize], seed: u64, bits: u32) -> Vec<Rep> {
-    let x = random(shape, seed, bits);
-    let x0 = random(shape, seed ^ 0xabcd, 64);
-    let x1 = random(shape, seed ^ 0x1234, 64);
-    let x2 = tfe_runtime::ring::sub(&tfe_runtime::ring::sub(&x, &x0).unwrap(), &x1).unwrap();
-    vec![
-        Rep {
-            a: x0.clone(),
-            b: x1.clone(),
-        },
-        Rep {
-            a: x1,
-            b: x2.clone(),
-        },
-        Rep { a: x2, b: x0 },
-    ]
+/// The protocols benchmarked, each on parties 0, 1 and 2 (pond's dealer is 2).
+pub fn protocols() -> Vec<Arc<dyn Protocol>> {
+    [tfe_ir::Protocol::Aby3, tfe_ir::Protocol::Pond]
+        .into_iter()
+        .map(|protocol| {
+            let info = tfe_ir::SecretInfo {
+                name: "bench".into(),
+                protocol,
+                parties: vec![0, 1, 2],
+                ring_bits: 64,
+                frac_bits: 16,
+            };
+            Arc::from(protocol::for_secret(&info).expect("a protocol"))
+        })
+        .collect()
 }
 
-/// Runs `op` as the three parties of an aby3 placement, `runs` times; returns the median.
+/// Every member's shares of a random value with magnitudes below 2^`bits`.
+fn shares(p: &dyn Protocol, shape: &[usize], seed: u64, bits: u32) -> Vec<Shares> {
+    p.deal(&random(shape, seed, bits), seed ^ 0xabcd)
+}
+
+/// Runs `op` as the three members of a placement of `p`, `runs` times, on inputs `inputs`
+/// (each a list of every member's shares); returns the median.
 pub fn protocol(
+    p: &Arc<dyn Protocol>,
     runs: usize,
-    inputs: Vec<Vec<Rep>>,
-    op: impl Fn(&mut Ctx<'_>, &Aby3, &[Rep]) -> Rep + Send + Sync + 'static,
+    inputs: Vec<Vec<Shares>>,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol, &[Shares]) -> Shares + Send + Sync + 'static,
 ) -> Measured {
-    let aby = Aby3 {
-        members: [0, 1, 2],
-        frac: 16,
-    };
     let op = Arc::new(op);
     let inputs = Arc::new(inputs);
     let barrier = Arc::new(Barrier::new(3));
@@ -75,10 +79,10 @@ pub fn protocol(
         .into_iter()
         .enumerate()
         .map(|(me, mut net)| {
-            let (op, inputs, barrier) = (op.clone(), inputs.clone(), barrier.clone());
+            let (op, inputs, barrier, p) = (op.clone(), inputs.clone(), barrier.clone(), p.clone());
             std::thread::spawn(move || {
                 let keys = agree_keys(3, me, &mut net, None).expect("keys");
-                let mine: Vec<Rep> = inputs.iter().map(|i| i[me].clone()).collect();
+                let mine: Vec<Shares> = inputs.iter().map(|i| i[me].clone()).collect();
                 let mut times = Vec::new();
                 let before = net.stats();
                 for run in 0..runs {
@@ -93,7 +97,8 @@ pub fn protocol(
                         count: run as u64,
                         step: 0,
                     };
-                    let out = op(&mut ctx, &aby, &mine);
+                    let out = op(&mut ctx, &*p, &mine);
+                    p.end_op(&mut ctx).expect("end of op");
                     ctx.net.flush().expect("flush");
                     std::hint::black_box(out);
                     times.push(start.elapsed());
@@ -121,10 +126,17 @@ pub fn protocol(
         seconds: per_run[runs / 2].as_secs_f64(),
         rounds: results.iter().map(|(_, r, _)| *r).max().unwrap(),
         bytes_per_party: results.iter().map(|(_, _, b)| *b).max().unwrap(),
+        bytes_by_role: results.iter().map(|(_, _, b)| *b).collect(),
     }
 }
 
 pub fn print(name: &str, m: &Measured, note: &str) {
+    let note = if m.bytes_by_role.len() > 1 && !note.contains("bytes by") {
+        let each: Vec<String> = m.bytes_by_role.iter().map(u64::to_string).collect();
+        format!("{note}; bytes by party {}", each.join("/"))
+    } else {
+        note.to_string()
+    };
     println!(
         "bench {name} {:.6} {} {}  ({note})",
         m.seconds, m.rounds, m.bytes_per_party
@@ -133,69 +145,8 @@ pub fn print(name: &str, m: &Measured, note: &str) {
 
 pub fn run_all(filter: &str) {
     let want = |name: &str| name.contains(filter);
-    if want("aby3-mul") {
-        let n = 1_000_000;
-        let m = protocol(
-            5,
-            vec![shares(&[n], 1, 30), shares(&[n], 2, 30)],
-            |ctx, aby, x| aby3::mul(ctx, aby, &x[0], &x[1], 16).unwrap(),
-        );
-        print(
-            "aby3-mul-1e6",
-            &m,
-            "fixed-point product with truncation; theory: 1 round, 8 MB per party",
-        );
-    }
-    if want("aby3-matmul") {
-        let m = protocol(
-            9,
-            vec![shares(&[128, 784], 3, 20), shares(&[784, 10], 4, 20)],
-            |ctx, aby, x| aby3::matmul(ctx, aby, &x[0], &x[1], 16).unwrap(),
-        );
-        print(
-            "aby3-matmul-128x784x10",
-            &m,
-            "theory: 1 round, 128*10*8 = 10240 B per party",
-        );
-        let m = protocol(
-            5,
-            vec![shares(&[256, 256], 5, 20), shares(&[256, 256], 6, 20)],
-            |ctx, aby, x| aby3::matmul(ctx, aby, &x[0], &x[1], 16).unwrap(),
-        );
-        print(
-            "aby3-matmul-256x256x256",
-            &m,
-            "theory: 1 round, 256*256*8 = 524288 B per party",
-        );
-    }
-    if want("aby3-trunc") {
-        let n = 1_000_000;
-        let m = protocol(5, vec![shares(&[n], 7, 40)], |ctx, aby, x| {
-            aby3::trunc(ctx, aby, &x[0], 16).unwrap()
-        });
-        print(
-            "aby3-trunc-1e6",
-            &m,
-            "theory: 1 round, at most 8 MB per party",
-        );
-    }
-    if want("aby3-max") {
-        let m = protocol(9, vec![shares(&[1000], 9, 40)], |ctx, aby, x| {
-            aby3::max_axis(ctx, aby, &x[0], 0).unwrap()
-        });
-        print(
-            "aby3-max-1000",
-            &m,
-            "a tournament: 10 levels of one comparison and one select; theory: 10 levels x 11 rounds of communication",
-        );
-        let m = protocol(9, vec![shares(&[1000, 4], 10, 40)], |ctx, aby, x| {
-            aby3::max_axis(ctx, aby, &x[0], 1).unwrap()
-        });
-        print(
-            "aby3-max-1000x4-axis1",
-            &m,
-            "a 2x2 max-pool of 1000 windows: 2 levels",
-        );
+    for p in protocols() {
+        protocol_ops(&p, &want);
     }
     if want("lr-step") {
         crate::workloads::lr_step();
@@ -203,6 +154,7 @@ pub fn run_all(filter: &str) {
     if want("mlp") {
         crate::workloads::mlp_inference();
     }
+    let aby3 = protocols().remove(0);
     if want("jit-e2e") {
         // The same protocols with the fused kernels compiled, interpreted (--no-jit), and not
         // used (op by op), in one run; the configurations alternate (warm-up favours whichever
@@ -214,13 +166,15 @@ pub fn run_all(filter: &str) {
             for (c, &(jit, unfused)) in configs.iter().enumerate() {
                 tfe_runtime::fused::set_jit(jit);
                 tfe_runtime::fused::set_unfused(unfused);
+                let p = &aby3;
                 let mul = protocol(
+                    p,
                     5,
-                    vec![shares(&[n], 1, 30), shares(&[n], 2, 30)],
-                    |ctx, aby, x| aby3::mul(ctx, aby, &x[0], &x[1], 16).unwrap(),
+                    vec![shares(&**p, &[n], 1, 30), shares(&**p, &[n], 2, 30)],
+                    |ctx, p, x| p.mul(ctx, &x[0], &x[1], 16).unwrap(),
                 );
-                let cmp = protocol(3, vec![shares(&[n], 8, 40)], |ctx, aby, x| {
-                    aby3::msb(ctx, aby, &x[0]).unwrap()
+                let cmp = protocol(p, 3, vec![shares(&**p, &[n], 8, 40)], |ctx, p, x| {
+                    p.msb(ctx, &x[0]).unwrap()
                 });
                 best[c].0 = best[c].0.min(mul.seconds);
                 best[c].1 = best[c].1.min(cmp.seconds);
@@ -249,17 +203,119 @@ pub fn run_all(filter: &str) {
     if want("jit-e2e") {
         crate::workloads::lr_step_jit();
     }
-    if want("aby3-relu") {
+}
+
+/// The op benchmarks of one protocol: product and truncation of 10^6, matmul 128×784·784×10
+/// and 256³, ReLU of 10^6, max of 1,000 and of 1,000 2×2 windows.
+fn protocol_ops(p: &Arc<dyn Protocol>, want: &dyn Fn(&str) -> bool) {
+    let name = p.name();
+    let bench = |op: &str| format!("{name}-{op}");
+    let by_role = |m: &Measured| {
+        let roles: Vec<String> = m.bytes_by_role.iter().map(u64::to_string).collect();
+        format!("bytes by role {}", roles.join("/"))
+    };
+    let pond = name == "pond";
+    if want(&bench("mul")) {
         let n = 1_000_000;
-        let m = protocol(3, vec![shares(&[n], 8, 40)], |ctx, aby, x| {
-            let sign = aby3::msb(ctx, aby, &x[0]).unwrap();
-            let positive = aby3::not_bit(aby, ctx.me, &sign).unwrap();
-            aby3::mul(ctx, aby, &positive, &x[0], 0).unwrap()
+        let m = protocol(
+            p,
+            5,
+            vec![shares(&**p, &[n], 1, 30), shares(&**p, &[n], 2, 30)],
+            |ctx, p, x| p.mul(ctx, &x[0], &x[1], 16).unwrap(),
+        );
+        let theory = if pond {
+            "1 round; each server sends x-a and y-b (16 MB), the dealer c_1 to server 1 (8 MB)"
+        } else {
+            "1 round, 8 MB per party"
+        };
+        print(
+            &bench("mul-1e6"),
+            &m,
+            &format!(
+                "fixed-point product with truncation; theory: {theory}; {}",
+                by_role(&m)
+            ),
+        );
+    }
+    if want(&bench("matmul")) {
+        for (shape_a, shape_b, label) in [
+            ([128usize, 784usize], [784usize, 10usize], "128x784x10"),
+            ([256, 256], [256, 256], "256x256x256"),
+        ] {
+            let m = protocol(
+                p,
+                9,
+                vec![shares(&**p, &shape_a, 3, 20), shares(&**p, &shape_b, 4, 20)],
+                |ctx, p, x| p.matmul(ctx, &x[0], &x[1], 16).unwrap(),
+            );
+            let (a, b) = (shape_a[0] * shape_a[1], shape_b[0] * shape_b[1]);
+            let z = shape_a[0] * shape_b[1];
+            let theory = if pond {
+                format!(
+                    "1 round; servers {} B each (the operands), dealer {} B (the result)",
+                    8 * (a + b) + 32,
+                    8 * z + 16
+                )
+            } else {
+                format!("1 round, {} B per party (the result)", 8 * z + 16)
+            };
+            print(
+                &bench(&format!("matmul-{label}")),
+                &m,
+                &format!("theory: {theory}; {}", by_role(&m)),
+            );
+        }
+    }
+    if want(&bench("trunc")) {
+        let n = 1_000_000;
+        let m = protocol(p, 5, vec![shares(&**p, &[n], 7, 40)], |ctx, p, x| {
+            p.trunc(ctx, &x[0], 16).unwrap()
+        });
+        let theory = if pond {
+            "local: 0 rounds, 0 B"
+        } else {
+            "1 round, at most 8 MB per party"
+        };
+        print(&bench("trunc-1e6"), &m, &format!("theory: {theory}"));
+    }
+    if want(&bench("relu")) {
+        let n = 1_000_000;
+        let m = protocol(p, 3, vec![shares(&**p, &[n], 8, 40)], |ctx, p, x| {
+            let sign = p.msb(ctx, &x[0]).unwrap();
+            let positive = composite::not_bit(p, ctx.me, &sign).unwrap();
+            p.mul(ctx, &positive, &x[0], 0).unwrap()
+        });
+        let theory = if pond {
+            "sign (8 rounds: 13 ANDs of 2 words each way, 1 opened word) and a product; \
+             per element each server sends 29 words, the dealer 15"
+        } else {
+            "sign by Kogge-Stone and a product: communication depth 11; a party waits at most 9 times"
+        };
+        print(
+            &bench("relu-1e6"),
+            &m,
+            &format!("{theory}; {}", by_role(&m)),
+        );
+    }
+    if want(&bench("max")) {
+        let m = protocol(p, 9, vec![shares(&**p, &[1000], 9, 40)], |ctx, p, x| {
+            composite::max_axis(p, ctx, &x[0], 0).unwrap()
         });
         print(
-            "aby3-relu-1e6",
+            &bench("max-1000"),
             &m,
-            "sign by Kogge-Stone and a product: communication depth 11; a party waits at most 9 times",
+            &format!(
+                "a tournament: 10 levels of one comparison and one select; {}",
+                by_role(&m)
+            ),
+        );
+        let m = protocol(p, 9, vec![shares(&**p, &[1000, 4], 10, 40)], |ctx, p, x| {
+            composite::max_axis(p, ctx, &x[0], 1).unwrap()
+        });
+        print(
+            &bench("max-1000x4-axis1"),
+            &m,
+            "a 2x2 max-pool of 1000 windows: 2 levels",
         );
     }
 }

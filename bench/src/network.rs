@@ -52,7 +52,7 @@ pub fn party_child(args: &[String]) {
         me,
         names: ir.parties.clone(),
         addresses: addresses.split(',').map(String::from).collect(),
-        program: ir.to_text(true).into_bytes(),
+        program: ir.to_text().into_bytes(),
         tls: None,
         connect_timeout: Duration::from_secs(30),
         timeout: Duration::from_secs(120),
@@ -234,6 +234,7 @@ fn line(name: &str, r: PerIteration, note: &str) {
             seconds: r.seconds,
             rounds: r.rounds,
             bytes_per_party: r.bytes,
+            bytes_by_role: Vec::new(),
         },
         note,
     );

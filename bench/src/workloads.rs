@@ -125,10 +125,17 @@ fn measure(
             .max()
             .unwrap()
     };
+    let by_party: Vec<u64> = b
+        .bytes
+        .iter()
+        .zip(&a.bytes)
+        .map(|(m, o)| (m - o) / REPS as u64)
+        .collect();
     let m = Measured {
         seconds: (b.seconds - a.seconds) / REPS as f64,
         rounds: per(&b.rounds, &a.rounds),
         bytes_per_party: per(&b.bytes, &a.bytes),
+        bytes_by_role: by_party,
     };
     print(name, &m, note);
     // Memory is measured in a fresh process: this one keeps the heap of earlier benchmarks.
@@ -159,11 +166,16 @@ fn child_peak(name: &str) -> Option<u64> {
 /// In a child process: runs workload `name` with `1 + REPS` iterations once and prints the
 /// peak resident bytes.
 pub fn memory_child(name: &str) {
-    let (src, dir) = match name {
+    let (base, pond) = match name.strip_prefix("pond-") {
+        Some(base) => (base, true),
+        None => (name, false),
+    };
+    let (src, dir) = match base {
         "lr-step-128x784" => (lr_program(1 + REPS), lr_data()),
         "mlp-784-128-128-10-inference-128" => (mlp_program(1 + REPS), mlp_data()),
         other => panic!("no workload {other}"),
     };
+    let src = if pond { on_pond(&src) } else { src };
     let r = run(&src, &dir);
     println!("{}", r.peak_rss.unwrap_or(0));
 }
@@ -173,15 +185,32 @@ fn share_bytes(elements: usize) -> u64 {
     (3 * 2 * 8 * elements) as u64
 }
 
+/// A program of these workloads (`secret rep = aby3(s0, s1, s2);`) switched to pond by its
+/// `secret` line, with s2 as the dealer.
+pub fn on_pond(src: &str) -> String {
+    src.replace(
+        "secret rep = aby3(s0, s1, s2);",
+        "secret rep = pond(s0, s1, dealer = s2);",
+    )
+}
+
 /// One logistic-regression training step (batch 128, 784 features, the original system's
-/// "LR (SGD)" row).
+/// "LR (SGD)" row), under aby3 and under pond.
 pub fn lr_step() {
+    let dir = lr_data();
     measure(
         "lr-step-128x784",
         "one SGD step of logistic regression, the whole stack, 5 parties in one process",
-        &lr_data(),
+        &dir,
         share_bytes(128 * 784 + 128),
         lr_program,
+    );
+    measure(
+        "pond-lr-step-128x784",
+        "the same under pond (s2 deals); bytes by party: alice, analyst, s0, s1, dealer",
+        &dir,
+        share_bytes(128 * 784 + 128),
+        |steps| on_pond(&lr_program(steps)),
     );
 }
 
@@ -219,12 +248,20 @@ pub fn lr_program(steps: usize) -> String {
 /// client's images, both secret-shared; the prediction goes to the client.
 pub fn mlp_inference() {
     let weights = 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10;
+    let dir = mlp_data();
     measure(
         "mlp-784-128-128-10-inference-128",
         "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11",
-        &mlp_data(),
+        &dir,
         share_bytes(128 * 784 + weights),
         mlp_program,
+    );
+    measure(
+        "pond-mlp-784-128-128-10-inference-128",
+        "the same under pond (s2 deals); theory per inference: 3 products of 1 round + 2 ReLUs of 9",
+        &dir,
+        share_bytes(128 * 784 + weights),
+        |reps| on_pond(&mlp_program(reps)),
     );
 }
 

@@ -712,8 +712,8 @@ Right:
         code: "E0401",
         title: "not supported by the runtime yet",
         text: "The program is valid, but the lowering to the protocol IR does not handle this construct\n\
-yet: a `return` before the end of a function, dividing a secret integer, the `pond` protocol, or\n\
-`ring = 128` (the runtime computes on 64-bit rings). `tfec check` accepts such programs;\n\
+yet: a `return` before the end of a function, dividing a secret integer, or `ring = 128` (the\n\
+runtime computes on 64-bit rings). `tfec check` accepts such programs;\n\
 `tfec build --emit ir` and `tfec run` report this error.\n\
 \n\
 Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\

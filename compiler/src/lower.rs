@@ -74,13 +74,7 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         on_party: None,
     };
     for secret in &program.secrets {
-        if secret.protocol == hir::Protocol::Pond {
-            l.unsupported(
-                secret.span,
-                "the pond protocol",
-                "use `aby3(p0, p1, p2)`: three parties holding replicated shares (honest majority)",
-            );
-        } else if secret.ring_bits != 64 {
+        if secret.ring_bits != 64 {
             l.unsupported(
                 secret.span,
                 "a 128-bit ring",
@@ -100,7 +94,7 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
             .iter()
             .map(|s| ir::SecretInfo {
                 name: s.name.clone(),
-                protocol: ir::Protocol::Aby3,
+                protocol: protocol(s.protocol),
                 parties: s.parties.clone(),
                 ring_bits: s.ring_bits,
                 frac_bits: s.frac_bits,
@@ -110,6 +104,14 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         body,
         n_ops: l.next_op,
     })
+}
+
+/// The runtime's protocol of a secret placement: one line per protocol.
+fn protocol(p: hir::Protocol) -> ir::Protocol {
+    match p {
+        hir::Protocol::Aby3 => ir::Protocol::Aby3,
+        hir::Protocol::Pond => ir::Protocol::Pond,
+    }
 }
 
 fn placement(p: Placement) -> ir::Placement {
@@ -854,9 +856,14 @@ impl Lowerer<'_> {
                     } else {
                         Kernel::Shape
                     };
-                    // The shape of shares is known to every member: the first member computes it.
+                    // The shape of shares is known to every member: the last member computes it
+                    // and sends it to the others (the last: pond's dealer, which so receives no
+                    // message from the servers for it).
                     let held_at = match hargs[0].placement {
-                        Placement::Secret(s) => Placement::Party(self.hir.secrets[s].parties[0]),
+                        Placement::Secret(s) => {
+                            let members = &self.hir.secrets[s].parties;
+                            Placement::Party(members[members.len() - 1])
+                        }
                         other => other,
                     };
                     if held_at == Placement::Public {

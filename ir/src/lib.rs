@@ -33,7 +33,19 @@ pub enum Placement {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
+    /// Replicated sharing among three parties (honest majority).
     Aby3,
+    /// Additive sharing between two servers; the third member deals correlated randomness.
+    Pond,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Aby3 => "aby3",
+            Protocol::Pond => "pond",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -405,97 +417,60 @@ impl fmt::Display for MsgKey {
     }
 }
 
-/// One message of an op's protocol: from the party in role `from` to the party in role `to`
-/// (roles index a secret placement's members; `Owner` and `Target` stand for the party that
-/// shares or receives a reveal).
+/// One message of an op's protocol. The table of every op is its protocol's
+/// (`tfe_runtime::protocol::messages`); the IR only names the parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message {
+    /// The round it is sent in, from 0: a message of round `r` is sent after its sender received
+    /// a message of round `r - 1` of the same op (or at once, for round 0). The op's rounds are
+    /// the largest round plus one.
+    pub round: u16,
+    /// The protocol step: the third part of its [`MsgKey`].
     pub step: u16,
     pub from: Role,
     pub to: Role,
-    /// Ring elements per element of the op's result.
-    pub elements: u32,
+    pub size: Size,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A party of a message, by its part in the op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// The member of the op's secret placement at this role (its index in the placement).
     Member(usize),
+    /// The party that shares a value, or that holds the value revealed.
     Owner,
+    /// The party a reveal is for.
     Target,
+    /// Each party outside the secret placement, when a value is revealed to every party.
+    Outsiders,
 }
 
-/// The messages of an op under aby3, in order of steps; the runtime's protocol sends exactly
-/// these, and `tfec build --emit protocol` prints them. Multi-round protocols (comparisons) list
-/// a message per round and role.
-pub fn messages(op: &Op) -> Vec<Message> {
-    use Role::{Member as M, Owner, Target};
-    let m = |step, from, to, elements| Message {
-        step,
-        from,
-        to,
-        elements,
-    };
-    match op {
-        Op::Share {
-            from: Placement::Party(_),
-            ..
-        } => {
-            // Inside the triple: the owner sends one share; outside, the third share goes to
-            // the two members that hold it (the others come from seeds shared with the owner).
-            vec![m(0, Owner, M(1), 1), m(0, Owner, M(2), 1)]
+/// How large a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// This many ring elements per element of the op's result.
+    Result(u64),
+    /// This many ring elements per element of the op's argument `i`.
+    Arg(usize, u64),
+    /// A shape: one word per dimension of the result.
+    Shape,
+}
+
+impl Size {
+    /// The words of this size for an op whose result has `result` elements and whose arguments
+    /// have `args[i]` elements, and whose result has rank `rank`.
+    pub fn words(self, result: u64, args: &[u64], rank: u64) -> u64 {
+        match self {
+            Size::Result(k) => k * result,
+            Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
+            Size::Shape => rank,
         }
-        Op::Reveal {
-            from: Placement::Secret(_),
-            ..
-        } => vec![
-            m(0, M(0), Target, 1),
-            m(0, M(1), Target, 1),
-            m(0, M(2), Target, 1),
-        ],
-        Op::Reveal {
-            from: Placement::Party(_),
-            ..
-        } => vec![m(0, Owner, Target, 1)],
-        Op::Compute {
-            at: Placement::Secret(_),
-            kernel,
-            ..
-        } => match kernel {
-            Kernel::Mul { trunc: 0 } | Kernel::MatMul { trunc: 0 } | Kernel::And | Kernel::Or => {
-                vec![
-                    m(0, M(0), M(2), 1),
-                    m(0, M(1), M(0), 1),
-                    m(0, M(2), M(1), 1),
-                ]
-            }
-            Kernel::Mul { .. } | Kernel::MatMul { .. } => {
-                vec![
-                    m(0, M(0), M(2), 1),
-                    m(0, M(1), M(2), 1),
-                    m(0, M(2), M(1), 1),
-                ]
-            }
-            Kernel::Lt
-            | Kernel::Le
-            | Kernel::Gt
-            | Kernel::Ge
-            | Kernel::Eq
-            | Kernel::Ne
-            | Kernel::Max { .. }
-            | Kernel::ArgMax { .. }
-            | Kernel::Select => {
-                // Listed per round by the runtime's comparison; summarised here.
-                vec![
-                    m(0, M(0), M(2), 1),
-                    m(0, M(1), M(0), 1),
-                    m(0, M(2), M(1), 1),
-                ]
-            }
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
     }
 }
+
+/// The messages of an op: a protocol's table (see [`Message`]), or why it cannot be listed (a
+/// tournament along an axis whose length is known only when the program runs).
+pub type MessageTable<'a> = &'a dyn Fn(&Program, &Node) -> Result<Vec<Message>, String>;
 
 // ---- Text form ---------------------------------------------------------------------------
 
@@ -534,7 +509,13 @@ impl Program {
         )
     }
 
-    fn write_block(&self, out: &mut String, body: &[Node], depth: usize, with_messages: bool) {
+    fn write_block(
+        &self,
+        out: &mut String,
+        body: &[Node],
+        depth: usize,
+        table: Option<MessageTable<'_>>,
+    ) {
         for node in body {
             let pad = "  ".repeat(depth);
             let id = node.id;
@@ -612,7 +593,7 @@ impl Program {
                         self.reg(*start),
                         self.reg(*end)
                     );
-                    self.write_block(out, body, depth + 1, with_messages);
+                    self.write_block(out, body, depth + 1, table);
                     let _ = writeln!(out, "{pad}      }}");
                 }
                 Op::While {
@@ -621,9 +602,9 @@ impl Program {
                     body,
                 } => {
                     let _ = writeln!(out, "{pad}{id:>4}: while {{");
-                    self.write_block(out, cond_body, depth + 1, with_messages);
+                    self.write_block(out, cond_body, depth + 1, table);
                     let _ = writeln!(out, "{pad}      }} {} {{", self.reg(*cond));
-                    self.write_block(out, body, depth + 1, with_messages);
+                    self.write_block(out, body, depth + 1, table);
                     let _ = writeln!(out, "{pad}      }}");
                 }
                 Op::If {
@@ -632,25 +613,70 @@ impl Program {
                     else_body,
                 } => {
                     let _ = writeln!(out, "{pad}{id:>4}: if {} {{", self.reg(*cond));
-                    self.write_block(out, then_body, depth + 1, with_messages);
+                    self.write_block(out, then_body, depth + 1, table);
                     let _ = writeln!(out, "{pad}      }} else {{");
-                    self.write_block(out, else_body, depth + 1, with_messages);
+                    self.write_block(out, else_body, depth + 1, table);
                     let _ = writeln!(out, "{pad}      }}");
                 }
             }
-            if with_messages {
-                for m in messages(&node.op) {
+            if let Some(table) = table {
+                self.write_messages(out, node, &pad, table);
+            }
+        }
+    }
+
+    /// Under an op, its messages: one line each, by round.
+    fn write_messages(&self, out: &mut String, node: &Node, pad: &str, table: MessageTable<'_>) {
+        let id = node.id;
+        match table(self, node) {
+            Err(why) => {
+                let _ = writeln!(out, "{pad}        messages: {why}");
+            }
+            Ok(messages) => {
+                let (dst, args): (Option<Reg>, &[Reg]) = match &node.op {
+                    Op::Compute { dst, args, .. } => (Some(*dst), args),
+                    Op::Share { dst, src, .. } | Op::Reveal { dst, src, .. } => {
+                        (Some(*dst), std::slice::from_ref(src))
+                    }
+                    _ => (None, &[]),
+                };
+                for m in messages {
+                    let size = match m.size {
+                        Size::Result(k) => self.elements_text(k, dst, "of the result"),
+                        Size::Arg(i, k) => {
+                            self.elements_text(k, args.get(i).copied(), &format!("of argument {i}"))
+                        }
+                        Size::Shape => "a shape".to_string(),
+                    };
                     let _ = writeln!(
                         out,
-                        "{pad}        send {} -> {}  key #{id}.n.{}  ({} ring element{} per result element)",
+                        "{pad}        round {}: {} -> {}  key #{id}.n.{}  {size}",
+                        m.round + 1,
                         self.role_name(&node.op, m.from),
                         self.role_name(&node.op, m.to),
                         m.step,
-                        m.elements,
-                        if m.elements == 1 { "" } else { "s" }
                     );
                 }
             }
+        }
+    }
+
+    /// "k ring elements per element of X (N in all)", with N when X's shape is known.
+    fn elements_text(&self, k: u64, reg: Option<Reg>, of: &str) -> String {
+        let per = format!("{k} word{} per element {of}", if k == 1 { "" } else { "s" });
+        let known: Option<u64> = reg.and_then(|r| {
+            self.regs[r as usize]
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Known(n) => Some(*n),
+                    Dim::Runtime => None,
+                })
+                .product()
+        });
+        match known {
+            Some(n) => format!("{per} ({} in all)", k * n),
+            None => per,
         }
     }
 
@@ -679,11 +705,23 @@ impl Program {
                 Op::Reveal { to, .. } => to.map_or("everyone".into(), |p| self.parties[p].clone()),
                 _ => "target".into(),
             },
+            Role::Outsiders => match op {
+                Op::Reveal {
+                    from: Placement::Party(_),
+                    ..
+                } => "every other party".into(),
+                _ => "each party outside".into(),
+            },
         }
     }
 
-    /// The program as text; with `with_messages`, each op's messages under its protocol.
-    pub fn to_text(&self, with_messages: bool) -> String {
+    /// The program as text.
+    pub fn to_text(&self) -> String {
+        self.to_text_with(None)
+    }
+
+    /// The program as text; with a protocol message table, each op's messages under it.
+    pub fn to_text_with(&self, table: Option<MessageTable<'_>>) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "parties {}", self.parties.join(", "));
         for s in &self.secrets {
@@ -694,22 +732,23 @@ impl Program {
                 .collect();
             let _ = writeln!(
                 out,
-                "secret {} = aby3({}) ring {} frac {}",
+                "secret {} = {}({}) ring {} frac {}",
                 s.name,
+                s.protocol.name(),
                 members.join(", "),
                 s.ring_bits,
                 s.frac_bits
             );
         }
         let _ = writeln!(out, "registers {}  ops {}", self.regs.len(), self.n_ops);
-        self.write_block(&mut out, &self.body, 0, with_messages);
+        self.write_block(&mut out, &self.body, 0, table);
         out
     }
 }
 
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_text(false))
+        f.write_str(&self.to_text())
     }
 }
 

@@ -2,20 +2,22 @@
 //!
 //! Each op runs with a message key made of its id and how many times this party ran it before;
 //! parties run shared ops in the same order (control flow is public, or local to one party), so
-//! their keys agree without any coordination. Plaintext kernels are in `plain`, protocol steps in
-//! `aby3`; this module only dispatches, moves values between registers, and does the I/O.
+//! their keys agree without any coordination. Plaintext kernels are in `plain`, protocol steps
+//! behind [`crate::protocol::Protocol`] (and the composites written once over it); this module
+//! knows no protocol: it only dispatches, moves values between registers, and does the I/O.
 
 use std::path::{Path, PathBuf};
 
 use ndarray::IxDyn;
 use tfe_ir::{Kernel, MsgKey, Node, Op, PartyId, Placement, Program, Reg, Scalar};
 
-use crate::aby3::{self, Aby3, Ctx, KeyStore};
 use crate::net::{NetStats, Payload, Transport};
-use crate::prg::SharedKey;
+use crate::protocol::{self, Ctx, KeyStore, Protocol, Shares, composite};
 use crate::ring::{self, RingTensor};
-use crate::value::{Rep, Value, scalar};
+use crate::value::{Value, scalar};
 use crate::{RunError, csvio, plain};
+
+pub use crate::protocol::agree_keys;
 
 /// What a party needs besides its program.
 #[derive(Debug, Clone)]
@@ -38,68 +40,6 @@ pub struct PartyReport {
     pub elapsed: std::time::Duration,
 }
 
-/// The op id of key agreement messages (no op of a program has it).
-const KEY_AGREEMENT: u32 = u32::MAX;
-
-/// Agrees on a fresh key with every set of two or three parties this party belongs to: the
-/// lowest-numbered member of each set draws it from the operating system and sends it to the
-/// others over the (authenticated, and with TLS encrypted) channels.
-pub fn agree_keys(
-    n_parties: usize,
-    me: PartyId,
-    net: &mut dyn Transport,
-    seed: Option<u64>,
-) -> Result<KeyStore, RunError> {
-    let mut sets: Vec<Vec<PartyId>> = Vec::new();
-    for a in 0..n_parties {
-        for b in a + 1..n_parties {
-            sets.push(vec![a, b]);
-            for c in b + 1..n_parties {
-                sets.push(vec![a, b, c]);
-            }
-        }
-    }
-    let mut store = KeyStore::default();
-    let mut pending = Vec::new();
-    for (i, set) in sets.iter().enumerate() {
-        if !set.contains(&me) {
-            continue;
-        }
-        let key = MsgKey {
-            op: KEY_AGREEMENT,
-            count: i as u64,
-            step: 0,
-        };
-        if set[0] == me {
-            let k = match seed {
-                Some(seed) => SharedKey::from_seed(seed, i as u64),
-                None => SharedKey::random().map_err(RunError::Io)?,
-            };
-            for other in &set[1..] {
-                net.send(*other, key, Payload::Key(k.0))
-                    .map_err(RunError::Net)?;
-            }
-            store.insert(set.clone(), k);
-        } else {
-            pending.push((set.clone(), key));
-        }
-    }
-    // The keys this party leads leave now: a leader of every set it is in never waits below.
-    net.flush().map_err(RunError::Net)?;
-    for (set, key) in pending {
-        match net.recv(set[0], key).map_err(RunError::Net)? {
-            Payload::Key(k) => store.insert(set, SharedKey(k)),
-            other => {
-                return Err(RunError::BadMessage {
-                    from: set[0],
-                    detail: format!("expected a key, got {other:?}"),
-                });
-            }
-        }
-    }
-    Ok(store)
-}
-
 /// Runs `program` (this party's projection) as party `me`. `print` lines go to `out`.
 pub fn run_party(
     program: &Program,
@@ -109,8 +49,14 @@ pub fn run_party(
     out: &mut dyn FnMut(&str),
 ) -> Result<PartyReport, RunError> {
     let start = std::time::Instant::now();
+    let protocols: Vec<Box<dyn Protocol>> = program
+        .secrets
+        .iter()
+        .map(protocol::for_secret)
+        .collect::<Result<_, _>>()?;
     let keys = agree_keys(program.parties.len(), me, net, config.seed)?;
     let mut exec = Exec {
+        protocols,
         program,
         me,
         regs: vec![None; program.regs.len()],
@@ -133,8 +79,26 @@ pub fn run_party(
     })
 }
 
+/// A protocol context built from the executor's fields (a macro, so that the borrow of the
+/// transport does not hold all of `self`).
+macro_rules! ctx {
+    ($exec:expr, $op:expr, $count:expr) => {
+        Ctx {
+            me: $exec.me,
+            session: $exec.session,
+            keys: &$exec.keys,
+            net: &mut *$exec.net,
+            op: $op,
+            count: $count,
+            step: 0,
+        }
+    };
+}
+
 struct Exec<'a> {
     program: &'a Program,
+    /// The protocol of each secret placement.
+    protocols: Vec<Box<dyn Protocol>>,
     me: PartyId,
     regs: Vec<Option<Value>>,
     counts: Vec<u64>,
@@ -163,14 +127,6 @@ impl Exec<'_> {
 
     fn set(&mut self, r: Reg, v: Value) {
         self.regs[r as usize] = Some(v);
-    }
-
-    fn aby3(&self, s: usize) -> Aby3 {
-        let info = &self.program.secrets[s];
-        Aby3 {
-            members: [info.parties[0], info.parties[1], info.parties[2]],
-            frac: info.frac_bits,
-        }
     }
 
     fn block(&mut self, nodes: &[Node]) -> Result<(), RunError> {
@@ -229,20 +185,29 @@ impl Exec<'_> {
             .map(|r| self.get(*r))
             .collect::<Result<_, _>>()?;
         let shape = match values.first() {
-            Some(Value::Rep(r)) if chain.shares => r.shape().to_vec(),
+            Some(Value::Shares(r)) if chain.shares => r.shape().to_vec(),
             Some(Value::F64(t)) if !chain.shares => t.shape().to_vec(),
             _ => return Ok(false),
         };
         let n: usize = shape.iter().product();
-        let mut components: Vec<Vec<&[u64]>> = vec![Vec::new(), Vec::new()];
+        // The inputs of each kernel run: one run per share component (none at a member that
+        // holds no component), or one on plaintext.
+        let runs = match values.first() {
+            Some(Value::Shares(r)) => r.parts().len(),
+            _ => 1,
+        };
+        let mut components: Vec<Vec<&[u64]>> = vec![Vec::new(); runs];
         for v in &values {
             match v {
-                Value::Rep(r) if chain.shares && r.shape() == shape.as_slice() => {
-                    let (Some(a), Some(b)) = (r.a.as_slice(), r.b.as_slice()) else {
-                        return Ok(false);
-                    };
-                    components[0].push(a);
-                    components[1].push(b);
+                Value::Shares(r)
+                    if chain.shares && r.shape() == shape.as_slice() && r.parts().len() == runs =>
+                {
+                    for (c, part) in r.parts().iter().enumerate() {
+                        let Some(words) = part.as_slice() else {
+                            return Ok(false);
+                        };
+                        components[c].push(words);
+                    }
                 }
                 Value::F64(t) if !chain.shares && t.shape() == shape.as_slice() => {
                     let Some(s) = t.as_slice() else {
@@ -253,9 +218,8 @@ impl Exec<'_> {
                 _ => return Ok(false),
             }
         }
-        let runs = if chain.shares { 2 } else { 1 };
         let mut results: Vec<Vec<Vec<u64>>> = Vec::new();
-        for inputs in components.iter().take(runs) {
+        for inputs in &components {
             let mut outs = vec![vec![0u64; n]; chain.outputs.len()];
             {
                 let mut refs: Vec<&mut [u64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
@@ -271,10 +235,15 @@ impl Exec<'_> {
         };
         for (k, reg) in chain.outputs.iter().enumerate() {
             let value = if chain.shares {
-                Value::Rep(Rep {
-                    a: tensor(std::mem::take(&mut results[0][k]))?,
-                    b: tensor(std::mem::take(&mut results[1][k]))?,
-                })
+                if runs == 0 {
+                    Value::Shares(Shares::shape_only(&shape))
+                } else {
+                    let parts: Vec<RingTensor> = results
+                        .iter_mut()
+                        .map(|r| tensor(std::mem::take(&mut r[k])))
+                        .collect::<Result<_, _>>()?;
+                    Value::Shares(Shares::new(parts)?)
+                }
             } else {
                 let words = std::mem::take(&mut results[0][k]);
                 let reals: Vec<f64> = words.into_iter().map(f64::from_bits).collect();
@@ -321,79 +290,54 @@ impl Exec<'_> {
                 unreachable!("comparison_batch picks comparisons")
             };
             s_placement = *s;
-            let aby = self.aby3(*s);
-            let vals: Vec<Value> = args
-                .iter()
-                .map(|a| self.get(*a).cloned())
-                .collect::<Result<_, _>>()?;
-            let as_rep = |v: &Value| -> Result<Rep, RunError> {
-                match v {
-                    Value::Rep(r) => Ok(r.clone()),
-                    other => aby3::from_public(&aby, self.me, &Self::encode(other, aby.frac)?),
-                }
-            };
-            let (x, y) = (as_rep(&vals[0])?, as_rep(&vals[1])?);
-            let (p, q) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
+            let p = &*self.protocols[*s];
+            let x = rep_of(p, self.me, self.get(args[0])?)?;
+            let y = rep_of(p, self.me, self.get(args[1])?)?;
+            let (a, b) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
                 (x, y)
             } else {
                 (y, x)
             };
-            differences.push(aby3::sub(&p, &q)?);
+            differences.push(a.sub(&b)?);
         }
         // One tensor of all differences, flattened.
-        let flat = |t: &RingTensor| t.iter().copied().collect::<Vec<u64>>();
-        let sizes: Vec<usize> = differences.iter().map(|d| d.a.len()).collect();
-        let total: usize = sizes.iter().sum();
-        let joined = Rep {
-            a: RingTensor::from_shape_vec(
-                IxDyn(&[total]),
-                differences.iter().flat_map(|d| flat(&d.a)).collect(),
-            )
-            .map_err(|e| RunError::Shape(e.to_string()))?,
-            b: RingTensor::from_shape_vec(
-                IxDyn(&[total]),
-                differences.iter().flat_map(|d| flat(&d.b)).collect(),
-            )
-            .map_err(|e| RunError::Shape(e.to_string()))?,
-        };
-        let aby = self.aby3(s_placement);
+        let flat: Vec<Shares> = differences
+            .iter()
+            .map(Shares::flatten)
+            .collect::<Result<_, _>>()?;
+        let joined = Shares::concat(&flat.iter().collect::<Vec<_>>(), 0)?;
         let lead = members[0].id;
         let count = self.counts[lead as usize];
-        let mut ctx = Ctx {
-            me: self.me,
-            session: self.session,
-            keys: &self.keys,
-            net: &mut *self.net,
-            op: lead,
-            count,
-            step: 0,
-        };
-        let signs = aby3::msb(&mut ctx, &aby, &joined)?;
+        let me = self.me;
+        let p = &*self.protocols[s_placement];
+        let mut ctx = ctx!(self, lead, count);
+        let signs = p.msb(&mut ctx, &joined);
+        p.end_op(&mut ctx)?;
+        let signs = signs?;
         let mut offset = 0;
-        for (node, (size, difference)) in members.iter().zip(sizes.iter().zip(&differences)) {
-            self.counts[node.id as usize] += 1;
-            self.ops_run += 1;
+        let mut results = Vec::new();
+        for (node, difference) in members.iter().zip(&differences) {
+            let size = difference.len();
             let Op::Compute { dst, kernel, .. } = &node.op else {
                 unreachable!("comparison_batch picks comparisons")
             };
-            let part = |t: &RingTensor| {
-                RingTensor::from_shape_vec(
-                    IxDyn(difference.shape()),
-                    t.as_slice().expect("contiguous")[offset..offset + size].to_vec(),
-                )
-                .map_err(|e| RunError::Shape(e.to_string()))
-            };
-            let m = Rep {
-                a: part(&signs.a)?,
-                b: part(&signs.b)?,
-            };
+            let shape = difference.shape().to_vec();
+            let part = signs.slice_axis(0, offset, offset + size).map_with(
+                |t| crate::value::reshape(t, &shape),
+                |t| crate::value::reshape(t, &shape),
+            )?;
             offset += size;
             let bit = if matches!(kernel, Kernel::Le | Kernel::Ge) {
-                aby3::not_bit(&aby, self.me, &m)?
+                composite::not_bit(p, me, &part)?
             } else {
-                m
+                part
             };
-            self.set(*dst, Value::Rep(bit));
+            results.push((node.id, *dst, bit));
+        }
+        for (id, dst, bit) in results {
+            self.counts[id as usize] += 1;
+            self.ops_run += 1;
+            self.set(dst, Value::Shares(bit));
         }
         Ok(last + 1)
     }
@@ -488,12 +432,7 @@ impl Exec<'_> {
     /// A public or a party's plaintext value as ring elements: fixed-point with `frac` bits for
     /// reals, as is for integers, 0/1 for booleans.
     fn encode(value: &Value, frac: u32) -> Result<RingTensor, RunError> {
-        Ok(match value {
-            Value::F64(t) => ring::encode_fixed(t, frac),
-            Value::I64(t) => ring::encode_int(t),
-            Value::Bool(t) => t.mapv(u64::from),
-            Value::Rep(_) => return Err(RunError::Internal("encoding shares as plaintext".into())),
-        })
+        encode(value, frac)
     }
 
     fn decode(t: &RingTensor, scalar: Scalar, frac: u32) -> Value {
@@ -513,8 +452,8 @@ impl Exec<'_> {
         op: u32,
         count: u64,
     ) -> Result<(), RunError> {
-        let aby = self.aby3(to);
-        let frac = aby.frac;
+        let p = &*self.protocols[to];
+        let frac = p.frac();
         let info = &self.program.regs[dst as usize];
         let known: Option<Vec<usize>> = info
             .shape
@@ -527,8 +466,8 @@ impl Exec<'_> {
         match from {
             Placement::Public => {
                 let v = Self::encode(self.get(src)?, frac)?;
-                let rep = aby3::from_public(&aby, self.me, &v)?;
-                self.set(dst, Value::Rep(rep));
+                let shares = p.from_public(self.me, &v)?;
+                self.set(dst, Value::Shares(shares));
             }
             Placement::Party(owner) => {
                 let mine = if self.me == owner {
@@ -536,19 +475,13 @@ impl Exec<'_> {
                 } else {
                     None
                 };
-                let mut ctx = Ctx {
-                    me: self.me,
-                    session: self.session,
-                    keys: &self.keys,
-                    net: &mut *self.net,
-                    op,
-                    count,
-                    step: 0,
-                };
-                if let Some(rep) =
-                    aby3::share(&mut ctx, &aby, owner, mine.as_ref(), known.as_deref())?
-                {
-                    self.set(dst, Value::Rep(rep));
+                let mut ctx = ctx!(self, op, count);
+                let shares = p.share(&mut ctx, owner, mine.as_ref(), known.as_deref())?;
+                if p.role_of(self.me).is_some() {
+                    p.end_op(&mut ctx)?;
+                }
+                if let Some(shares) = shares {
+                    self.set(dst, Value::Shares(shares));
                 }
             }
             Placement::Secret(_) => {
@@ -577,32 +510,30 @@ impl Exec<'_> {
         let key = MsgKey { op, count, step: 0 };
         match from {
             Placement::Secret(s) => {
-                let aby = self.aby3(s);
-                let member = aby.role_of(self.me).is_some();
-                let rep = if member {
-                    match self.get(src)? {
-                        Value::Rep(r) => Some(r.clone()),
-                        other => {
+                let p = &*self.protocols[s];
+                let member = p.role_of(self.me).is_some();
+                let shares = if member {
+                    match self.regs[src as usize].as_ref() {
+                        Some(Value::Shares(r)) => Some(r),
+                        Some(other) => {
                             return Err(RunError::Internal(format!(
                                 "revealing {} as shares",
                                 other.kind()
                             )));
                         }
+                        None => return Err(self.unset(src)),
                     }
                 } else {
                     None
                 };
-                let mut ctx = Ctx {
-                    me: self.me,
-                    session: self.session,
-                    keys: &self.keys,
-                    net: &mut *self.net,
-                    op,
-                    count,
-                    step: 0,
-                };
-                if let Some(t) = aby3::reveal(&mut ctx, &aby, rep.as_ref(), &targets)? {
-                    self.set(dst, Self::decode(&t, scalar, aby.frac));
+                let mut ctx = ctx!(self, op, count);
+                let value = p.reveal(&mut ctx, shares, &targets)?;
+                if member {
+                    p.end_op(&mut ctx)?;
+                }
+                if let Some(v) = value {
+                    let v = Self::decode(&v, scalar, p.frac());
+                    self.set(dst, v);
                 }
             }
             Placement::Party(q) => {
@@ -631,6 +562,15 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// The error for reading register `r` before it is set (a bug).
+    fn unset(&self, r: Reg) -> RunError {
+        let info = &self.program.regs[r as usize];
+        RunError::Internal(format!(
+            "register %{r} (`{}`) is not set at party {}",
+            info.name, self.program.parties[self.me]
+        ))
+    }
+
     fn secret(
         &mut self,
         s: usize,
@@ -640,8 +580,6 @@ impl Exec<'_> {
         op: u32,
         count: u64,
     ) -> Result<Value, RunError> {
-        let aby = self.aby3(s);
-        let frac = aby.frac;
         let me = self.me;
         // The arguments by reference (borrowing the registers only, so that the context below
         // can borrow the transport): copying a share tensor per use was a fifth of a training
@@ -655,215 +593,190 @@ impl Exec<'_> {
         if matches!(kernel, Kernel::Rows | Kernel::Shape) {
             return plain::compute(kernel, &vals, self.program.regs[dst as usize].scalar);
         }
-        let as_rep = |v: &Value| -> Result<Rep, RunError> {
-            match v {
-                Value::Rep(r) => Ok(r.clone()),
-                other => aby3::from_public(&aby, me, &Self::encode(other, frac)?),
-            }
-        };
-        let mut ctx = Ctx {
-            me,
-            session: self.session,
-            keys: &self.keys,
-            net: &mut *self.net,
-            op,
-            count,
-            step: 0,
-        };
-        let rep = match kernel {
-            Kernel::Copy
-            | Kernel::Transpose
-            | Kernel::Im2Col(_)
-            | Kernel::Col2Im(_)
-            | Kernel::Reshape
-            | Kernel::Index { .. }
-            | Kernel::Sum { .. } => {
-                let first = match vals[0] {
-                    Value::Rep(_) => None,
-                    other => Some(Value::Rep(as_rep(other)?)),
-                };
-                let mut refs = vals.clone();
-                if let Some(first) = &first {
-                    refs[0] = first;
-                }
-                return plain::shape_op(kernel, &refs);
-            }
-            Kernel::Concat { .. } => {
-                let parts: Vec<Value> = vals
-                    .iter()
-                    .map(|v| as_rep(v).map(Value::Rep))
-                    .collect::<Result<_, _>>()?;
-                let refs: Vec<&Value> = parts.iter().collect();
-                return plain::shape_op(kernel, &refs);
-            }
-            Kernel::Max { axis } | Kernel::ArgMax { axis } => {
-                // Over all elements: the reduction along the one axis of the flattened tensor.
-                let x = rep_of(&aby, me, frac, vals[0])?;
-                let (x, axis) = match axis {
-                    Some(k) => (x, *k),
-                    None => (std::borrow::Cow::Owned(flatten(&x)?), 0),
-                };
-                if matches!(kernel, Kernel::Max { .. }) {
-                    aby3::max_axis(&mut ctx, &aby, &x, axis)?
-                } else {
-                    aby3::argmax_axis(&mut ctx, &aby, &x, axis)?
-                }
-            }
-            Kernel::Log2Lookup { from, table } => {
-                // The entry at the highest bit (bit e + frac for 2^e), encoded: exact, no
-                // truncation.
-                let table: Vec<u64> = table
-                    .iter()
-                    .map(|v| ring::encode_fixed(&ndarray::arr0(*v).into_dyn(), frac)[[]])
-                    .collect();
-                let lo = from + i64::from(frac);
-                aby3::highest_bit_lookup(
-                    &mut ctx,
-                    &aby,
-                    &*rep_of(&aby, me, frac, vals[0])?,
-                    lo,
-                    &table,
-                )?
-            }
-            Kernel::Neg => aby3::neg(&*rep_of(&aby, me, frac, vals[0])?),
-            Kernel::Add => aby3::add(
-                &*rep_of(&aby, me, frac, vals[0])?,
-                &*rep_of(&aby, me, frac, vals[1])?,
-            )?,
-            Kernel::Sub => aby3::sub(
-                &*rep_of(&aby, me, frac, vals[0])?,
-                &*rep_of(&aby, me, frac, vals[1])?,
-            )?,
-            Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
-                let matrix = matches!(kernel, Kernel::MatMul { .. });
-                match (&vals[0], &vals[1]) {
-                    (Value::Rep(x), Value::Rep(y)) => {
-                        if matrix {
-                            aby3::matmul(&mut ctx, &aby, x, y, *trunc)?
-                        } else {
-                            aby3::mul(&mut ctx, &aby, x, y, *trunc)?
-                        }
-                    }
-                    (x, c) | (c, x) if matches!(x, Value::Rep(_)) => {
-                        let Value::Rep(x) = x else {
-                            unreachable!("matched")
-                        };
-                        let c = Self::encode(c, frac)?;
-                        let product = if !matrix {
-                            aby3::mul_public(x, &c)?
-                        } else if matches!(vals[0], Value::Rep(_)) {
-                            aby3::matmul_public_right(x, &c)?
-                        } else {
-                            aby3::matmul_public_left(&c, x)?
-                        };
-                        if *trunc > 0 {
-                            aby3::trunc(&mut ctx, &aby, &product, *trunc)?
-                        } else {
-                            product
-                        }
-                    }
-                    _ => {
-                        return Err(RunError::Internal(
-                            "a product of two public values at a secret placement".into(),
-                        ));
-                    }
-                }
-            }
-            Kernel::Lt | Kernel::Gt | Kernel::Le | Kernel::Ge => {
-                let (x, y) = (
-                    rep_of(&aby, me, frac, vals[0])?,
-                    rep_of(&aby, me, frac, vals[1])?,
-                );
-                let (p, q) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
-                    (x, y)
-                } else {
-                    (y, x)
-                };
-                let m = aby3::msb(&mut ctx, &aby, &aby3::sub(&p, &q)?)?;
-                if matches!(kernel, Kernel::Le | Kernel::Ge) {
-                    aby3::not_bit(&aby, me, &m)?
-                } else {
-                    m
-                }
-            }
-            Kernel::Eq | Kernel::Ne => {
-                let (x, y) = (
-                    rep_of(&aby, me, frac, vals[0])?,
-                    rep_of(&aby, me, frac, vals[1])?,
-                );
-                let lt = aby3::msb(&mut ctx, &aby, &aby3::sub(&x, &y)?)?;
-                let gt = aby3::msb(&mut ctx, &aby, &aby3::sub(&y, &x)?)?;
-                let eq = aby3::mul(
-                    &mut ctx,
-                    &aby,
-                    &aby3::not_bit(&aby, me, &lt)?,
-                    &aby3::not_bit(&aby, me, &gt)?,
-                    0,
-                )?;
-                if matches!(kernel, Kernel::Ne) {
-                    aby3::not_bit(&aby, me, &eq)?
-                } else {
-                    eq
-                }
-            }
-            Kernel::And => aby3::mul(
-                &mut ctx,
-                &aby,
-                &*rep_of(&aby, me, frac, vals[0])?,
-                &*rep_of(&aby, me, frac, vals[1])?,
-                0,
-            )?,
-            Kernel::Or => {
-                let (a, b) = (
-                    rep_of(&aby, me, frac, vals[0])?,
-                    rep_of(&aby, me, frac, vals[1])?,
-                );
-                let ab = aby3::mul(&mut ctx, &aby, &a, &b, 0)?;
-                aby3::sub(&aby3::add(&a, &b)?, &ab)?
-            }
-            Kernel::Not => aby3::not_bit(&aby, me, &*rep_of(&aby, me, frac, vals[0])?)?,
-            Kernel::Select => {
-                let (c, a, b) = (
-                    &vals[0],
-                    rep_of(&aby, me, frac, vals[1])?,
-                    rep_of(&aby, me, frac, vals[2])?,
-                );
-                let d = aby3::sub(&a, &b)?;
-                let t = match c {
-                    Value::Rep(c) => aby3::mul(&mut ctx, &aby, c, &d, 0)?,
-                    public => aby3::mul_public(&d, &Self::encode(public, 0)?)?,
-                };
-                aby3::add(&b, &t)?
-            }
-            Kernel::Convert { to: Scalar::Fixed } => {
-                let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
-                aby3::mul_public(&*rep_of(&aby, me, frac, vals[0])?, &scale)?
-            }
-            other => {
-                return Err(RunError::Internal(format!(
-                    "`{}` at a secret placement",
-                    other.name()
-                )));
-            }
-        };
-        Ok(Value::Rep(rep))
+        let p = &*self.protocols[s];
+        let mut ctx = ctx!(self, op, count);
+        let result = secret_kernel(p, &mut ctx, kernel, &vals);
+        p.end_op(&mut ctx)?;
+        Ok(Value::Shares(result?))
     }
+}
+
+/// A kernel at a secret placement, on this party's shares (public arguments are encoded and
+/// shared trivially where the kernel needs shares).
+fn secret_kernel(
+    p: &dyn Protocol,
+    ctx: &mut Ctx<'_>,
+    kernel: &Kernel,
+    vals: &[&Value],
+) -> Result<Shares, RunError> {
+    let me = ctx.me;
+    let frac = p.frac();
+    let arg = |i: usize| rep_of(p, me, vals[i]);
+    Ok(match kernel {
+        Kernel::Copy
+        | Kernel::Transpose
+        | Kernel::Im2Col(_)
+        | Kernel::Col2Im(_)
+        | Kernel::Reshape
+        | Kernel::Index { .. }
+        | Kernel::Sum { .. } => {
+            let first = match vals[0] {
+                Value::Shares(_) => None,
+                other => Some(Value::Shares(rep_of(p, me, other)?.into_owned())),
+            };
+            let mut refs = vals.to_vec();
+            if let Some(first) = &first {
+                refs[0] = first;
+            }
+            return shares_of(plain::shape_op(kernel, &refs)?);
+        }
+        Kernel::Concat { .. } => {
+            let parts: Vec<Value> = vals
+                .iter()
+                .map(|v| rep_of(p, me, v).map(|r| Value::Shares(r.into_owned())))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&Value> = parts.iter().collect();
+            return shares_of(plain::shape_op(kernel, &refs)?);
+        }
+        Kernel::Max { axis } | Kernel::ArgMax { axis } => {
+            // Over all elements: the reduction along the one axis of the flattened tensor.
+            let x = arg(0)?;
+            let (x, axis) = match axis {
+                Some(k) => (x, *k),
+                None => (std::borrow::Cow::Owned(x.flatten()?), 0),
+            };
+            if matches!(kernel, Kernel::Max { .. }) {
+                composite::max_axis(p, ctx, &x, axis)?
+            } else {
+                composite::argmax_axis(p, ctx, &x, axis)?
+            }
+        }
+        Kernel::Log2Lookup { from, table } => {
+            // The entry at the highest bit (bit e + frac for 2^e), encoded: exact, no
+            // truncation.
+            let table: Vec<u64> = table
+                .iter()
+                .map(|v| ring::encode_fixed(&ndarray::arr0(*v).into_dyn(), frac)[[]])
+                .collect();
+            let lo = from + i64::from(frac);
+            composite::highest_bit_lookup(p, ctx, &*arg(0)?, lo, &table)?
+        }
+        Kernel::Neg => arg(0)?.neg(),
+        Kernel::Add => arg(0)?.add(&*arg(1)?)?,
+        Kernel::Sub => arg(0)?.sub(&*arg(1)?)?,
+        Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
+            let matrix = matches!(kernel, Kernel::MatMul { .. });
+            match (vals[0], vals[1]) {
+                (Value::Shares(x), Value::Shares(y)) => {
+                    if matrix {
+                        p.matmul(ctx, x, y, *trunc)?
+                    } else {
+                        p.mul(ctx, x, y, *trunc)?
+                    }
+                }
+                (x, c) | (c, x) if matches!(x, Value::Shares(_)) => {
+                    let Value::Shares(x) = x else {
+                        unreachable!("matched")
+                    };
+                    let c = encode(c, frac)?;
+                    let product = if !matrix {
+                        x.mul_public(&c)?
+                    } else if matches!(vals[0], Value::Shares(_)) {
+                        x.matmul_public_right(&c)?
+                    } else {
+                        x.matmul_public_left(&c)?
+                    };
+                    if *trunc > 0 {
+                        p.trunc(ctx, &product, *trunc)?
+                    } else {
+                        product
+                    }
+                }
+                _ => {
+                    return Err(RunError::Internal(
+                        "a product of two public values at a secret placement".into(),
+                    ));
+                }
+            }
+        }
+        Kernel::Lt | Kernel::Gt | Kernel::Le | Kernel::Ge => {
+            let (x, y) = (arg(0)?, arg(1)?);
+            match kernel {
+                Kernel::Lt => composite::less(p, ctx, &x, &y, true)?,
+                Kernel::Gt => composite::less(p, ctx, &y, &x, true)?,
+                Kernel::Le => composite::less(p, ctx, &x, &y, false)?,
+                _ => composite::less(p, ctx, &y, &x, false)?,
+            }
+        }
+        Kernel::Eq | Kernel::Ne => {
+            let eq = composite::equal(p, ctx, &*arg(0)?, &*arg(1)?)?;
+            if matches!(kernel, Kernel::Ne) {
+                composite::not_bit(p, me, &eq)?
+            } else {
+                eq
+            }
+        }
+        Kernel::And => p.mul(ctx, &*arg(0)?, &*arg(1)?, 0)?,
+        Kernel::Or => composite::or(p, ctx, &*arg(0)?, &*arg(1)?)?,
+        Kernel::Not => composite::not_bit(p, me, &*arg(0)?)?,
+        Kernel::Select => {
+            let (a, b) = (arg(1)?, arg(2)?);
+            match vals[0] {
+                Value::Shares(c) => composite::select(p, ctx, c, &a, &b)?,
+                public => {
+                    let d = a.sub(&b)?;
+                    b.add(&d.mul_public(&encode(public, 0)?)?)?
+                }
+            }
+        }
+        Kernel::Convert { to: Scalar::Fixed } => {
+            let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
+            arg(0)?.mul_public(&scale)?
+        }
+        other => {
+            return Err(RunError::Internal(format!(
+                "`{}` at a secret placement",
+                other.name()
+            )));
+        }
+    })
+}
+
+/// The shares a shape operation returned.
+fn shares_of(v: Value) -> Result<Shares, RunError> {
+    match v {
+        Value::Shares(s) => Ok(s),
+        other => Err(RunError::Internal(format!(
+            "a shape operation on shares gave {}",
+            other.kind()
+        ))),
+    }
+}
+
+/// A public or a party's plaintext value as ring elements: fixed-point with `frac` bits for
+/// reals, as is for integers, 0/1 for booleans.
+fn encode(value: &Value, frac: u32) -> Result<RingTensor, RunError> {
+    Ok(match value {
+        Value::F64(t) => ring::encode_fixed(t, frac),
+        Value::I64(t) => ring::encode_int(t),
+        Value::Bool(t) => t.mapv(u64::from),
+        Value::Shares(_) => {
+            return Err(RunError::Internal("encoding shares as plaintext".into()));
+        }
+    })
 }
 
 /// A share argument as it is, a public one encoded as shares.
 fn rep_of<'v>(
-    aby: &Aby3,
+    p: &dyn Protocol,
     me: PartyId,
-    frac: u32,
     v: &'v Value,
-) -> Result<std::borrow::Cow<'v, Rep>, RunError> {
+) -> Result<std::borrow::Cow<'v, Shares>, RunError> {
     match v {
-        Value::Rep(r) => Ok(std::borrow::Cow::Borrowed(r)),
-        other => Ok(std::borrow::Cow::Owned(aby3::from_public(
-            aby,
-            me,
-            &Exec::encode(other, frac)?,
-        )?)),
+        Value::Shares(r) => Ok(std::borrow::Cow::Borrowed(r)),
+        other => Ok(std::borrow::Cow::Owned(
+            p.from_public(me, &encode(other, p.frac())?)?,
+        )),
     }
 }
 
@@ -975,26 +888,14 @@ fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
     (!batch.is_empty()).then_some(batch)
 }
 
-/// Shares of a tensor as one axis of all its elements.
-fn flatten(x: &Rep) -> Result<Rep, RunError> {
-    let n = x.a.len();
-    let flat = |t: &RingTensor| {
-        t.to_shape(IxDyn(&[n]))
-            .map(|v| v.to_owned())
-            .map_err(|e| RunError::Shape(e.to_string()))
-    };
-    Ok(Rep {
-        a: flat(&x.a)?,
-        b: flat(&x.b)?,
-    })
-}
-
 fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
     Ok(match v {
         Value::F64(t) => Payload::F64(t.clone()),
         Value::I64(t) => Payload::I64(t.clone()),
         Value::Bool(t) => Payload::Bool(t.clone()),
-        Value::Rep(_) => return Err(RunError::Internal("sending shares as plaintext".into())),
+        Value::Shares(_) => {
+            return Err(RunError::Internal("sending shares as plaintext".into()));
+        }
     })
 }
 

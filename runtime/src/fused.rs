@@ -1,15 +1,16 @@
-//! The protocols' local chains as fused kernels (tfe-jit): one pass over memory where op-by-op
-//! ndarray code makes one per operation (and allocates one array per operation).
+//! How fused kernels (tfe-jit) run in this process: compiled (the default) or interpreted
+//! (`--no-jit`, [`set_jit`]), or not at all (benchmarks, [`set_unfused`]). The protocols' local
+//! chains (e.g. `protocol::aby3`'s product and AND kernels) and the program's chains
+//! (`crate::fuse`) run through here: one pass over memory where op-by-op ndarray code makes one
+//! per operation (and allocates one array per operation).
 //!
-//! Each function returns `None` when its inputs are not equally shaped contiguous arrays (a
-//! broadcast, a view); the caller then runs its op-by-op code, which gives the same words.
-//! `--no-jit` ([`set_jit`]) runs the same kernels through the interpreter instead.
+//! [`run`] returns `None` when its inputs are not equally shaped contiguous arrays (a broadcast,
+//! a view); the caller then runs its op-by-op code, which gives the same words.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::IxDyn;
-use tfe_jit::{Inst, Kernel, Mode, Ty, kernels};
+use tfe_jit::{Kernel, Mode, kernels};
 
 use crate::ring::RingTensor;
 
@@ -41,7 +42,7 @@ fn mode() -> Mode {
 }
 
 /// Runs `kernel` (one output) on `inputs` if they are all contiguous arrays of one shape.
-fn run(kernel: &Kernel, inputs: &[&RingTensor]) -> Option<RingTensor> {
+pub(crate) fn run(kernel: &Kernel, inputs: &[&RingTensor]) -> Option<RingTensor> {
     if UNFUSED.load(Ordering::SeqCst) {
         return None;
     }
@@ -55,69 +56,4 @@ fn run(kernel: &Kernel, inputs: &[&RingTensor]) -> Option<RingTensor> {
         .run(mode(), kernel, &slices, &mut [&mut out])
         .ok()?;
     RingTensor::from_shape_vec(IxDyn(shape), out).ok()
-}
-
-/// The local part of a replicated product plus its zero-share:
-/// `x_a (y_a + y_b) + x_b y_a + alpha`.
-pub fn product_local(
-    xa: &RingTensor,
-    xb: &RingTensor,
-    ya: &RingTensor,
-    yb: &RingTensor,
-    alpha: &RingTensor,
-) -> Option<RingTensor> {
-    static KERNEL: OnceLock<Kernel> = OnceLock::new();
-    let kernel = KERNEL.get_or_init(|| Kernel {
-        inputs: vec![Ty::U64; 5],
-        body: vec![
-            Inst::Input(0),
-            Inst::Input(1),
-            Inst::Input(2),
-            Inst::Input(3),
-            Inst::Input(4),
-            Inst::Add(2, 3),
-            Inst::Mul(0, 5),
-            Inst::Mul(1, 2),
-            Inst::Add(6, 7),
-            Inst::Add(8, 4),
-        ],
-        outputs: vec![9],
-    });
-    run(kernel, &[xa, xb, ya, yb, alpha])
-}
-
-/// The local part of a boolean AND of bit-sliced words, with `y` shifted left by `shift` and a
-/// zero-share `beta`: `(x_a & (y_a' ^ y_b')) ^ (x_b & y_a') ^ beta`.
-pub fn and_local(
-    xa: &RingTensor,
-    xb: &RingTensor,
-    ya: &RingTensor,
-    yb: &RingTensor,
-    beta: &RingTensor,
-    shift: u32,
-) -> Option<RingTensor> {
-    static KERNELS: OnceLock<Vec<Kernel>> = OnceLock::new();
-    let kernels = KERNELS.get_or_init(|| {
-        (0..64u8)
-            .map(|s| Kernel {
-                inputs: vec![Ty::U64; 5],
-                body: vec![
-                    Inst::Input(0),
-                    Inst::Input(1),
-                    Inst::Input(2),
-                    Inst::Input(3),
-                    Inst::Input(4),
-                    Inst::Shl(2, s),
-                    Inst::Shl(3, s),
-                    Inst::Xor(5, 6),
-                    Inst::And(0, 7),
-                    Inst::And(1, 5),
-                    Inst::Xor(8, 9),
-                    Inst::Xor(10, 4),
-                ],
-                outputs: vec![11],
-            })
-            .collect()
-    });
-    run(kernels.get(shift as usize)?, &[xa, xb, ya, yb, beta])
 }

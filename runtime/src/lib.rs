@@ -2,20 +2,20 @@
 //!
 //! ```text
 //! ir::Program (one party's projection)
-//!   -[exec]-> for each op: plaintext kernels (plain) | the protocol's step on shares (aby3)
+//!   -[exec]-> for each op: plaintext kernels (plain) | the protocol's step on shares (protocol)
 //!             | messages through a Transport (net) | files (csvio)
 //! ```
 //!
 //! The runtime knows nothing of syntax: its input is the protocol IR (`tfe-ir`). Randomness is
 //! from AES-CTR streams keyed per session (prg); ring tensors and their kernels are in ring.
 
-pub mod aby3;
 pub mod emulate;
 pub mod fuse;
 pub mod fused;
 mod liveness;
 pub mod net;
 pub mod prg;
+pub mod protocol;
 pub mod ring;
 
 use tfe_ir::PartyId;
@@ -33,6 +33,13 @@ pub enum RunError {
     Io(String),
     /// A bug: a state the compiler's guarantees rule out.
     Internal(String),
+}
+
+/// A shape error from the shape functions, which report in words.
+impl From<String> for RunError {
+    fn from(message: String) -> RunError {
+        RunError::Shape(message)
+    }
 }
 
 impl RunError {

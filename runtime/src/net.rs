@@ -31,6 +31,18 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// What it is, in a few words (an error message's part; never the data).
+    pub fn describe(&self) -> String {
+        match self {
+            Payload::Ring(t) => format!("ring elements of shape {:?}", t.shape()),
+            Payload::F64(t) => format!("reals of shape {:?}", t.shape()),
+            Payload::I64(t) => format!("integers of shape {:?}", t.shape()),
+            Payload::Bool(t) => format!("booleans of shape {:?}", t.shape()),
+            Payload::Key(_) => "a key".to_string(),
+            Payload::Shape(s) => format!("a shape of rank {}", s.len()),
+        }
+    }
+
     /// Bytes of the payload on a wire: the elements, plus 8 per dimension of its shape.
     pub fn wire_bytes(&self) -> u64 {
         let (n, width, rank) = match self {

@@ -116,13 +116,10 @@ macro_rules! on_any {
             Value::F64($t) => Value::F64($body),
             Value::I64($t) => Value::I64($body),
             Value::Bool($t) => Value::Bool($body),
-            Value::Rep(r) => {
-                let $t = &r.a;
-                let a = $body;
-                let $t = &r.b;
-                let b = $body;
-                Value::Rep(crate::value::Rep { a, b })
-            }
+            Value::Shares(r) => Value::Shares(r.map_with(
+                |$t| -> Result<_, RunError> { Ok($body) },
+                |$t| -> Result<_, RunError> { Ok($body) },
+            )?),
         }
     };
 }
@@ -137,10 +134,10 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
         Kernel::Col2Im(g) => match x {
             Value::F64(t) => Value::F64(value::col2im(t, g, |a, b| a + b).map_err(shape_err)?),
             Value::I64(t) => Value::I64(value::col2im(t, g, i64::wrapping_add).map_err(shape_err)?),
-            Value::Rep(r) => Value::Rep(crate::value::Rep {
-                a: value::col2im(&r.a, g, u64::wrapping_add).map_err(shape_err)?,
-                b: value::col2im(&r.b, g, u64::wrapping_add).map_err(shape_err)?,
-            }),
+            Value::Shares(r) => Value::Shares(r.map_with(
+                |t| value::col2im(t, g, u64::wrapping_add),
+                |t| value::col2im(t, g, |_, _| ()),
+            )?),
             Value::Bool(_) => return Err(RunError::Internal("`col2im` of `bool` values".into())),
         },
         Kernel::Reshape => {
@@ -179,14 +176,15 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
                 )
                 .map_err(shape_err)?,
             ),
-            Value::Rep(_) => {
-                let reps = collect(args, |v| if let Value::Rep(r) = v { Some(r) } else { None })?;
-                let a: Vec<&ArrayD<u64>> = reps.iter().map(|r| &r.a).collect();
-                let b: Vec<&ArrayD<u64>> = reps.iter().map(|r| &r.b).collect();
-                Value::Rep(crate::value::Rep {
-                    a: value::concat(&a, *axis).map_err(shape_err)?,
-                    b: value::concat(&b, *axis).map_err(shape_err)?,
-                })
+            Value::Shares(_) => {
+                let parts = collect(args, |v| {
+                    if let Value::Shares(r) = v {
+                        Some(r)
+                    } else {
+                        None
+                    }
+                })?;
+                Value::Shares(crate::value::Shares::concat(&parts, *axis)?)
             }
         },
         Kernel::Sum { axis } => match x {
@@ -194,10 +192,10 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
             Value::I64(t) => {
                 Value::I64(value::sum(t, *axis, i64::wrapping_add).map_err(shape_err)?)
             }
-            Value::Rep(r) => Value::Rep(crate::value::Rep {
-                a: value::sum(&r.a, *axis, u64::wrapping_add).map_err(shape_err)?,
-                b: value::sum(&r.b, *axis, u64::wrapping_add).map_err(shape_err)?,
-            }),
+            Value::Shares(r) => Value::Shares(r.map_with(
+                |t| value::sum(t, *axis, u64::wrapping_add),
+                |t| value::sum(t, *axis, |_, _| ()),
+            )?),
             Value::Bool(_) => return Err(RunError::Internal("sum of bools".into())),
         },
         Kernel::ArgMax { axis } => {

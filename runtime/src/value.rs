@@ -3,31 +3,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
-use crate::ring::RingTensor;
-
-/// A replicated share of a value at a secret placement: the party in role `i` holds components
-/// `i` and `i + 1` (mod 3) of `x = x_0 + x_1 + x_2` (or of `x_0 ^ x_1 ^ x_2` for boolean shares).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rep {
-    pub a: RingTensor,
-    pub b: RingTensor,
-}
-
-impl Rep {
-    pub fn shape(&self) -> &[usize] {
-        self.a.shape()
-    }
-
-    pub fn map(
-        &self,
-        f: impl Fn(&RingTensor) -> Result<RingTensor, String>,
-    ) -> Result<Rep, String> {
-        Ok(Rep {
-            a: f(&self.a)?,
-            b: f(&self.b)?,
-        })
-    }
-}
+pub use crate::protocol::Shares;
 
 /// A register's value at one party.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +13,7 @@ pub enum Value {
     I64(ArrayD<i64>),
     Bool(ArrayD<bool>),
     /// This party's shares of a secret value.
-    Rep(Rep),
+    Shares(Shares),
 }
 
 impl Value {
@@ -46,7 +22,7 @@ impl Value {
             Value::F64(t) => t.shape(),
             Value::I64(t) => t.shape(),
             Value::Bool(t) => t.shape(),
-            Value::Rep(r) => r.shape(),
+            Value::Shares(r) => r.shape(),
         }
     }
 
@@ -55,7 +31,7 @@ impl Value {
             Value::F64(_) => "f64",
             Value::I64(_) => "i64",
             Value::Bool(_) => "bool",
-            Value::Rep(_) => "shares",
+            Value::Shares(_) => "shares",
         }
     }
 

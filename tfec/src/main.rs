@@ -224,13 +224,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 report(&file, &src, &d, render);
                 Failure::Program
             })?;
+            // Each op's messages, as its placement's protocol sends them.
+            let table: tfe_ir::MessageTable<'_> = &tfe_runtime::protocol::messages;
             match (stage, view) {
                 (Stage::Ast(program), _) => {
                     print!("{}", tfe_grammar::dump::program(&program, &src))
                 }
                 (Stage::Hir(program), _) => print!("{}", tfe_compiler::hir_dump::program(&program)),
-                (Stage::Ir(ir), View::Plain) => print!("{}", ir.to_text(false)),
-                (Stage::Ir(ir), View::Messages) => print!("{}", ir.to_text(true)),
+                (Stage::Ir(ir), View::Plain) => print!("{}", ir.to_text()),
+                (Stage::Ir(ir), View::Messages) => print!("{}", ir.to_text_with(Some(table))),
                 (Stage::Ir(ir), View::Party(name)) => {
                     let Some(party) = ir.parties.iter().position(|p| *p == name) else {
                         return Err(Failure::Usage(format!(
@@ -238,7 +240,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             ir.parties.join(", ")
                         )));
                     };
-                    print!("{}", tfe_ir::project(&ir, party).to_text(true));
+                    print!(
+                        "{}",
+                        tfe_ir::project(&ir, party).to_text_with(Some(table))
+                    );
                 }
             }
             Ok(())

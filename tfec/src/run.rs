@@ -132,7 +132,7 @@ fn embedded(args: &RunArgs, ir: &tfe_ir::Program) -> Result<(), Failure> {
 /// different programs, or different versions of tfec, refuse each other; not a defence against
 /// a malicious peer, whom TLS keeps out).
 fn fingerprint(ir: &tfe_ir::Program) -> Vec<u8> {
-    let text = format!("tfec {}\n{}", env!("CARGO_PKG_VERSION"), ir.to_text(true));
+    let text = format!("tfec {}\n{}", env!("CARGO_PKG_VERSION"), ir.to_text());
     let mut out = Vec::new();
     for offset in [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4] {
         let mut h = offset;

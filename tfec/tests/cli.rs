@@ -109,7 +109,7 @@ fn build_emit_ir_protocol_and_party_programs() {
     assert!(ir.contains("matmul.trunc16"), "{ir}");
     assert!(ir.contains("for %"), "loops stay loops:\n{ir}");
     let protocol = text(&tfec(&["build", &logreg(), "--emit", "protocol"]).stdout);
-    assert!(protocol.contains("send s0 -> s2"), "{protocol}");
+    assert!(protocol.contains("round 1: s0 -> s2"), "{protocol}");
     let s0 = text(&tfec(&["build", &logreg(), "--emit", "party:s0"]).stdout);
     let alice = text(&tfec(&["build", &logreg(), "--emit", "party:alice"]).stdout);
     assert!(

@@ -1,0 +1,344 @@
+//! What every protocol gets from the primitives of [`Protocol`], written once: the bits of a
+//! value, comparison, equality, select, logic on 0/1 sharings, the maximum and argmax along an
+//! axis, and the lookup at the highest bit. Each has its message table beside it, composed the
+//! same way from the primitives' tables.
+
+use ndarray::IxDyn;
+use tfe_ir::Size;
+
+use super::{And, Ctx, Protocol, Shares, Table};
+use crate::RunError;
+use crate::ring::RingTensor;
+
+/// The bits of an arithmetic sharing as a boolean sharing (A2B): the protocol's two boolean
+/// addends, summed by a Kogge–Stone carry-lookahead adder over the 64-bit words. The generate
+/// bits take one round of ANDs, then 6 levels of two ANDs each, one round per level; the sum
+/// is `u ^ v ^ (carries << 1)`.
+pub fn a2b<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    let (u, v) = p.bit_addends(ctx, x)?;
+    let p0 = u.xor(&v)?;
+    let mut g = p
+        .and(
+            ctx,
+            &[And {
+                x: &u,
+                y: &v,
+                shift: 0,
+            }],
+        )?
+        .remove(0);
+    let mut prop = p0.clone();
+    for k in [1u32, 2, 4, 8, 16, 32] {
+        let mut both = p.and(
+            ctx,
+            &[
+                And {
+                    x: &prop,
+                    y: &g,
+                    shift: k,
+                },
+                And {
+                    x: &prop,
+                    y: &prop,
+                    shift: k,
+                },
+            ],
+        )?;
+        let pp = both.pop().expect("two ANDs");
+        let pg = both.pop().expect("two ANDs");
+        g = g.xor(&pg)?;
+        prop = pp;
+    }
+    // g holds the group generate of bits 0..=k at bit k: the carry into bit k + 1.
+    p0.xor(&g.shl(1))
+}
+
+pub fn a2b_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+    p.bit_addends_table(t, n);
+    p.and_table(t, n, 1);
+    for _ in 0..6 {
+        p.and_table(t, n, 2);
+    }
+}
+
+/// The most significant bit (the sign of two's complement values of magnitude below 2^63), as
+/// an arithmetic 0/1 sharing: bit 63 of [`a2b`], injected.
+pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    let bits = a2b(p, ctx, x)?;
+    p.inject(ctx, &bits, 63, &[1])
+}
+
+pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+    a2b_table(p, t, n);
+    p.inject_table(t, n, 1);
+}
+
+/// A public table read at each element's highest set bit: `table[j]` where the highest set bit
+/// of the element is `lo + j`, and 0 where it lies outside `lo .. lo + len` (so for 0, and for
+/// negative values, whose bit 63 is set). Positions below 0 or above 62 are never read. The
+/// result is exact (no truncation): a sum of table entries, which are ring elements.
+///
+/// [`a2b`], then a prefix OR from the top, `y |= y >> s` for s = 1, 2, …, 32 (6 rounds, one
+/// AND each, as `a | b = a ^ b ^ (a & b)`), whose differences `h = y ^ (y >> 1)` mark the
+/// highest bit, and the protocol's injection of the wanted bits of `h` weighted by the table.
+pub fn highest_bit_lookup<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    lo: i64,
+    table: &[u64],
+) -> Result<Shares, RunError> {
+    let mut y = a2b(p, ctx, x)?;
+    for s in [1u32, 2, 4, 8, 16, 32] {
+        let ys = y.shr(s);
+        let both = p
+            .and(
+                ctx,
+                &[And {
+                    x: &y,
+                    y: &ys,
+                    shift: 0,
+                }],
+            )?
+            .remove(0);
+        y = y.xor(&ys)?.xor(&both)?;
+    }
+    let top = y.xor(&y.shr(1))?;
+    // Bit 63 is the highest bit of negative values only: it reads as 0.
+    let clipped: Vec<u64> = table
+        .iter()
+        .enumerate()
+        .map(|(j, v)| if lo + (j as i64) < 63 { *v } else { 0 })
+        .collect();
+    p.inject(ctx, &top, lo, &clipped)
+}
+
+pub fn highest_bit_lookup_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size, len: u64) {
+    a2b_table(p, t, n);
+    for _ in 0..6 {
+        p.and_table(t, n, 1);
+    }
+    p.inject_table(t, n, len);
+}
+
+/// `1 - b` for an arithmetic 0/1 sharing.
+pub fn not_bit<P: Protocol + ?Sized>(p: &P, me: usize, b: &Shares) -> Result<Shares, RunError> {
+    let one = RingTensor::from_elem(IxDyn(&[]), 1);
+    p.from_public(me, &one)?.sub(b)
+}
+
+/// `x + c` for a public `c`.
+pub fn add_public<P: Protocol + ?Sized>(
+    p: &P,
+    me: usize,
+    x: &Shares,
+    c: &RingTensor,
+) -> Result<Shares, RunError> {
+    x.add(&p.from_public(me, c)?)
+}
+
+/// `x < y` (`strict`) or `x <= y` as a 0/1 sharing: the sign of `x - y`, or 1 minus the sign
+/// of `y - x`.
+pub fn less<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    y: &Shares,
+    strict: bool,
+) -> Result<Shares, RunError> {
+    if strict {
+        p.msb(ctx, &x.sub(y)?)
+    } else {
+        not_bit(p, ctx.me, &p.msb(ctx, &y.sub(x)?)?)
+    }
+}
+
+/// `x == y` as a 0/1 sharing: neither `x < y` nor `y < x`. Both signs in one [`Protocol::msb`]
+/// (the rounds of one comparison), then one product.
+pub fn equal<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    y: &Shares,
+) -> Result<Shares, RunError> {
+    let (d, e) = (x.sub(y)?, y.sub(x)?);
+    let shape = d.shape().to_vec();
+    let both = Shares::concat(&[&d.flatten()?, &e.flatten()?], 0)?;
+    let signs = p.msb(ctx, &both)?;
+    let n = d.len();
+    let reshape = |s: Shares| {
+        s.map_with(
+            |t| crate::value::reshape(t, &shape),
+            |g| crate::value::reshape(g, &shape),
+        )
+    };
+    let lt = reshape(signs.slice_axis(0, 0, n))?;
+    let gt = reshape(signs.slice_axis(0, n, 2 * n))?;
+    p.mul(ctx, &not_bit(p, ctx.me, &lt)?, &not_bit(p, ctx.me, &gt)?, 0)
+}
+
+pub fn equal_table<P: Protocol + ?Sized>(p: &P, t: &mut Table) {
+    p.msb_table(t, Size::Result(2));
+    p.mul_table(
+        t,
+        false,
+        false,
+        [Size::Result(1), Size::Result(1), Size::Result(1)],
+    );
+}
+
+/// `a | b` of 0/1 sharings: `a + b - a b`.
+pub fn or<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    a: &Shares,
+    b: &Shares,
+) -> Result<Shares, RunError> {
+    let ab = p.mul(ctx, a, b, 0)?;
+    a.add(b)?.sub(&ab)
+}
+
+/// `c ? a : b` for a 0/1 sharing `c`: `b + c (a - b)`, one product. `a - b` is made the
+/// result's shape first, so the product's sizes are the result's.
+pub fn select<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    c: &Shares,
+    a: &Shares,
+    b: &Shares,
+) -> Result<Shares, RunError> {
+    let d = a.sub(b)?;
+    let shape = crate::ring::broadcast_shape(c.shape(), d.shape()).ok_or_else(|| {
+        RunError::Shape(format!(
+            "select of shapes {:?} and {:?}",
+            c.shape(),
+            d.shape()
+        ))
+    })?;
+    let widen = |s: &Shares| -> Result<Shares, RunError> {
+        if s.shape() == shape.as_slice() {
+            return Ok(s.clone());
+        }
+        s.map_with(
+            |t| {
+                t.broadcast(IxDyn(&shape))
+                    .map(|v| v.to_owned())
+                    .ok_or_else(|| {
+                        RunError::Shape(format!("broadcast of {:?} to {shape:?}", t.shape()))
+                    })
+            },
+            |_| Ok(super::shares::ghost(&shape)),
+        )
+    };
+    let t = p.mul(ctx, &widen(c)?, &widen(&d)?, 0)?;
+    b.add(&t)
+}
+
+/// The maximum along `axis` (which disappears from the shape): a tournament of ⌈log2 n⌉
+/// levels. Each level compares the first half of the remaining candidates with the second half
+/// in one [`Protocol::msb`] over all pairs at once, and keeps the larger by one product (an odd
+/// one out waits for the next level): n - 1 comparisons in all.
+pub fn max_axis<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    axis: usize,
+) -> Result<Shares, RunError> {
+    check_axis(x, axis, "maximum")?;
+    let mut cur = x.clone();
+    loop {
+        let n = cur.shape()[axis];
+        if n == 1 {
+            break;
+        }
+        let h = n / 2;
+        let lo = cur.slice_axis(axis, 0, h);
+        let hi = cur.slice_axis(axis, h, 2 * h);
+        // lo < hi where the sign of lo - hi is set; then lo + [lo < hi] (hi - lo).
+        let less = p.msb(ctx, &lo.sub(&hi)?)?;
+        let step = p.mul(ctx, &less, &hi.sub(&lo)?, 0)?;
+        let best = lo.add(&step)?;
+        cur = if n % 2 == 1 {
+            Shares::concat(&[&best, &cur.slice_axis(axis, n - 1, n)], axis)?
+        } else {
+            best
+        };
+    }
+    Ok(cur.index_axis(axis, 0))
+}
+
+/// The index of a maximum along `axis` (which disappears), as a shared integer: the tournament
+/// of [`max_axis`] carrying each candidate's index, both chosen by the same comparison and one
+/// product per level (values and indices multiplied together). On ties, the index of one of
+/// the maxima (not necessarily the first).
+pub fn argmax_axis<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    axis: usize,
+) -> Result<Shares, RunError> {
+    check_axis(x, axis, "argmax")?;
+    let shape = x.shape().to_vec();
+    let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| i[axis] as u64);
+    let mut idx = if x.holds() {
+        p.from_public(ctx.me, &index)?
+    } else {
+        Shares::shape_only(&shape)
+    };
+    let mut cur = x.clone();
+    loop {
+        let n = cur.shape()[axis];
+        if n == 1 {
+            break;
+        }
+        let h = n / 2;
+        let (lo, hi) = (cur.slice_axis(axis, 0, h), cur.slice_axis(axis, h, 2 * h));
+        let (lo_i, hi_i) = (idx.slice_axis(axis, 0, h), idx.slice_axis(axis, h, 2 * h));
+        let less = p.msb(ctx, &lo.sub(&hi)?)?;
+        let (dv, di) = (hi.sub(&lo)?, hi_i.sub(&lo_i)?);
+        let step = p.mul(
+            ctx,
+            &Shares::concat(&[&less, &less], axis)?,
+            &Shares::concat(&[&dv, &di], axis)?,
+            0,
+        )?;
+        let (tv, ti) = (step.slice_axis(axis, 0, h), step.slice_axis(axis, h, 2 * h));
+        let (best_v, best_i) = (lo.add(&tv)?, lo_i.add(&ti)?);
+        if n % 2 == 1 {
+            cur = Shares::concat(&[&best_v, &cur.slice_axis(axis, n - 1, n)], axis)?;
+            idx = Shares::concat(&[&best_i, &idx.slice_axis(axis, n - 1, n)], axis)?;
+        } else {
+            cur = best_v;
+            idx = best_i;
+        }
+    }
+    Ok(idx.index_axis(axis, 0))
+}
+
+fn check_axis(x: &Shares, axis: usize, what: &str) -> Result<(), RunError> {
+    if axis >= x.shape().len() || x.shape()[axis] == 0 {
+        return Err(RunError::Shape(format!(
+            "the {what} along axis {axis} of a tensor of shape {:?}",
+            x.shape()
+        )));
+    }
+    Ok(())
+}
+
+/// The messages of [`max_axis`] (or [`argmax_axis`]: `indices`) along an axis of length `n`;
+/// sizes are per element of the result (one per tournament).
+pub fn max_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64, indices: bool) {
+    let mut m = n;
+    while m > 1 {
+        let h = m / 2;
+        p.msb_table(t, Size::Result(h));
+        let w = if indices { 2 * h } else { h };
+        p.mul_table(
+            t,
+            false,
+            false,
+            [Size::Result(w), Size::Result(w), Size::Result(w)],
+        );
+        m = m.div_ceil(2);
+    }
+}

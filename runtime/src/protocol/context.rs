@@ -1,0 +1,203 @@
+//! What every protocol step needs, whatever the protocol: who this party is, the keys it
+//! shares with other parties, the network, and the op being run (whose id and run count key its
+//! messages and its random draws).
+
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, IxDyn};
+use tfe_ir::{MsgKey, OpId, PartyId};
+
+use crate::RunError;
+use crate::net::{Payload, Transport};
+use crate::prg::{self, SharedKey};
+use crate::ring::RingTensor;
+
+/// The keys this party shares with each set of parties it belongs to (pairs and triples),
+/// agreed at session start.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    keys: HashMap<Vec<PartyId>, SharedKey>,
+}
+
+impl KeyStore {
+    pub fn insert(&mut self, mut set: Vec<PartyId>, key: SharedKey) {
+        set.sort_unstable();
+        self.keys.insert(set, key);
+    }
+
+    pub fn get(&self, set: &[PartyId]) -> Result<&SharedKey, RunError> {
+        let mut set = set.to_vec();
+        set.sort_unstable();
+        set.dedup();
+        self.keys
+            .get(&set)
+            .ok_or_else(|| RunError::Internal(format!("no shared key for parties {set:?}")))
+    }
+}
+
+/// The op id of key agreement messages (no op of a program has it).
+const KEY_AGREEMENT: u32 = u32::MAX;
+
+/// Agrees on a fresh key with every set of two or three parties this party belongs to: the
+/// lowest-numbered member of each set draws it from the operating system and sends it to the
+/// others over the (authenticated, and with TLS encrypted) channels.
+pub fn agree_keys(
+    n_parties: usize,
+    me: PartyId,
+    net: &mut dyn Transport,
+    seed: Option<u64>,
+) -> Result<KeyStore, RunError> {
+    let mut sets: Vec<Vec<PartyId>> = Vec::new();
+    for a in 0..n_parties {
+        for b in a + 1..n_parties {
+            sets.push(vec![a, b]);
+            for c in b + 1..n_parties {
+                sets.push(vec![a, b, c]);
+            }
+        }
+    }
+    let mut store = KeyStore::default();
+    let mut pending = Vec::new();
+    for (i, set) in sets.iter().enumerate() {
+        if !set.contains(&me) {
+            continue;
+        }
+        let key = MsgKey {
+            op: KEY_AGREEMENT,
+            count: i as u64,
+            step: 0,
+        };
+        if set[0] == me {
+            let k = match seed {
+                Some(seed) => SharedKey::from_seed(seed, i as u64),
+                None => SharedKey::random().map_err(RunError::Io)?,
+            };
+            for other in &set[1..] {
+                net.send(*other, key, Payload::Key(k.0))
+                    .map_err(RunError::Net)?;
+            }
+            store.insert(set.clone(), k);
+        } else {
+            pending.push((set.clone(), key));
+        }
+    }
+    // The keys this party leads leave now: a leader of every set it is in never waits below.
+    net.flush().map_err(RunError::Net)?;
+    for (set, key) in pending {
+        match net.recv(set[0], key).map_err(RunError::Net)? {
+            Payload::Key(k) => store.insert(set, SharedKey(k)),
+            other => {
+                return Err(RunError::BadMessage {
+                    from: set[0],
+                    detail: format!("expected a key, got {other:?}"),
+                });
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// What a protocol step needs: who we are, the keys, the network, and the op being run (whose
+/// id and run count key its messages and draws).
+#[allow(missing_debug_implementations, reason = "holds a `dyn Transport`")]
+pub struct Ctx<'a> {
+    pub me: PartyId,
+    pub session: u64,
+    pub keys: &'a KeyStore,
+    pub net: &'a mut dyn Transport,
+    pub op: OpId,
+    pub count: u64,
+    pub step: u16,
+}
+
+impl Ctx<'_> {
+    /// A fresh message key for the next protocol step. Every party of a placement calls this in
+    /// the same order, whatever its part in the step, so the keys agree.
+    pub fn key(&mut self) -> MsgKey {
+        let k = MsgKey {
+            op: self.op,
+            count: self.count,
+            step: self.step,
+        };
+        self.step += 1;
+        k
+    }
+
+    /// Pseudo-random ring elements of `shape` that every party of `set` draws alike.
+    pub fn draw(
+        &self,
+        set: &[PartyId],
+        key: MsgKey,
+        stream: u16,
+        shape: &[usize],
+    ) -> Result<RingTensor, RunError> {
+        let n: usize = shape.iter().product();
+        let data = prg::draw(self.keys.get(set)?, self.session, key, stream, n);
+        Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements"))
+    }
+
+    pub fn send(&mut self, to: PartyId, key: MsgKey, t: RingTensor) -> Result<(), RunError> {
+        self.net
+            .send(to, key, Payload::Ring(t))
+            .map_err(RunError::Net)
+    }
+
+    /// Receives ring elements; a message of another kind or (when `shape` is given) of another
+    /// shape is the sender's fault, and ends the run naming it.
+    pub fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<RingTensor, RunError> {
+        match self.net.recv(from, key).map_err(RunError::Net)? {
+            Payload::Ring(t) => Ok(t),
+            other => Err(RunError::BadMessage {
+                from,
+                detail: format!("expected shares for {key}, got {}", other.describe()),
+            }),
+        }
+    }
+
+    /// [`Ctx::recv`] of a tensor whose shape the receiver knows.
+    pub fn recv_shaped(
+        &mut self,
+        from: PartyId,
+        key: MsgKey,
+        shape: &[usize],
+    ) -> Result<RingTensor, RunError> {
+        let t = self.recv(from, key)?;
+        if t.shape() != shape {
+            return Err(RunError::BadMessage {
+                from,
+                detail: format!(
+                    "expected shares of shape {shape:?} for {key}, got shape {:?}",
+                    t.shape()
+                ),
+            });
+        }
+        Ok(t)
+    }
+
+    pub fn send_shape(
+        &mut self,
+        to: PartyId,
+        key: MsgKey,
+        shape: &[usize],
+    ) -> Result<(), RunError> {
+        self.net
+            .send(to, key, Payload::Shape(shape.to_vec()))
+            .map_err(RunError::Net)
+    }
+
+    pub fn recv_shape(&mut self, from: PartyId, key: MsgKey) -> Result<Vec<usize>, RunError> {
+        match self.net.recv(from, key).map_err(RunError::Net)? {
+            Payload::Shape(s) => Ok(s),
+            other => Err(RunError::BadMessage {
+                from,
+                detail: format!("expected a shape for {key}, got {}", other.describe()),
+            }),
+        }
+    }
+
+    /// Sends what is queued now. A party that only sends in a protocol (pond's dealer) calls
+    /// this after each op, since it never waits (which is what flushes otherwise).
+    pub fn flush(&mut self) -> Result<(), RunError> {
+        self.net.flush().map_err(RunError::Net)
+    }
+}

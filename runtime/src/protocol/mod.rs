@@ -1,0 +1,238 @@
+//! The protocols behind one interface.
+//!
+//! ```text
+//! exec (knows no protocol) ──▶ composite (written once: comparisons, bit decomposition, max,
+//!                                         argmax, the highest-bit lookup, equality, select)
+//!                     │                  │
+//!                     ▼                  ▼
+//!                   dyn Protocol: the primitives every protocol provides
+//!                     ├── aby3  (replicated, three parties, honest majority)
+//!                     └── pond  (additive, two servers and a dealer of correlated randomness)
+//! ```
+//!
+//! A protocol is one module that implements [`Protocol`]: moving values in and out (share,
+//! reveal), products with truncation, and the few bit-level steps the composites build on (two
+//! boolean addends of a value, a round of ANDs, the injection of chosen bits into an arithmetic
+//! sharing). Everything linear is the same in every protocol and lives on [`Shares`]. Each
+//! protocol also states its messages, step by step ([`Protocol::table`]), and a test runs every
+//! op and checks that what goes on the wire is exactly that table.
+//!
+//! Adding a protocol: a module here implementing [`Protocol`], one arm in [`for_secret`], and
+//! its name in the compiler's lowering.
+
+pub mod aby3;
+pub mod composite;
+pub mod context;
+pub mod pond;
+pub mod shares;
+pub mod table;
+
+#[cfg(test)]
+mod tests;
+
+use tfe_ir::{PartyId, SecretInfo};
+
+pub use context::{Ctx, KeyStore, agree_keys};
+pub use shares::Shares;
+pub use table::{Table, messages};
+
+use crate::RunError;
+use crate::ring::RingTensor;
+
+/// An AND of boolean sharings for [`Protocol::and`]: `x & (y << shift)` (the Kogge–Stone adder
+/// shifts one operand; doing it inside the AND saves a pass).
+#[derive(Debug, Clone, Copy)]
+pub struct And<'a> {
+    pub x: &'a Shares,
+    pub y: &'a Shares,
+    pub shift: u32,
+}
+
+/// The primitives a protocol provides. Shares are [`Shares`] of as many components as the
+/// protocol gives each member (a member may hold none: pond's dealer). Arithmetic sharings are
+/// over Z_2^64 with `frac` fractional bits for fixed point; boolean sharings hold 64 independent
+/// bits per word, combined with `^`.
+///
+/// Every member of the placement runs every op of it, in the same order, with the same
+/// arguments' shapes; each method is called by all of them together.
+pub trait Protocol: std::fmt::Debug + Send + Sync {
+    /// The protocol's name, as in a program's `secret` line.
+    fn name(&self) -> &'static str;
+
+    /// The parties that run the placement's ops, in role order.
+    fn members(&self) -> &[PartyId];
+
+    /// Fractional bits of fixed-point values.
+    fn frac(&self) -> u32;
+
+    /// The role of `party` in the placement, if it is a member.
+    fn role_of(&self, party: PartyId) -> Option<usize> {
+        self.members().iter().position(|m| *m == party)
+    }
+
+    /// The role of this party, or an internal error (a non-member running the placement's op).
+    fn role(&self, ctx: &Ctx<'_>) -> Result<usize, RunError> {
+        self.role_of(ctx.me).ok_or_else(|| {
+            RunError::Internal(format!(
+                "party {} runs a protocol step of a placement it is not in",
+                ctx.me
+            ))
+        })
+    }
+
+    // ---- Values in and out -----------------------------------------------------------------
+
+    /// The sharing of a public value that every member can make alone (no randomness, no
+    /// messages): `me`'s shares of `c`.
+    fn from_public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError>;
+
+    /// Shares a party's value (`value` is `Some` at the owner). Members get their shares; an
+    /// owner outside the placement gets `None`. `known_shape` is the shape when the compiler
+    /// knows it; otherwise the owner sends it to the members that need it.
+    fn share(
+        &self,
+        ctx: &mut Ctx<'_>,
+        owner: PartyId,
+        value: Option<&RingTensor>,
+        known_shape: Option<&[usize]>,
+    ) -> Result<Option<Shares>, RunError>;
+
+    /// Reveals a sharing (`x` is `Some` at the members) to `targets`; each target gets the
+    /// value, every other party `None`.
+    fn reveal(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: Option<&Shares>,
+        targets: &[PartyId],
+    ) -> Result<Option<RingTensor>, RunError>;
+
+    // ---- Products -----------------------------------------------------------------------------
+
+    /// Elementwise product of two sharings (broadcasting), truncated by `trunc` bits (0 for
+    /// integers and bits).
+    fn mul(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+    ) -> Result<Shares, RunError>;
+
+    /// Matrix product of two sharings, truncated by `trunc` bits.
+    fn matmul(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+    ) -> Result<Shares, RunError>;
+
+    /// A sharing divided by 2^`d` (after a product by a public value).
+    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError>;
+
+    // ---- Bits ----------------------------------------------------------------------------------
+
+    /// Two boolean sharings `u`, `v` whose sum as 64-bit words is the arithmetic sharing `x`:
+    /// the inputs of the adder that decomposes `x` into bits ([`composite::a2b`]).
+    fn bit_addends(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<(Shares, Shares), RunError>;
+
+    /// The ANDs of boolean sharings, all in one round.
+    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_>]) -> Result<Vec<Shares>, RunError>;
+
+    /// An arithmetic sharing of `sum_j table[j] · bit_{lo + j}(b)` per element, for a boolean
+    /// sharing `b` (bits outside 0..64 read as 0). With `lo = 63, table = [1]` this injects the
+    /// top bit; with a longer table it reads a table at a one-hot bit position.
+    fn inject(
+        &self,
+        ctx: &mut Ctx<'_>,
+        b: &Shares,
+        lo: i64,
+        table: &[u64],
+    ) -> Result<Shares, RunError>;
+
+    /// The most significant bit of each element, as an arithmetic 0/1 sharing: the sign of
+    /// two's complement values. By default the bit decomposition of [`composite::a2b`] and an
+    /// injection; a protocol with a cheaper comparison overrides it.
+    fn msb(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+        composite::msb(self, ctx, x)
+    }
+
+    // ---- Ends of an op -----------------------------------------------------------------------
+
+    /// Called after every op of the placement: a member that only sends (a dealer, which never
+    /// waits and so never flushes otherwise) sends what it queued.
+    fn end_op(&self, ctx: &mut Ctx<'_>) -> Result<(), RunError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    // ---- The message table --------------------------------------------------------------------
+
+    /// The messages of [`Protocol::share`]: `owner` is the sharing party's role when it is a
+    /// member; `shape_known` whether the compiler knows the shape.
+    fn share_table(&self, t: &mut Table, owner: Option<usize>, shape_known: bool);
+
+    /// The messages of [`Protocol::reveal`]: to a member (its role), to one outsider (`None`),
+    /// or to every party (`all`).
+    fn reveal_table(&self, t: &mut Table, target: Option<usize>, all: bool);
+
+    /// The messages of [`Protocol::mul`] and [`Protocol::matmul`] (`matrix`); `x` and `y` are
+    /// the sizes of the operands, `z` of the result (in the op's terms).
+    fn mul_table(&self, t: &mut Table, matrix: bool, trunc: bool, sizes: [tfe_ir::Size; 3]);
+
+    /// The messages of [`Protocol::trunc`] of a sharing of size `n`.
+    fn trunc_table(&self, t: &mut Table, n: tfe_ir::Size);
+
+    /// The messages of [`Protocol::bit_addends`].
+    fn bit_addends_table(&self, t: &mut Table, n: tfe_ir::Size);
+
+    /// The messages of [`Protocol::and`] of `count` ANDs, each of size `n`.
+    fn and_table(&self, t: &mut Table, n: tfe_ir::Size, count: usize);
+
+    /// The messages of [`Protocol::inject`] with a table of `len` entries.
+    fn inject_table(&self, t: &mut Table, n: tfe_ir::Size, len: u64);
+
+    /// The messages of [`Protocol::msb`].
+    fn msb_table(&self, t: &mut Table, n: tfe_ir::Size) {
+        composite::msb_table(self, t, n)
+    }
+
+    // ---- For tests and benchmarks ----------------------------------------------------------
+
+    /// Every member's shares of `x`, made from `seed` by whoever knows the plaintext: tests and
+    /// benchmarks start from them. Index `r` is role `r`'s.
+    fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares>;
+
+    /// The value of every member's shares (index `r` is role `r`'s).
+    fn open(&self, shares: &[Shares]) -> RingTensor;
+}
+
+/// The protocol of a secret placement.
+pub fn for_secret(info: &SecretInfo) -> Result<Box<dyn Protocol>, RunError> {
+    let parties = &info.parties;
+    Ok(match info.protocol {
+        tfe_ir::Protocol::Aby3 => match parties.as_slice() {
+            [a, b, c] => Box::new(aby3::Aby3 {
+                members: [*a, *b, *c],
+                frac: info.frac_bits,
+            }),
+            _ => return Err(members_error(info)),
+        },
+        tfe_ir::Protocol::Pond => match parties.as_slice() {
+            [a, b, dealer] => Box::new(pond::Pond {
+                members: [*a, *b, *dealer],
+                frac: info.frac_bits,
+            }),
+            _ => return Err(members_error(info)),
+        },
+    })
+}
+
+fn members_error(info: &SecretInfo) -> RunError {
+    RunError::Internal(format!(
+        "placement `{}` of {} has {} members",
+        info.name,
+        info.protocol.name(),
+        info.parties.len()
+    ))
+}
