@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 
 use tfe_ir::{MsgKey, PartyId};
 use tfe_runtime::emulate::{Emulation, Pacer};
-use tfe_runtime::net::{Envelope, Mailbox, NetError, NetStats, Outbox, Payload, Transport};
+use tfe_runtime::net::{
+    CREDIT_STEP, CreditReport, Envelope, Mailbox, NetError, NetStats, Outbox, Payload, Transport,
+    wait_for_credit,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -34,7 +37,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::io::{Conn, Io, PeerCert};
 use crate::proto::link_client::LinkClient;
 use crate::proto::link_server::{Link, LinkServer};
-use crate::proto::{Abort, Bye, Chunk, Frame, Heartbeat, Hello, frame};
+use crate::proto::{Abort, Bye, Chunk, Credit, Frame, Heartbeat, Hello, frame};
 use crate::tls::{self, Tls};
 use crate::wire;
 
@@ -363,6 +366,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
     let (inbox_tx, inbox_rx) = std_mpsc::channel();
     let activity = Arc::new(AtomicU64::new(0));
     let progress = Arc::new(AtomicU64::new(0));
+    let outbox = Outbox::new(n);
+    let credit = outbox.credit_counters();
     let mut out: Vec<Option<mpsc::UnboundedSender<Frame>>> = (0..n).map(|_| None).collect();
     let mut tasks = Vec::new();
     for link in links {
@@ -378,6 +383,7 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
             inbox_tx.clone(),
             activity.clone(),
             progress.clone(),
+            credit[peer].clone(),
         )));
         let beat = sender.clone();
         let beat_progress = progress.clone();
@@ -397,19 +403,42 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
         }));
         out[peer] = Some(sender);
     }
+    let mut mailbox = Mailbox::new(n, inbox_rx, activity.clone(), config.timeout);
+    mailbox.on_taken(credit_report(&out));
     Ok(GrpcTransport {
         me,
         names: config.names.clone(),
         runtime: Some(runtime),
         out,
         tasks,
-        mailbox: Mailbox::new(n, inbox_rx, activity.clone(), config.timeout),
-        outbox: Outbox::new(n),
+        mailbox,
+        outbox,
         session,
         progress,
         activity,
         wire,
         shutdown: Some(shutdown_tx),
+    })
+}
+
+/// Sends a peer a `Credit` frame when this party has taken [`CREDIT_STEP`] more bytes of its
+/// messages, or on request (before this party waits) when it took any since the last report.
+fn credit_report(out: &[Option<mpsc::UnboundedSender<Frame>>]) -> CreditReport {
+    let links: Vec<Option<mpsc::UnboundedSender<Frame>>> = out.to_vec();
+    let mut reported = vec![0u64; links.len()];
+    Box::new(move |peer, taken, now| {
+        let due = taken.saturating_sub(reported[peer]);
+        if due == 0 || (!now && due < CREDIT_STEP) {
+            return;
+        }
+        if let Some(Some(link)) = links.get(peer) {
+            let frame = Frame {
+                kind: Some(frame::Kind::Credit(Credit { taken })),
+            };
+            if link.send(frame).is_ok() {
+                reported[peer] = taken;
+            }
+        }
     })
 }
 
@@ -609,6 +638,7 @@ async fn read_link(
     inbox: std_mpsc::Sender<Envelope>,
     activity: Arc<AtomicU64>,
     progress: Arc<AtomicU64>,
+    credit: Arc<AtomicU64>,
 ) {
     let mut batch: Vec<u8> = Vec::new();
     let mut last_progress = 0;
@@ -650,6 +680,11 @@ async fn read_link(
                         last_progress = p;
                         activity.fetch_add(1, Ordering::SeqCst);
                     }
+                    continue;
+                }
+                frame::Kind::Credit(Credit { taken }) => {
+                    credit.fetch_max(taken, Ordering::SeqCst);
+                    activity.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
                 frame::Kind::Abort(Abort { reason }) => {
@@ -772,6 +807,9 @@ impl Transport for GrpcTransport {
 
     fn flush(&mut self) -> Result<(), NetError> {
         for (to, messages) in self.outbox.batches() {
+            let payload: u64 = messages.iter().map(|(_, p)| p.wire_bytes()).sum();
+            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload)?;
+            self.outbox.sent_batch(to, payload);
             let bytes = wire::encode(self.session, &messages);
             let chunks = bytes.len().div_ceil(CHUNK).max(1);
             for (i, part) in bytes.chunks(CHUNK).enumerate() {

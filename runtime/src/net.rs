@@ -129,6 +129,10 @@ pub enum Envelope {
     Malformed { from: PartyId, detail: String },
 }
 
+/// How a transport carries a receiver's credit to the sender: `(peer, bytes taken from it in
+/// all, report now)`.
+pub type CreditReport = Box<dyn FnMut(PartyId, u64, bool) + Send>;
+
 /// The receiving half of a transport: keeps messages that arrive before they are asked for,
 /// refuses duplicates, and gives up when nobody makes progress.
 ///
@@ -136,7 +140,6 @@ pub enum Envelope {
 /// advancing heartbeats heard from peers over a network). A party waiting for a message gives up
 /// only when this count has not moved for the timeout: a long computation elsewhere is not a
 /// failure, a deadlock or a hung peer is.
-#[derive(Debug)]
 pub struct Mailbox {
     inbox: Receiver<Envelope>,
     pending: HashMap<(PartyId, MsgKey), Payload>,
@@ -147,6 +150,21 @@ pub struct Mailbox {
     finished: Vec<bool>,
     activity: Arc<AtomicU64>,
     timeout: Duration,
+    /// Bytes of each peer's messages taken so far: the sender's credit (see [`WINDOW`]).
+    taken: Vec<Arc<AtomicU64>>,
+    /// Called with (peer, bytes taken from it in all, whether to report now) as messages are
+    /// taken, and for every peer before this party waits: for a transport that carries the
+    /// credit back over a link itself.
+    on_taken: Option<CreditReport>,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("pending", &self.pending.len())
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mailbox {
@@ -163,12 +181,47 @@ impl Mailbox {
             finished: vec![false; n_parties],
             activity,
             timeout,
+            taken: (0..n_parties)
+                .map(|_| Arc::new(AtomicU64::new(0)))
+                .collect(),
+            on_taken: None,
+        }
+    }
+
+    /// The counters of bytes taken from each peer, to share with the peers' outboxes (in one
+    /// process) or to report over the links.
+    pub fn taken_counters(&self) -> Vec<Arc<AtomicU64>> {
+        self.taken.clone()
+    }
+
+    /// Uses `counters` (one per peer) as this mailbox's counts of bytes taken.
+    pub fn set_taken_counters(&mut self, counters: Vec<Arc<AtomicU64>>) {
+        self.taken = counters;
+    }
+
+    /// Calls `report(peer, total, false)` whenever messages from `peer` are taken, and
+    /// `report(peer, total, true)` for every peer before this party waits (a sender may be
+    /// waiting for exactly that credit).
+    pub fn on_taken(&mut self, report: CreditReport) {
+        self.on_taken = Some(report);
+    }
+
+    /// Reports every peer's credit now (see [`Mailbox::on_taken`]).
+    pub fn report_credit(&mut self) {
+        if let Some(report) = &mut self.on_taken {
+            for (peer, taken) in self.taken.iter().enumerate() {
+                report(peer, taken.load(Ordering::SeqCst), true);
+            }
         }
     }
 
     fn take(&mut self, from: PartyId, key: MsgKey) -> Option<Payload> {
         let p = self.pending.remove(&(from, key))?;
         self.consumed.insert((from, key.op, key.step), key.count);
+        let total = self.taken[from].fetch_add(p.wire_bytes(), Ordering::SeqCst) + p.wire_bytes();
+        if let Some(report) = &mut self.on_taken {
+            report(from, total, false);
+        }
         Some(p)
     }
 
@@ -225,6 +278,7 @@ impl Mailbox {
         if let Some(p) = self.take(from, key) {
             return Ok(p);
         }
+        self.report_credit();
         let start = Instant::now();
         let mut seen = self.activity.load(Ordering::SeqCst);
         let mut quiet_since = start;
@@ -307,6 +361,51 @@ impl Mailbox {
     }
 }
 
+/// Waits until a batch of `bytes` may go to `to` ([`WINDOW`]), filing what arrives meanwhile
+/// (so that a failed peer stops the wait); gives up as a receive does, when no party makes
+/// progress for the mailbox's timeout.
+pub fn wait_for_credit(
+    outbox: &Outbox,
+    mailbox: &mut Mailbox,
+    to: PartyId,
+    bytes: u64,
+) -> Result<(), NetError> {
+    if !outbox.must_wait(to, bytes) {
+        return Ok(());
+    }
+    let mut seen = mailbox.activity.load(Ordering::SeqCst);
+    let mut quiet_since = Instant::now();
+    let start = quiet_since;
+    while outbox.must_wait(to, bytes) {
+        mailbox.check()?;
+        mailbox.report_credit();
+        if mailbox.finished[to] {
+            return Err(NetError::Disconnected {
+                party: to,
+                reason: "it finished its program with messages of this party not taken".into(),
+            });
+        }
+        let now = mailbox.activity.load(Ordering::SeqCst);
+        if now != seen {
+            seen = now;
+            quiet_since = Instant::now();
+        }
+        if quiet_since.elapsed() >= mailbox.timeout {
+            return Err(NetError::Timeout {
+                from: to,
+                key: MsgKey {
+                    op: u32::MAX,
+                    count: 0,
+                    step: 0,
+                },
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
+}
+
 /// The in-process transport of one party.
 pub struct LocalTransport {
     me: PartyId,
@@ -380,18 +479,29 @@ pub fn local_network_emulated(
 ) -> Vec<LocalTransport> {
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| channel()).unzip();
     let activity = Arc::new(AtomicU64::new(0));
+    // taken[i][j]: bytes of i's messages that j took; j's mailbox counts them, i's outbox reads
+    // them as j's credit.
+    let taken: Vec<Vec<Arc<AtomicU64>>> = (0..n)
+        .map(|_| (0..n).map(|_| Arc::new(AtomicU64::new(0))).collect())
+        .collect();
     receivers
         .into_iter()
         .enumerate()
-        .map(|(me, inbox)| LocalTransport {
-            me,
-            peers: senders
-                .iter()
-                .map(|s| Link::new(s.clone(), emulation))
-                .collect(),
-            mailbox: Mailbox::new(n, inbox, activity.clone(), timeout),
-            outbox: Outbox::new(n),
-            activity: activity.clone(),
+        .map(|(me, inbox)| {
+            let mut mailbox = Mailbox::new(n, inbox, activity.clone(), timeout);
+            mailbox.set_taken_counters((0..n).map(|from| taken[from][me].clone()).collect());
+            let mut outbox = Outbox::new(n);
+            outbox.set_credit_counters(taken[me].clone());
+            LocalTransport {
+                me,
+                peers: senders
+                    .iter()
+                    .map(|s| Link::new(s.clone(), emulation))
+                    .collect(),
+                mailbox,
+                outbox,
+                activity: activity.clone(),
+            }
         })
         .collect()
 }
@@ -403,7 +513,25 @@ pub struct Outbox {
     queues: Vec<Vec<(MsgKey, Payload)>>,
     stats: NetStats,
     sent_since_wait: bool,
+    /// Payload bytes sent to each peer in all.
+    sent: Vec<u64>,
+    /// Payload bytes each peer has taken from its mailbox (its credit).
+    credit: Vec<Arc<AtomicU64>>,
+    /// [`WINDOW`], smaller in tests.
+    window: u64,
 }
+
+/// How far a party may run ahead of a peer: at most this many payload bytes sent to it and not
+/// yet taken by it, unless nothing is outstanding (a single larger batch may always go).
+///
+/// Parties in lockstep never come near it: each waits for the others every round. A party that
+/// only sends — pond's dealer — would otherwise run through its whole program while the servers
+/// compute, and the servers' mailboxes would hold everything it dealt ahead of time.
+pub const WINDOW: u64 = 256 << 20;
+
+/// A receiver reports its credit over a network link every this many bytes taken (in one process
+/// the sender reads the receiver's counter itself).
+pub const CREDIT_STEP: u64 = 8 << 20;
 
 impl Outbox {
     pub fn new(n_parties: usize) -> Outbox {
@@ -411,7 +539,34 @@ impl Outbox {
             queues: vec![Vec::new(); n_parties],
             stats: NetStats::default(),
             sent_since_wait: false,
+            sent: vec![0; n_parties],
+            credit: (0..n_parties)
+                .map(|_| Arc::new(AtomicU64::new(0)))
+                .collect(),
+            window: WINDOW,
         }
+    }
+
+    /// The counters of bytes each peer took, for whoever learns them (the peer's mailbox in one
+    /// process, the link reader over a network).
+    pub fn credit_counters(&self) -> Vec<Arc<AtomicU64>> {
+        self.credit.clone()
+    }
+
+    /// Uses `counters` (one per peer) as the peers' credit.
+    pub fn set_credit_counters(&mut self, counters: Vec<Arc<AtomicU64>>) {
+        self.credit = counters;
+    }
+
+    /// Whether a batch of `bytes` to `to` must wait for credit (see [`WINDOW`]).
+    pub fn must_wait(&self, to: PartyId, bytes: u64) -> bool {
+        let outstanding = self.sent[to].saturating_sub(self.credit[to].load(Ordering::SeqCst));
+        outstanding > 0 && outstanding + bytes > self.window
+    }
+
+    /// Counts a batch of `bytes` as sent to `to`.
+    pub fn sent_batch(&mut self, to: PartyId, bytes: u64) {
+        self.sent[to] += bytes;
     }
 
     /// Queues a message for `to`.
@@ -459,6 +614,9 @@ impl Transport for LocalTransport {
 
     fn flush(&mut self) -> Result<(), NetError> {
         for (to, messages) in self.outbox.batches() {
+            let payload: u64 = messages.iter().map(|(_, p)| p.wire_bytes()).sum();
+            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload)?;
+            self.outbox.sent_batch(to, payload);
             self.activity.fetch_add(1, Ordering::SeqCst);
             let bytes: u64 = messages.iter().map(|(_, p)| 16 + p.wire_bytes()).sum();
             self.peers[to]
@@ -533,6 +691,35 @@ mod tests {
         assert_eq!(b.recv(0, key(1)).unwrap(), t(1));
         assert_eq!(a.stats().batches_sent, 1, "both messages left as one batch");
         assert_eq!(a.stats().bytes_sent, 2 * (16 + 8));
+    }
+
+    /// A party that only sends (a dealer) waits once a window of its bytes is not taken, and
+    /// goes on as the receiver takes them.
+    #[test]
+    fn a_sender_runs_at_most_a_window_ahead() {
+        let mut net = local_network(2, Duration::from_secs(5));
+        let mut b = net.pop().unwrap();
+        let mut a = net.pop().unwrap();
+        a.outbox.window = 2000;
+        let t = |v: u64| Payload::Ring(ArrayD::from_elem(IxDyn(&[100]), v));
+        let sender = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for i in 0..6 {
+                a.send(1, key(i), t(i as u64)).unwrap();
+                a.flush().unwrap();
+                done.push(std::time::Instant::now());
+            }
+            done
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let taking = std::time::Instant::now();
+        for i in 0..6 {
+            assert_eq!(b.recv(0, key(i)).unwrap(), t(i as u64));
+        }
+        let done = sender.join().unwrap();
+        // 808 bytes each: two batches fit the window, the third waits for the receiver.
+        assert!(done[1] < taking, "the first two left at once");
+        assert!(done[2] >= taking, "the third waited for credit");
     }
 
     #[test]
