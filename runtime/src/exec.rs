@@ -466,7 +466,7 @@ impl Exec<'_> {
         match from {
             Placement::Public => {
                 let v = Self::encode(self.get(src)?, frac)?;
-                let shares = p.from_public(self.me, &v)?;
+                let shares = p.public(self.me, &v)?;
                 self.set(dst, Value::Shares(shares));
             }
             Placement::Party(owner) => {
@@ -775,7 +775,7 @@ fn rep_of<'v>(
     match v {
         Value::Shares(r) => Ok(std::borrow::Cow::Borrowed(r)),
         other => Ok(std::borrow::Cow::Owned(
-            p.from_public(me, &encode(other, p.frac())?)?,
+            p.public(me, &encode(other, p.frac())?)?,
         )),
     }
 }

@@ -288,7 +288,7 @@ impl Protocol for Aby3 {
     }
 
     /// The trivial sharing of a public value: component 0 is the value, the others are zero.
-    fn from_public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
+    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
         let zero = RingTensor::zeros(IxDyn(c.shape()));
         Ok(match self.role_of(me) {
             Some(0) => Shares::pair(c.clone(), zero),

@@ -124,7 +124,7 @@ pub fn highest_bit_lookup_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: S
 /// `1 - b` for an arithmetic 0/1 sharing.
 pub fn not_bit<P: Protocol + ?Sized>(p: &P, me: usize, b: &Shares) -> Result<Shares, RunError> {
     let one = RingTensor::from_elem(IxDyn(&[]), 1);
-    p.from_public(me, &one)?.sub(b)
+    p.public(me, &one)?.sub(b)
 }
 
 /// `x + c` for a public `c`.
@@ -134,7 +134,7 @@ pub fn add_public<P: Protocol + ?Sized>(
     x: &Shares,
     c: &RingTensor,
 ) -> Result<Shares, RunError> {
-    x.add(&p.from_public(me, c)?)
+    x.add(&p.public(me, c)?)
 }
 
 /// `x < y` (`strict`) or `x <= y` as a 0/1 sharing: the sign of `x - y`, or 1 minus the sign
@@ -281,7 +281,7 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
     let shape = x.shape().to_vec();
     let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| i[axis] as u64);
     let mut idx = if x.holds() {
-        p.from_public(ctx.me, &index)?
+        p.public(ctx.me, &index)?
     } else {
         Shares::shape_only(&shape)
     };

@@ -84,7 +84,7 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
 
     /// The sharing of a public value that every member can make alone (no randomness, no
     /// messages): `me`'s shares of `c`.
-    fn from_public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError>;
+    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError>;
 
     /// Shares a party's value (`value` is `Some` at the owner). Members get their shares; an
     /// owner outside the placement gets `None`. `known_shape` is the shape when the compiler

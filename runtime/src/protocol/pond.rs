@@ -200,7 +200,7 @@ impl Protocol for Pond {
     }
 
     /// Server 0 holds the value, server 1 zeros, the dealer the shape.
-    fn from_public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
+    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
         Ok(match self.role_of(me) {
             Some(0) => Shares::single(c.clone()),
             Some(1) => Shares::single(RingTensor::zeros(IxDyn(c.shape()))),

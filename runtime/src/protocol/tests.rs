@@ -559,9 +559,9 @@ fn pond_rounds_and_bytes_match_the_theory() {
     let t = traffic(&p, move |ctx, p| {
         p.matmul(ctx, &a[ctx.me], &b[ctx.me], FRAC)
     });
-    for server in 0..2 {
+    for (server, sent) in t.iter().enumerate().take(2) {
         assert_eq!(
-            t[server],
+            *sent,
             (tensor_bytes(600, 2) + tensor_bytes(150, 2), 2, 1),
             "matmul server {server}"
         );
