@@ -240,10 +240,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                             ir.parties.join(", ")
                         )));
                     };
-                    print!(
-                        "{}",
-                        tfe_ir::project(&ir, party).to_text_with(Some(table))
-                    );
+                    print!("{}", tfe_ir::project(&ir, party).to_text_with(Some(table)));
                 }
             }
             Ok(())
