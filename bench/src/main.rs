@@ -4,11 +4,13 @@
 //!
 //! Run: `cargo run --release -p tfe-bench` (all), or with a filter: `… -- parse`.
 
+mod compile;
 mod jit;
 mod mpc;
 mod network;
 mod networks;
 mod programs;
+mod shapes;
 mod workloads;
 
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ fn main() {
         ("parse", parse_bench),
         ("lex", lex_bench),
         ("check", check_bench),
+        ("compile", compile::compile),
+        ("scaling", compile::scaling),
         ("jit", jit::run),
         ("examples", workloads::examples),
     ];

@@ -319,6 +319,27 @@ Right:
 ",
     },
     Explanation {
+        code: "E0116",
+        title: "calls or constants nested too deeply",
+        text: "A chain of calls (`main` calls `f`, `f` calls `g`, …) may be at most 64 calls long, the
+standard library's calls included, and a constant may be defined through at most 64 others (`A`
+in terms of `B`, `B` in terms of `C`, …). The compiler follows such chains one level at a time,
+and each level may hold an expression 256 operators deep; the bound keeps that within its stack
+whatever the program. Real programs nest a handful of calls.
+
+Wrong:
+    fn f1(x: fixed) -> fixed { f2(x) + 1.0 }
+    fn f2(x: fixed) -> fixed { f3(x) + 1.0 }
+    …                                  // f64 calls f65
+Right:
+    fn step(x: fixed) -> fixed { x + 1.0 }
+    fn main() {
+        let mut x: fixed @a = 0.0;
+        for i in 0..65 { x = step(x); } // one after another, not one inside the other
+    }
+",
+    },
+    Explanation {
         code: "E0201",
         title: "mismatched kinds of value",
         text: "An operation got a kind of value it does not take: arithmetic on `bool`s, `&&` on numbers,
@@ -718,6 +739,22 @@ runtime computes on 64-bit rings). `tfec check` accepts such programs;\n\
 \n\
 Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\
 Right:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { a } else { 0.0 }\n    }\n",
+    },
+    Explanation {
+        code: "E0402",
+        title: "the program lowers to too many operations",
+        text: "Every call is inlined when the program is lowered to the protocol IR (each call site gets its
+own copy of the function), while loops stay loops. A function that calls another twice is twice
+its size, so a chain of such functions grows exponentially: 30 of them would be a billion
+operations. Past 1,000,000 operations the lowering stops with this error rather than fill the
+memory. `tfec check` accepts such programs; `tfec build --emit ir` and `tfec run` report it.
+
+Wrong:
+    fn f2(x: fixed) -> fixed { f1(x) * f1(x) }
+    fn f3(x: fixed) -> fixed { f2(x) * f2(x) }   // and so on, to f30
+Right:
+    fn f2(x: fixed) -> fixed { let y = f1(x); y * y }
+",
     },
     Explanation {
         code: "E0501",

@@ -71,6 +71,8 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         named: HashMap::new(),
         next_op: 0,
         errors: Vec::new(),
+        user_call: None,
+        too_large: false,
         on_party: None,
     };
     for secret in &program.secrets {
@@ -131,6 +133,12 @@ fn scalar(s: Scalar) -> ir::Scalar {
     }
 }
 
+/// The most operations a program may lower to. Calls are inlined, so a short program can ask
+/// for a huge one (each of 30 functions calling the one before twice is 2^30 calls); past this
+/// bound the lowering stops with an error instead of filling memory. The largest example lowers to
+/// a few thousand operations, a generated program of 100,000 lines to about 100,000.
+pub const MAX_OPS: usize = 1_000_000;
+
 struct Lowerer<'h> {
     hir: &'h hir::Program,
     regs: Vec<ir::RegInfo>,
@@ -140,6 +148,10 @@ struct Lowerer<'h> {
     named: HashMap<Reg, bool>,
     next_op: u32,
     errors: Vec<Diagnostic>,
+    /// The call in the program's own code that is being inlined (what an error points at).
+    user_call: Option<tfe_grammar::Span>,
+    /// [`MAX_OPS`] was passed (reported once).
+    too_large: bool,
     /// Inside `on p`: public computations run at p alone (the block is p's local code).
     on_party: Option<usize>,
 }
@@ -243,6 +255,23 @@ impl Lowerer<'_> {
                 Label::new(span, "here"),
             )
             .with_help(help.to_string()),
+        );
+    }
+
+    /// Reports, once, that the program lowers to more than [`MAX_OPS`] operations.
+    fn too_large(&mut self) {
+        if std::mem::replace(&mut self.too_large, true) {
+            return;
+        }
+        let main = &self.hir.functions[self.hir.main];
+        let span = self.user_call.unwrap_or(main.span);
+        self.errors.push(
+            Diagnostic::error(
+                "E0402",
+                format!("the program lowers to more than {MAX_OPS} operations"),
+                Label::new(span, "the limit is passed in this call"),
+            )
+            .with_help("every call is inlined, so a function that calls another twice doubles its size: call a function once and keep its result, or loop with `for`"),
         );
     }
 
@@ -936,7 +965,18 @@ impl Lowerer<'_> {
                 args: hargs,
             } => {
                 let values = args(self, frame, out, hargs)?;
-                self.inline(*function, &values, out)
+                let saved = self.user_call;
+                if self.hir.functions[frame.function].module == "main" {
+                    self.user_call = Some(e.span);
+                }
+                let result = if self.next_op as usize > MAX_OPS {
+                    self.too_large();
+                    None
+                } else {
+                    self.inline(*function, &values, out)
+                };
+                self.user_call = saved;
+                result
             }
             ExprKind::Index { base, items } => {
                 let b = self.expr(frame, base, out)?.reg();

@@ -158,26 +158,38 @@ pub fn parse_expr(src: &str) -> Result<Expr, Vec<SyntaxError>> {
 }
 
 /// Where the parser's errors would only repeat a lexical error: on the rest of the line of a
-/// bad character, string or number, and at the first token after it.
+/// bad character, string or number, and at the first token after it. Linear in the source and
+/// the errors (a line of 100,000 bad characters is searched for its end once), and each query is
+/// a binary search over the merged ranges.
 fn shadowed_by_lexical_errors(
     src: &str,
     tokens: &[Spanned<'_>],
     lexical: &[SyntaxError],
 ) -> impl Fn(usize) -> bool + use<> {
-    let ranges: Vec<(usize, usize)> = lexical
-        .iter()
-        .map(|e| {
-            let start = e.span().start;
-            let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
-            let i = tokens.partition_point(|t| t.0 < e.span().end);
-            let next_token = tokens.get(i).map_or(src.len(), |t| t.0);
-            (start, line_end.max(next_token))
-        })
-        .collect();
+    let mut spans: Vec<Span> = lexical.iter().map(SyntaxError::span).collect();
+    spans.sort_unstable_by_key(|s| s.start);
+    // The end of the line of the last error looked at: errors on one line share it.
+    let mut line_end = None;
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for span in spans {
+        let start = span.start;
+        let end_of_line = match line_end {
+            Some(end) if start < end => end,
+            _ => src[start..].find('\n').map_or(src.len(), |i| start + i),
+        };
+        line_end = Some(end_of_line);
+        let i = tokens.partition_point(|t| t.0 < span.end);
+        let next_token = tokens.get(i).map_or(src.len(), |t| t.0);
+        let end = end_of_line.max(next_token);
+        // Each range is (start, end]: merge those that touch.
+        match ranges.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => ranges.push((start, end)),
+        }
+    }
     move |offset| {
-        ranges
-            .iter()
-            .any(|&(start, end)| start < offset && offset <= end)
+        let i = ranges.partition_point(|r| r.0 < offset);
+        i > 0 && offset <= ranges[i - 1].1
     }
 }
 

@@ -811,49 +811,109 @@ fn mark_block(program: &Program, body: &[Node], out: &mut [bool]) {
     }
 }
 
+/// Whether `party` takes part in an op without nested blocks (what [`participants`] marks for it).
+fn takes_part(program: &Program, op: &Op, party: PartyId) -> bool {
+    let at = |p: Placement| match p {
+        Placement::Public => true,
+        Placement::Party(q) => q == party,
+        Placement::Secret(s) => program.secrets[s].parties.contains(&party),
+    };
+    match op {
+        Op::Compute { at: p, .. } | Op::WriteCsv { at: p, .. } | Op::Print { at: p, .. } => at(*p),
+        Op::Share { from, to, .. } => {
+            *from == Placement::Party(party) || at(Placement::Secret(*to))
+        }
+        Op::Reveal { from, to, .. } => {
+            at(*from)
+                || match to {
+                    Some(p) => *p == party,
+                    None => true,
+                }
+        }
+        Op::ReadCsv { party: p, .. } => *p == party,
+        Op::For { .. } | Op::While { .. } | Op::If { .. } => false,
+    }
+}
+
 /// One party's program: the ops it takes part in (a loop or branch only if something inside it
 /// involves the party). Registers and op ids are kept, so messages and draws still agree.
+///
+/// Each op is looked at once, nested blocks bottom-up (a loop is kept when its projected body is
+/// not empty), so projecting takes time linear in the program whatever its parties and nesting.
 pub fn project(program: &Program, party: PartyId) -> Program {
+    fn involved(program: &Program, body: &[Node], party: PartyId) -> bool {
+        body.iter().any(|n| match &n.op {
+            Op::For { body, .. } => involved(program, body, party),
+            Op::While {
+                cond_body, body, ..
+            } => involved(program, cond_body, party) || involved(program, body, party),
+            Op::If {
+                then_body,
+                else_body,
+                ..
+            } => involved(program, then_body, party) || involved(program, else_body, party),
+            op => takes_part(program, op, party),
+        })
+    }
     fn block(program: &Program, body: &[Node], party: PartyId) -> Vec<Node> {
-        body.iter()
-            .filter(|n| participants(program, n)[party])
-            .map(|n| Node {
-                id: n.id,
-                op: match &n.op {
+        let mut out = Vec::new();
+        for n in body {
+            let op = match &n.op {
+                Op::For {
+                    var,
+                    start,
+                    end,
+                    body,
+                } => {
+                    let body = block(program, body, party);
+                    if body.is_empty() {
+                        continue;
+                    }
                     Op::For {
-                        var,
-                        start,
-                        end,
-                        body,
-                    } => Op::For {
                         var: *var,
                         start: *start,
                         end: *end,
-                        body: block(program, body, party),
-                    },
-                    Op::While {
-                        cond_body,
-                        cond,
                         body,
-                    } => Op::While {
+                    }
+                }
+                Op::While {
+                    cond_body,
+                    cond,
+                    body,
+                } => {
+                    let body = block(program, body, party);
+                    if body.is_empty() && !involved(program, cond_body, party) {
+                        continue;
+                    }
+                    Op::While {
                         // The condition is evaluated by every party that runs the loop.
                         cond_body: cond_body.clone(),
                         cond: *cond,
-                        body: block(program, body, party),
-                    },
+                        body,
+                    }
+                }
+                Op::If {
+                    cond,
+                    then_body,
+                    else_body,
+                } => {
+                    let then_body = block(program, then_body, party);
+                    let else_body = block(program, else_body, party);
+                    if then_body.is_empty() && else_body.is_empty() {
+                        continue;
+                    }
                     Op::If {
-                        cond,
+                        cond: *cond,
                         then_body,
                         else_body,
-                    } => Op::If {
-                        cond: *cond,
-                        then_body: block(program, then_body, party),
-                        else_body: block(program, else_body, party),
-                    },
-                    other => other.clone(),
-                },
-            })
-            .collect()
+                    }
+                }
+                other if takes_part(program, other, party) => other.clone(),
+                _ => continue,
+            };
+            out.push(Node { id: n.id, op });
+        }
+        out
     }
     Program {
         body: block(program, &program.body, party),

@@ -63,6 +63,27 @@ impl Checker<'_> {
             return Some(*value);
         }
         let decl = *self.modules[module].constants.get(name)?;
+        if self.constants_in_progress.len() > super::MAX_CALL_DEPTH {
+            self.error(
+                Diagnostic::error(
+                    "E0116",
+                    format!(
+                        "a constant defined through more than {} others",
+                        super::MAX_CALL_DEPTH
+                    ),
+                    Label::new(
+                        decl.name.span,
+                        format!(
+                            "`{name}` is constant {} of a chain, each defined through the next",
+                            self.constants_in_progress.len() + 1
+                        ),
+                    ),
+                )
+                .with_help("a constant may be defined through at most 64 others (`A` in terms of `B`, `B` in terms of `C`, …): give some of them their values directly"),
+            );
+            self.constants.insert(key, None);
+            return Some(None);
+        }
         if !self.constants_in_progress.insert(key.clone()) {
             self.error(
                 Diagnostic::error(

@@ -1303,6 +1303,17 @@ impl<'a> Checker<'a> {
     ) -> Option<Vec<&'a ast::Arg>> {
         let mut bound: Vec<Option<&'a ast::Arg>> = vec![None; decl.params.len()];
         let mut next = 0;
+        // Parameters by name, so that a call of n named arguments takes time linear in n.
+        let by_name: HashMap<&str, usize> = if args.iter().any(|a| a.name.is_some()) {
+            decl.params
+                .iter()
+                .enumerate()
+                .rev() // a name declared twice (an error) binds its first parameter
+                .map(|(i, p)| (p.name.name.as_str(), i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         for arg in args {
             let slot = match &arg.name {
                 None => {
@@ -1313,8 +1324,8 @@ impl<'a> Checker<'a> {
                     next += 1;
                     next - 1
                 }
-                Some(name) => match decl.params.iter().position(|p| p.name.name == name.name) {
-                    Some(i) => i,
+                Some(name) => match by_name.get(name.name.as_str()) {
+                    Some(&i) => i,
                     None => {
                         let names: Vec<&str> =
                             decl.params.iter().map(|p| p.name.name.as_str()).collect();

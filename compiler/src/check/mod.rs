@@ -28,7 +28,7 @@ mod grad;
 mod stmt;
 mod structs;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tfe_grammar::Span;
 use tfe_grammar::ast;
@@ -62,6 +62,14 @@ pub fn check(program: &ast::Program) -> Result<hir::Program, Vec<Diagnostic>> {
         main,
     })
 }
+
+/// How deep calls may nest (`main` calls `f`, `f` calls `g`, …), and how many constants a
+/// constant may be defined through. The checker and the lowering recurse once per call, and each
+/// call may sit inside an expression [`tfe_grammar::MAX_EXPR_DEPTH`] deep: this bound keeps the
+/// recursion within tfec's stack whatever the input (a chain of 100 calls each 250 operators deep
+/// overflowed 256 MB in a debug build). Real programs nest a handful of calls, the library
+/// included.
+pub const MAX_CALL_DEPTH: usize = 64;
 
 /// Index of a module in `Checker::modules`; the user's program is module 0.
 type ModuleId = usize;
@@ -104,6 +112,9 @@ struct Checker<'a> {
     constants_in_progress: BTreeSet<(ModuleId, String)>,
     functions: Vec<hir::Function>,
     instances: HashMap<InstanceKey, FunctionId>,
+    /// Instances of the program's own functions found wrong, so that each is checked once: a
+    /// wrong function called twice by each of 30 others is not checked 2^30 times.
+    failed: HashSet<InstanceKey>,
     in_progress: Vec<InstanceKey>,
     /// The `const` parameters of the function instances being checked, innermost last.
     const_params: Vec<HashMap<String, ConstValue>>,
@@ -173,6 +184,7 @@ impl<'a> Checker<'a> {
             constants_in_progress: BTreeSet::new(),
             functions: Vec::new(),
             instances: HashMap::new(),
+            failed: HashSet::new(),
             in_progress: Vec::new(),
             const_params: Vec::new(),
             library_calls: Vec::new(),
@@ -646,17 +658,17 @@ impl<'a> Checker<'a> {
     /// called is still checked when its signature fixes every type and placement, so that its
     /// errors do not wait for its first use.
     fn check_unused_functions(&mut self) {
+        let used: HashSet<&str> = self
+            .instances
+            .keys()
+            .filter(|k| k.module == MAIN_MODULE)
+            .map(|k| k.name.as_str())
+            .collect();
         let mut unused: Vec<&'a ast::FnDecl> = self.modules[MAIN_MODULE]
             .functions
             .values()
             .copied()
-            .filter(|f| f.name.name != "main")
-            .filter(|f| {
-                !self
-                    .instances
-                    .keys()
-                    .any(|k| k.module == MAIN_MODULE && k.name == f.name.name)
-            })
+            .filter(|f| f.name.name != "main" && !used.contains(f.name.name.as_str()))
             .collect();
         unused.sort_by_key(|f| f.span.start);
         for decl in unused {
@@ -711,6 +723,9 @@ impl<'a> Checker<'a> {
         if let Some(id) = self.instances.get(&key) {
             return Some(*id);
         }
+        if self.failed.contains(&key) {
+            return None;
+        }
         if self
             .in_progress
             .iter()
@@ -723,6 +738,17 @@ impl<'a> Checker<'a> {
                     Label::new(call_span, "recursive call"),
                 )
                 .with_help("functions may not be recursive: the compiler sizes every computation up front; write a `for` loop instead"),
+            );
+            return None;
+        }
+        if self.in_progress.len() > MAX_CALL_DEPTH {
+            self.error(
+                Diagnostic::error(
+                    "E0116",
+                    format!("calls nested more than {MAX_CALL_DEPTH} deep"),
+                    Label::new(call_span, format!("call {} of a chain from `main`", self.in_progress.len())),
+                )
+                .with_help("a chain of calls (`main` calls `f`, `f` calls `g`, …) may be at most 64 calls long: call some of them one after another instead of one inside the other"),
             );
             return None;
         }
@@ -742,7 +768,14 @@ impl<'a> Checker<'a> {
         if module != MAIN_MODULE {
             self.library_calls.pop();
         }
-        let function = result?;
+        let Some(function) = result else {
+            // A library instance is checked again at each call of the program, so that its
+            // errors show at each of them; the library's own calls are bounded.
+            if module == MAIN_MODULE {
+                self.failed.insert(key);
+            }
+            return None;
+        };
         let id = self.functions.len();
         self.functions.push(function);
         self.instances.insert(key.clone(), id);
