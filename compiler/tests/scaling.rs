@@ -53,6 +53,10 @@ const WITH_ERRORS: &[&str] = &[
 
 #[test]
 fn each_shape_compiles_or_fails_as_intended() {
+    with_tfec_stack(compiles_or_fails);
+}
+
+fn compiles_or_fails() {
     for (name, _, generate, _) in SHAPES {
         let src = generate(6);
         let result = tfe_compiler::check(&src).and_then(|hir| tfe_compiler::lower::lower(&hir));
