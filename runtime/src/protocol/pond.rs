@@ -54,6 +54,20 @@ fn shape_err(e: String) -> RunError {
     RunError::Shape(e)
 }
 
+/// A tensor's words in order (it must be contiguous: see [`contiguous`]).
+fn words(t: &RingTensor) -> &[u64] {
+    t.as_slice().unwrap_or(&[])
+}
+
+/// `t` in standard layout, borrowed when it already is.
+fn contiguous(t: &RingTensor) -> std::borrow::Cow<'_, RingTensor> {
+    if t.is_standard_layout() {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(t.as_standard_layout().into_owned())
+    }
+}
+
 fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
     ring::broadcast_shape(a, b)
         .ok_or_else(|| RunError::Shape(format!("shapes {a:?} and {b:?} do not broadcast")))
@@ -146,20 +160,39 @@ impl Pond {
         let key = self.with_dealer(role);
         let a = ctx.draw(&key, triple, 0, x.shape())?;
         let b = ctx.draw(&key, triple, 1, y.shape())?;
-        let (xi, yi) = (self.mine(x)?, self.mine(y)?);
-        let e_mine = ring::sub(xi, &a).map_err(shape_err)?;
-        let f_mine = ring::sub(yi, &b).map_err(shape_err)?;
-        ctx.send(other, open_e, e_mine.clone())?;
-        ctx.send(other, open_f, f_mine.clone())?;
-        let c = if role == 0 {
+        let (xi, yi) = (contiguous(self.mine(x)?), contiguous(self.mine(y)?));
+        let e_mine = ring::sub(&xi, &a).map_err(shape_err)?;
+        let f_mine = ring::sub(&yi, &b).map_err(shape_err)?;
+        ctx.send(other, open_e, e_mine)?;
+        ctx.send(other, open_f, f_mine)?;
+        let mut c = if role == 0 {
             ctx.draw(&key, triple, 2, &z_shape)?
         } else {
             ctx.recv_shaped(self.dealer(), triple, &z_shape)?
         };
-        let e =
-            ring::add(&e_mine, &ctx.recv_shaped(other, open_e, x.shape())?).map_err(shape_err)?;
-        let f =
-            ring::add(&f_mine, &ctx.recv_shaped(other, open_f, y.shape())?).map_err(shape_err)?;
+        let e_theirs = ctx.recv_shaped(other, open_e, x.shape())?;
+        let f_theirs = ctx.recv_shaped(other, open_f, y.shape())?;
+        if kind == Product::Elementwise && x.shape() == y.shape() {
+            // One pass: e and f opened, z = c + e (b + f) + a f (server 0) or c + e b + a f,
+            // truncated.
+            let (xs, ys, aw, bw) = (words(&xi), words(&yi), words(&a), words(&b));
+            let (te, tf) = (words(&e_theirs), words(&f_theirs));
+            let zs = c
+                .as_slice_mut()
+                .ok_or_else(|| RunError::Internal("a triple not contiguous".into()))?;
+            let own = u64::from(role == 0);
+            for i in 0..zs.len() {
+                let e = xs[i].wrapping_sub(aw[i]).wrapping_add(te[i]);
+                let f = ys[i].wrapping_sub(bw[i]).wrapping_add(tf[i]);
+                let z = zs[i]
+                    .wrapping_add(e.wrapping_mul(bw[i].wrapping_add(f.wrapping_mul(own))))
+                    .wrapping_add(aw[i].wrapping_mul(f));
+                zs[i] = truncate_word(role, z, trunc);
+            }
+            return Ok(Shares::single(c));
+        }
+        let e = ring::add(&ring::sub(&xi, &a).map_err(shape_err)?, &e_theirs).map_err(shape_err)?;
+        let f = ring::add(&ring::sub(&yi, &b).map_err(shape_err)?, &f_theirs).map_err(shape_err)?;
         let b_side = if role == 0 {
             ring::add(&b, &f).map_err(shape_err)?
         } else {
@@ -175,14 +208,22 @@ impl Pond {
 
     /// SecureML's local truncation of an additive sharing by `d` bits (see the module header
     /// for its error).
-    fn truncate(&self, role: usize, z: RingTensor, d: u32) -> RingTensor {
-        if d == 0 {
-            z
-        } else if role == 0 {
-            z.mapv(|v| v >> d)
-        } else {
-            z.mapv(|v| (v.wrapping_neg() >> d).wrapping_neg())
+    fn truncate(&self, role: usize, mut z: RingTensor, d: u32) -> RingTensor {
+        if d > 0 {
+            z.mapv_inplace(|v| truncate_word(role, v, d));
         }
+        z
+    }
+}
+
+/// SecureML's local truncation of one word of server `role`'s share by `d` bits.
+fn truncate_word(role: usize, v: u64, d: u32) -> u64 {
+    if d == 0 {
+        v
+    } else if role == 0 {
+        v >> d
+    } else {
+        (v.wrapping_neg() >> d).wrapping_neg()
     }
 }
 
@@ -381,85 +422,75 @@ impl Protocol for Pond {
                     and.y.shape()
                 )));
             }
+            let n = and.x.len();
             let triple = ctx.key();
             let open = ctx.key();
             if role == DEALER {
-                let draw = |ctx: &Ctx<'_>, stream| -> Result<RingTensor, RunError> {
-                    ring::zip_with(
-                        &ctx.draw(&self.with_dealer(0), triple, stream, &shape)?,
-                        &ctx.draw(&self.with_dealer(1), triple, stream, &shape)?,
-                        |p, q| p ^ q,
-                    )
-                    .map_err(shape_err)
-                };
-                let (a, b) = (draw(ctx, 0)?, draw(ctx, 1)?);
-                let c0 = ctx.draw(&self.with_dealer(0), triple, 2, &shape)?;
-                let c1 = ring::zip_with(
-                    &ring::zip_with(&a, &b, |p, q| p & q).map_err(shape_err)?,
-                    &c0,
-                    |p, q| p ^ q,
-                )
-                .map_err(shape_err)?;
+                let d0 = self.with_dealer(0);
+                let d1 = self.with_dealer(1);
+                let (a0, a1) = (
+                    ctx.draw(&d0, triple, 0, &[n])?,
+                    ctx.draw(&d1, triple, 0, &[n])?,
+                );
+                let (b0, b1) = (
+                    ctx.draw(&d0, triple, 1, &[n])?,
+                    ctx.draw(&d1, triple, 1, &[n])?,
+                );
+                let mut c1 = ctx.draw(&d0, triple, 2, &shape)?;
+                let words = |t: &RingTensor| t.as_slice().map(<[u64]>::to_vec).unwrap_or_default();
+                let (a0, a1, b0, b1) = (words(&a0), words(&a1), words(&b0), words(&b1));
+                if let Some(c) = c1.as_slice_mut() {
+                    for i in 0..n {
+                        c[i] ^= (a0[i] ^ a1[i]) & (b0[i] ^ b1[i]);
+                    }
+                }
                 ctx.send(self.server(1), triple, c1)?;
                 started.push(None);
                 continue;
             }
             let key = self.with_dealer(role);
-            let a = ctx.draw(&key, triple, 0, &shape)?;
-            let b = ctx.draw(&key, triple, 1, &shape)?;
-            let x = self.mine(and.x)?;
-            let y = self.mine(and.y)?.mapv(|v| v << and.shift);
-            let d = ring::zip_with(x, &a, |p, q| p ^ q).map_err(shape_err)?;
-            let e = ring::zip_with(&y, &b, |p, q| p ^ q).map_err(shape_err)?;
-            let both = crate::value::concat(
-                &[
-                    &d.clone().insert_axis(ndarray::Axis(0)),
-                    &e.clone().insert_axis(ndarray::Axis(0)),
-                ],
-                0,
-            )
-            .map_err(shape_err)?;
+            let a = ctx.draw(&key, triple, 0, &[n])?;
+            let b = ctx.draw(&key, triple, 1, &[n])?;
+            let x = contiguous(self.mine(and.x)?);
+            let y = contiguous(self.mine(and.y)?);
+            let (xs, ys) = (words(&x), words(&y));
+            let (aw, bw) = (words(&a), words(&b));
+            // This server's masked operands, d = x ^ a and e = (y << shift) ^ b, in one message.
+            let mut both = vec![0u64; 2 * n];
+            let (d_part, e_part) = both.split_at_mut(n);
+            for i in 0..n {
+                d_part[i] = xs[i] ^ aw[i];
+                e_part[i] = (ys[i] << and.shift) ^ bw[i];
+            }
+            let both = RingTensor::from_shape_vec(IxDyn(&[2 * n]), both)
+                .map_err(|e| shape_err(e.to_string()))?;
             ctx.send(self.server(1 - role), open, both)?;
-            started.push(Some((triple, open, shape, a, b, d, e)));
+            started.push(Some((triple, open, shape, n, a, b, x, y, and.shift)));
         }
         let mut out = Vec::new();
         for s in started {
-            let Some((triple, open, shape, a, b, d, e)) = s else {
+            let Some((triple, open, shape, n, a, b, x, y, shift)) = s else {
                 continue;
             };
-            let c = if role == 0 {
+            let mut z = if role == 0 {
                 ctx.draw(&self.with_dealer(0), triple, 2, &shape)?
             } else {
                 ctx.recv_shaped(self.dealer(), triple, &shape)?
             };
-            let mut wide = vec![2];
-            wide.extend_from_slice(&shape);
-            let theirs = ctx.recv_shaped(self.server(1 - role), open, &wide)?;
-            let d = ring::zip_with(
-                &d,
-                &theirs.index_axis(ndarray::Axis(0), 0).to_owned(),
-                |p, q| p ^ q,
-            )
-            .map_err(shape_err)?;
-            let e = ring::zip_with(
-                &e,
-                &theirs.index_axis(ndarray::Axis(0), 1).to_owned(),
-                |p, q| p ^ q,
-            )
-            .map_err(shape_err)?;
-            let mut z: Vec<u64> = Vec::with_capacity(d.len());
-            let (cs, ds, es, as_, bs) = (c.iter(), d.iter(), e.iter(), a.iter(), b.iter());
-            for ((((c, d), e), a), b) in cs.zip(ds).zip(es).zip(as_).zip(bs) {
-                let mut v = c ^ (d & b) ^ (e & a);
-                if role == 0 {
-                    v ^= d & e;
-                }
-                z.push(v);
+            let theirs = ctx.recv_shaped(self.server(1 - role), open, &[2 * n])?;
+            let (td, te) = words(&theirs).split_at(n);
+            let (xs, ys, aw, bw) = (words(&x), words(&y), words(&a), words(&b));
+            let zs = z
+                .as_slice_mut()
+                .ok_or_else(|| RunError::Internal("a drawn tensor not contiguous".into()))?;
+            // z = c ^ (d & b) ^ (e & a), and ^ (d & e) at server 0, with the opened d and e.
+            let own = if role == 0 { u64::MAX } else { 0 };
+            for i in 0..n {
+                let d = xs[i] ^ aw[i] ^ td[i];
+                let e = (ys[i] << shift) ^ bw[i] ^ te[i];
+                zs[i] ^= (d & bw[i]) ^ (e & aw[i]) ^ (d & e & own);
             }
-            out.push(Shares::single(
-                RingTensor::from_shape_vec(IxDyn(&shape), z)
-                    .map_err(|e| shape_err(e.to_string()))?,
-            ));
+            out.push(Shares::single(z));
         }
         if role == DEALER {
             return Ok(ands.iter().map(|a| a.x.clone()).collect());

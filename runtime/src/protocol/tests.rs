@@ -583,7 +583,7 @@ fn pond_rounds_and_bytes_match_the_theory() {
             assert_eq!(messages, 14, "msb server {role}");
             assert_eq!(
                 bytes,
-                13 * tensor_bytes(2 * n, 2) + tensor_bytes(n, 1),
+                13 * tensor_bytes(2 * n, 1) + tensor_bytes(n, 1),
                 "msb server {role}"
             );
         } else {
