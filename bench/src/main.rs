@@ -5,6 +5,7 @@
 //! Run: `cargo run --release -p tfe-bench` (all), or with a filter: `… -- parse`.
 
 mod compile;
+mod derived;
 mod jit;
 mod mpc;
 mod network;
@@ -46,6 +47,7 @@ fn main() {
     mpc::run_all(&filter);
     network::run_all(&filter);
     networks::run_all(&filter);
+    derived::run_all(&filter);
 }
 
 /// Runs `f` until at least `min_runs` runs and 1 s have passed; returns the median time.

@@ -17,7 +17,7 @@ use crate::workloads::{copy_dir, run};
 /// (program, its source, the original system's seconds per batch on LAN from its README table
 /// for SGD, Adam and AMSGrad, starting weights as (file, rows, columns), batches of the longer
 /// run).
-type Network = (
+pub(crate) type Network = (
     &'static str,
     &'static str,
     [&'static str; 3],
@@ -28,7 +28,7 @@ type Network = (
 /// The programs' `OPTIMIZER` values, in the order of the figures above.
 const OPTIMIZERS: [(&str, i64); 3] = [("sgd", 0), ("adam", 1), ("amsgrad", 2)];
 
-const NETWORKS: &[Network] = &[
+pub(crate) const NETWORKS: &[Network] = &[
     (
         "network_b",
         include_str!("../programs/network_b.tfe"),
@@ -90,7 +90,7 @@ const NETWORKS: &[Network] = &[
 ];
 
 /// He-uniform weights: uniform in ±sqrt(6 / rows), from a fixed xorshift stream.
-fn write_weights(dir: &Path, name: &str, rows: usize, cols: usize, seed: u64) {
+pub(crate) fn write_weights(dir: &Path, name: &str, rows: usize, cols: usize, seed: u64) {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let limit = (6.0 / rows as f64).sqrt();
     let mut text = String::new();

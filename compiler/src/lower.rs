@@ -160,6 +160,9 @@ struct Lowerer<'h> {
 struct Frame {
     function: FunctionId,
     locals: Vec<Option<Value>>,
+    /// The registers of its arguments: the caller's, which cannot change while the instance
+    /// runs, so an immutable variable of the instance may share them.
+    arguments: std::collections::HashSet<Reg>,
 }
 
 impl Lowerer<'_> {
@@ -286,6 +289,7 @@ impl Lowerer<'_> {
         let mut frame = Frame {
             function,
             locals: vec![None; f.locals.len()],
+            arguments: args.iter().flat_map(Value::leaves).collect(),
         };
         for (param, arg) in f.params.iter().zip(args) {
             // A parameter is immutable: a `let mut` of it copies.
@@ -352,10 +356,9 @@ impl Lowerer<'_> {
         let info = &self.hir.functions[frame.function].locals[local];
         let (name, mutable, at) = (info.name.clone(), info.mutable, info.placement);
         if frame.locals[local].is_none() {
-            let shareable = value.leaves().iter().all(|r| {
-                self.named
-                    .get(r)
-                    .is_none_or(|held_mutable| !held_mutable && !mutable)
+            let shareable = value.leaves().iter().all(|r| match self.named.get(r) {
+                None => true,
+                Some(held_mutable) => !mutable && (!held_mutable || frame.arguments.contains(r)),
             });
             if shareable {
                 self.rename(&value, &name);
@@ -852,15 +855,26 @@ impl Lowerer<'_> {
                     reg(dst)
                 }
                 Builtin::WriteCsv { path } => {
-                    let src = self.expr(frame, &hargs[0], out)?.reg();
-                    self.emit(
-                        out,
-                        Op::WriteCsv {
-                            src,
-                            at: placement(e.placement),
-                            path: path.clone(),
-                        },
-                    );
+                    let src = self.expr(frame, &hargs[0], out)?;
+                    let files: Vec<(Reg, String)> = match (&src, &hargs[0].ty) {
+                        (Value::Parts(parts), Type::Struct(st)) => self.hir.structs[st.id]
+                            .fields
+                            .iter()
+                            .zip(parts)
+                            .map(|((field, _), part)| (part.reg(), field_path(path, field)))
+                            .collect(),
+                        _ => vec![(src.reg(), path.clone())],
+                    };
+                    for (src, path) in files {
+                        self.emit(
+                            out,
+                            Op::WriteCsv {
+                                src,
+                                at: placement(e.placement),
+                                path,
+                            },
+                        );
+                    }
                     None
                 }
                 Builtin::Print => {
@@ -1071,10 +1085,34 @@ impl Lowerer<'_> {
     }
 }
 
+/// The file of one field when a struct is written to `path`: `_field` before the name's
+/// extension (`model.csv` → `model_w.csv`, `out/m.csv.gz` → `out/m_w.csv.gz`), or at its end.
+pub fn field_path(path: &str, field: &str) -> String {
+    let name_start = path.rfind('/').map_or(0, |i| i + 1);
+    match path[name_start..].find('.') {
+        Some(dot) if dot > 0 => {
+            let at = name_start + dot;
+            format!("{}_{field}{}", &path[..at], &path[at..])
+        }
+        _ => format!("{path}_{field}"),
+    }
+}
+
 /// An operation applied field by field.
 #[derive(Debug, Clone, Copy)]
 enum FieldOp {
     Neg,
     Not,
     Binary(tfe_grammar::ast::BinOp),
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_struct_field_is_written_beside_its_name() {
+        use super::field_path;
+        assert_eq!(field_path("model.csv", "w1"), "model_w1.csv");
+        assert_eq!(field_path("out/m.csv.gz", "b"), "out/m_b.csv.gz");
+        assert_eq!(field_path("dir.v2/model", "w"), "dir.v2/model_w");
+    }
 }

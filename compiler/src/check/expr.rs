@@ -1951,8 +1951,18 @@ impl<'a> Checker<'a> {
                 let (pos, _) =
                     self.split_args(name, args, if name == "print" { 1 } else { 2 }, &[], span)?;
                 let value = self.expr(cx, pos[0], &Expected::at(cx.on_party.map(Placement::Party)));
-                let t = self.tensor_of(&value, "the value")?.clone();
-                if name == "write_csv" && t.rank() > 2 {
+                // `write_csv` of a struct writes one file per field (`model_w.csv`).
+                let tensors: Vec<TensorType> = match &value.ty {
+                    Type::Struct(st) if name == "write_csv" => self.structs[st.id]
+                        .fields
+                        .iter()
+                        .map(|(_, t)| t.clone())
+                        .collect(),
+                    _ => vec![self.tensor_of(&value, "the value")?.clone()],
+                };
+                if let Some(t) = tensors.iter().find(|t| t.rank() > 2)
+                    && name == "write_csv"
+                {
                     self.error(Diagnostic::error(
                         "E0203",
                         "`write_csv` writes a 0-D, 1-D or 2-D tensor",

@@ -646,10 +646,18 @@ impl<'a> Checker<'a> {
                 return poison(span);
             }
         }
-        // Each argument once, into a variable the fields' calls read.
+        // Each argument once: a variable or a literal as it is, anything else into a variable
+        // the fields' calls read.
         let mut stmts = Vec::new();
-        let mut locals = Vec::new();
+        let mut values = Vec::new();
         for (i, arg) in args.into_iter().enumerate() {
+            if matches!(
+                arg.kind,
+                ExprKind::Local(_) | ExprKind::Int(_) | ExprKind::Fixed(_) | ExprKind::Bool(_)
+            ) {
+                values.push(arg);
+                continue;
+            }
             let local = cx.declare(hir::Local {
                 name: format!("{}#{i}", decl.name.name),
                 ty: arg.ty.clone(),
@@ -657,7 +665,12 @@ impl<'a> Checker<'a> {
                 mutable: false,
                 span: arg.span,
             });
-            locals.push((local, arg.ty.clone(), arg.placement, arg.span));
+            values.push(Expr {
+                kind: ExprKind::Local(local),
+                ty: arg.ty.clone(),
+                placement: arg.placement,
+                span: arg.span,
+            });
             stmts.push(Stmt::Let {
                 local,
                 value: arg,
@@ -668,14 +681,9 @@ impl<'a> Checker<'a> {
         for (path, leaf) in self.leaves(&shape) {
             let mut leaf_args = Vec::new();
             let mut signature = Vec::new();
-            for (local, ty, placement, arg_span) in &locals {
-                let mut e = Expr {
-                    kind: ExprKind::Local(*local),
-                    ty: ty.clone(),
-                    placement: *placement,
-                    span: *arg_span,
-                };
-                if ty.is_aggregate() {
+            for value in &values {
+                let mut e = value.clone();
+                if value.ty.is_aggregate() {
                     for &index in &path {
                         let part = self.parts_of(&e.ty)[index].clone();
                         e = Expr {
@@ -684,8 +692,8 @@ impl<'a> Checker<'a> {
                                 index,
                             },
                             ty: part,
-                            placement: *placement,
-                            span: *arg_span,
+                            placement: value.placement,
+                            span: value.span,
                         };
                     }
                 }
