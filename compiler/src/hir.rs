@@ -250,6 +250,9 @@ pub enum Builtin {
     Select,
     /// `zeros_like(v)`: a value of v's type and placement with every element 0.
     ZerosLike,
+    /// The maximum of each row of a matrix and the one-hot of its first maximal entry
+    /// (`Kernel::MaxOneHot`); made by the gradient pass only, where a maximum is differentiated.
+    MaxOneHot,
 }
 
 impl Builtin {
@@ -274,6 +277,7 @@ impl Builtin {
             Builtin::Matmul => "matmul",
             Builtin::Select => "select",
             Builtin::ZerosLike => "zeros_like",
+            Builtin::MaxOneHot => "max_onehot",
         }
     }
 }

@@ -952,6 +952,7 @@ impl Lowerer<'_> {
                         Builtin::Sum { axis } => Kernel::Sum { axis: *axis },
                         Builtin::Max { axis } => Kernel::Max { axis: *axis },
                         Builtin::ArgMax { axis } => Kernel::ArgMax { axis: *axis },
+                        Builtin::MaxOneHot => Kernel::MaxOneHot,
                         Builtin::Matmul => {
                             let fixed = e.ty.tensor().is_some_and(|t| t.scalar == Scalar::Fixed);
                             Kernel::MatMul {

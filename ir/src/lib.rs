@@ -191,6 +191,11 @@ pub enum Kernel {
     ArgMax {
         axis: Option<usize>,
     },
+    /// The maximum of each row of a matrix `[r, n]` and the one-hot (fixed-point 1.0) of its
+    /// first maximal entry, from one tournament: `[r, n + 1]`, the one-hot in columns `0 .. n`
+    /// and the maximum in column `n`. The gradient pass uses it where a maximum is
+    /// differentiated, so that the gradient goes to the entry the forward pass chose.
+    MaxOneHot,
     Transpose,
     /// The windows of a batch of images as rows (`im2col`): a convolution is then one matrix
     /// product, and a pooling one reduction. A public gather, so local on shares.
@@ -259,6 +264,7 @@ impl Kernel {
             Kernel::Max { axis: None } => "max".into(),
             Kernel::ArgMax { axis: Some(a) } => format!("argmax.axis{a}"),
             Kernel::ArgMax { axis: None } => "argmax".into(),
+            Kernel::MaxOneHot => "max_onehot".into(),
             Kernel::Transpose => "transpose".into(),
             Kernel::Im2Col(w) => format!(
                 "im2col.{}x{}x{}.k{}x{}.s{}.p{}",
@@ -450,6 +456,9 @@ pub enum Role {
 pub enum Size {
     /// This many ring elements per element of the op's result.
     Result(u64),
+    /// `num / den` ring elements per element of the op's result (a whole number of them per
+    /// row: a tournament's comparisons over the rows of `max_onehot`).
+    ResultFraction(u64, u64),
     /// This many ring elements per element of the op's argument `i`.
     Arg(usize, u64),
     /// A shape: one word per dimension of the result.
@@ -457,11 +466,22 @@ pub enum Size {
 }
 
 impl Size {
+    /// `k` times this size.
+    pub fn times(self, k: u64) -> Size {
+        match self {
+            Size::Result(a) => Size::Result(a * k),
+            Size::ResultFraction(num, den) => Size::ResultFraction(num * k, den),
+            Size::Arg(i, a) => Size::Arg(i, a * k),
+            Size::Shape => Size::Shape,
+        }
+    }
+
     /// The words of this size for an op whose result has `result` elements and whose arguments
     /// have `args[i]` elements, and whose result has rank `rank`.
     pub fn words(self, result: u64, args: &[u64], rank: u64) -> u64 {
         match self {
             Size::Result(k) => k * result,
+            Size::ResultFraction(num, den) => result * num / den,
             Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
             Size::Shape => rank,
         }
@@ -643,6 +663,7 @@ impl Program {
                 for m in messages {
                     let size = match m.size {
                         Size::Result(k) => self.elements_text(k, dst, "of the result"),
+                        Size::ResultFraction(num, den) => self.fraction_text(num, den, dst),
                         Size::Arg(i, k) => {
                             self.elements_text(k, args.get(i).copied(), &format!("of argument {i}"))
                         }
@@ -662,6 +683,29 @@ impl Program {
     }
 
     /// "k ring elements per element of X (N in all)", with N when X's shape is known.
+    /// `num / den` words per element of the result: `num` per `den` elements (per row of
+    /// `max_onehot`'s result).
+    fn fraction_text(&self, num: u64, den: u64, reg: Option<Reg>) -> String {
+        let per = format!(
+            "{num} word{} per {den} elements of the result",
+            if num == 1 { "" } else { "s" }
+        );
+        let known: Option<u64> = reg.and_then(|r| {
+            self.regs[r as usize]
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Known(n) => Some(*n),
+                    Dim::Runtime => None,
+                })
+                .product()
+        });
+        match known {
+            Some(n) => format!("{per} ({} in all)", n * num / den),
+            None => per,
+        }
+    }
+
     fn elements_text(&self, k: u64, reg: Option<Reg>, of: &str) -> String {
         let per = format!("{k} word{} per element {of}", if k == 1 { "" } else { "s" });
         let known: Option<u64> = reg.and_then(|r| {

@@ -651,6 +651,10 @@ fn secret_kernel(
                 composite::argmax_axis(p, ctx, &x, axis)?
             }
         }
+        Kernel::MaxOneHot => {
+            let one = ring::encode_fixed(&ndarray::arr0(1.0).into_dyn(), frac)[[]];
+            composite::max_onehot(p, ctx, &*arg(0)?, one)?
+        }
         Kernel::Log2Lookup { from, table } => {
             // The entry at the highest bit (bit e + frac for 2^e), encoded: exact, no
             // truncation.

@@ -306,6 +306,15 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         | Kernel::Sum { .. }
         | Kernel::Max { .. }
         | Kernel::ArgMax { .. } => shape_op(kernel, args)?,
+        Kernel::MaxOneHot => match a() {
+            Value::F64(x) => Value::F64(max_onehot(x)?),
+            other => {
+                return Err(RunError::Internal(format!(
+                    "`max_onehot` of {} in the clear",
+                    other.kind()
+                )));
+            }
+        },
         Kernel::Log2Lookup { from, table } => match a() {
             Value::F64(x) => Value::F64(x.mapv(|v| log2_lookup(v, table, *from))),
             _ => {
@@ -439,4 +448,30 @@ fn matmul_f64(a: &ArrayD<f64>, b: &ArrayD<f64>) -> Result<ArrayD<f64>, RunError>
             b.shape()
         ))),
     }
+}
+
+/// `[r, n + 1]`: per row of a matrix `[r, n]`, the one-hot (1.0) of its first maximal entry in
+/// columns `0 .. n` and the maximum in column `n` (`Kernel::MaxOneHot`, as the tournament on
+/// shares chooses).
+pub fn max_onehot(x: &ndarray::ArrayD<f64>) -> Result<ndarray::ArrayD<f64>, RunError> {
+    let (r, n) = match x.shape() {
+        [r, n] if *n > 0 => (*r, *n),
+        other => {
+            return Err(RunError::Shape(format!(
+                "the row maxima of a tensor of shape {other:?}"
+            )));
+        }
+    };
+    let mut out = ndarray::ArrayD::zeros(ndarray::IxDyn(&[r, n + 1]));
+    for (i, row) in x.outer_iter().enumerate() {
+        let mut best = 0;
+        for (j, v) in row.iter().enumerate() {
+            if *v > row[best] {
+                best = j;
+            }
+        }
+        out[[i, best]] = 1.0;
+        out[[i, n]] = row[best];
+    }
+    Ok(out)
 }

@@ -94,8 +94,12 @@ impl Transport for Recorder {
 /// Runs `src` with every party in this process over recording transports; returns the program
 /// and what went on the wire.
 fn run_recorded(src: &str, data: &std::path::Path) -> (Program, Wire) {
-    let hir = tfe_compiler::check(src).unwrap_or_else(|d| panic!("{src}\n{d:?}"));
-    let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+    // Every op as lowered: no comparison merged or dropped.
+    let options = tfe_compiler::Options {
+        skip: vec![tfe_compiler::Pass::Cse, tfe_compiler::Pass::Dce],
+        ..tfe_compiler::Options::default()
+    };
+    let ir = tfe_compiler::compile(src, &options).unwrap_or_else(|d| panic!("{src}\n{d:?}"));
     let log = Arc::new(Mutex::new(Log::default()));
     let n = ir.parties.len();
     let handles: Vec<_> = local_network(n, Duration::from_secs(20))
@@ -284,6 +288,7 @@ fn program(secret_line: &str) -> String {
         "party alice, bob, analyst;\n\
          party s0, s1, s2;\n\
          {secret_line}\n\
+         fn top(e: fixed[4, 3]) -> fixed {{ sum(max(e, axis: 1)) }}\n\
          fn main() {{\n\
              let xa: fixed[_, 3] @alice = read_csv(\"x.csv\");\n\
              let x: fixed[_, 3] @rep = xa;\n\
@@ -312,9 +317,10 @@ fn program(secret_line: &str) -> String {
              let m = max(e, axis: 1);\n\
              let am = argmax(e, axis: 0);\n\
              let all = max(e);\n\
+             let gm = grad(top, e);\n\
              let l = log2_lookup(e, [1.0, 2.0, 4.0], from: -2);\n\
              let s = sum(x, axis: 0) + sum(w, axis: 0);\n\
-             let total = sum(p + r + l, axis: 1) + m + all;\n\
+             let total = sum(p + r + l + gm, axis: 1) + m + all;\n\
              write_csv(reveal(total, to: analyst), \"total.csv\");\n\
              write_csv(reveal(q, to: s0), \"q.csv\");\n\
              write_csv(reveal(s, to: alice), \"s.csv\");\n\

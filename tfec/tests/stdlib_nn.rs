@@ -385,6 +385,17 @@ fn run_files(
     inputs: &[(&str, &str, &[Vec<f64>])],
     body: &str,
 ) -> Vec<Vec<f64>> {
+    run_files_with(name, uses, "", inputs, body)
+}
+
+/// [`run_files`] with `items` (functions) before `main`.
+fn run_files_with(
+    name: &str,
+    uses: &str,
+    items: &str,
+    inputs: &[(&str, &str, &[Vec<f64>])],
+    body: &str,
+) -> Vec<Vec<f64>> {
     let dir = std::env::temp_dir().join(format!("tfe-nn-{name}-{}", std::process::id()));
     let mut lets = String::new();
     for (party, var, rows) in inputs {
@@ -414,7 +425,7 @@ fn run_files(
         &program,
         format!(
             "use std::nn::{{{uses}}};\nparty alice, bob, s0, s1, s2;\n\
-             secret rep = aby3(s0, s1, s2);\nfn main() {{\n{lets}{body}\n}}\n"
+             secret rep = aby3(s0, s1, s2);\n{items}\nfn main() {{\n{lets}{body}\n}}\n"
         ),
     )
     .unwrap();
@@ -430,7 +441,8 @@ fn run_files(
 /// The backward helpers of convolution and max pooling on shares against f64. The convolution's
 /// gradients are checked through linearity: sum(dy * conv(x, k)) is linear in k and in x, so its
 /// gradient entry for k[r][j] (x[i][p]) is its value at the unit filter (image) e_rj (e_ip),
-/// computed with the direct f64 convolution. Max pooling's gradient goes to the window's maxima.
+/// computed with the direct f64 convolution. Max pooling's derived gradient goes to each
+/// window's first maximal entry.
 #[test]
 fn convolution_and_pooling_gradients_on_shares_match_f64() {
     let (h, w, c, f, size, stride, pad) = (6usize, 6usize, 2usize, 3usize, 3usize, 2usize, 1usize);
@@ -446,9 +458,15 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
     let geometry = format!(
         "height: {h}, width: {w}, channels: {c}, size: {size}, stride: {stride}, pad: {pad}"
     );
-    let out = run_files(
+    let out = run_files_with(
         "convgrad",
-        "conv2d_grad_kernel, conv2d_grad_input, conv2d_grad_bias, max_pool2d, max_pool2d_grad",
+        "conv2d_grad_kernel, conv2d_grad_input, conv2d_grad_bias, max_pool2d",
+        &format!(
+            "fn pooled(x: fixed[{n}, {}], dy: fixed[{n}, {}]) -> fixed {{\n    \
+             sum(max_pool2d(x, height: {h}, width: {w}, channels: {c}, size: 2) * dy)\n}}",
+            h * w * c,
+            (h / 2) * (w / 2) * c
+        ),
         &[
             ("alice", "x", &x),
             ("bob", "k", &k),
@@ -459,8 +477,7 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
             "print(reveal(conv2d_grad_kernel(x, dy, {geometry}), to: alice));\n\
              print(reveal(conv2d_grad_input(dy, k, {geometry}), to: alice));\n\
              print(reveal(conv2d_grad_bias(dy, filters: {f}), to: alice));\n\
-             let y = max_pool2d(x, height: {h}, width: {w}, channels: {c}, size: 2);\n\
-             print(reveal(max_pool2d_grad(x, y, pdy, height: {h}, width: {w}, channels: {c}, size: 2), to: alice));"
+             print(reveal(grad(pooled, x, pdy), to: alice));"
         ),
     );
     let zero_b = vec![0.0; f];
@@ -505,21 +522,16 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
             out[2][j]
         );
     }
-    // Max pooling: each 2x2 window's gradient to its maxima.
+    // Max pooling: each 2x2 window's gradient to its first maximal entry.
     let mut want = vec![vec![0.0; h * w * c]; n];
     for i in 0..n {
         for oy in 0..h / 2 {
             for ox in 0..w / 2 {
                 for ch in 0..c {
                     let at = |p: usize| ((oy * 2 + p / 2) * w + ox * 2 + p % 2) * c + ch;
-                    let m = (0..4)
-                        .map(|p| x[i][at(p)])
-                        .fold(f64::NEG_INFINITY, f64::max);
-                    for p in 0..4 {
-                        if x[i][at(p)] == m {
-                            want[i][at(p)] += pooled_dy[i][(oy * (w / 2) + ox) * c + ch];
-                        }
-                    }
+                    let first =
+                        (0..4).fold(0, |b, p| if x[i][at(p)] > x[i][at(b)] { p } else { b });
+                    want[i][at(first)] += pooled_dy[i][(oy * (w / 2) + ox) * c + ch];
                 }
             }
         }
@@ -530,6 +542,6 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
         .zip(&out[3])
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    eprintln!("max_pool2d_grad: worst absolute error {worst:.2e}");
-    assert!(worst < 1e-4, "max_pool2d_grad: {worst}");
+    eprintln!("max-pooling's derived gradient: worst absolute error {worst:.2e}");
+    assert!(worst < 1e-4, "max-pooling's gradient: {worst}");
 }

@@ -389,8 +389,19 @@ impl<'a, 'p> Backward<'a, 'p> {
                 let c = self.fw.body.binary(BinOp::Add, zeros, v);
                 self.add(a, c);
             }
+            Builtin::Max { axis } if self.fw.choices.contains_key(&result) => {
+                // The gradient goes to the entry the forward tournament chose.
+                let a = &args[0];
+                let choice = self.fw.choices[&result].clone();
+                let bd = self.expand(d, a, *axis);
+                let bd = self.fw.body.atom(bd);
+                let c = self.fw.body.binary(BinOp::Mul, choice, bd);
+                self.add(a, c);
+            }
             Builtin::Max { axis } => {
-                // The gradient goes to the entries equal to the maximum.
+                // A maximum with no tournament choice at hand (its length known only at run
+                // time, or of a tensor of rank above 2): the entries equal to it share the
+                // gradient.
                 let a = &args[0];
                 let m = self.fw.body.var(result);
                 let bm = self.expand(m, a, *axis);
@@ -476,6 +487,7 @@ impl<'a, 'p> Backward<'a, 'p> {
             | Builtin::Shape
             | Builtin::Log2Lookup { .. }
             | Builtin::ArgMax { .. }
+            | Builtin::MaxOneHot
             | Builtin::ZerosLike => {}
         }
     }

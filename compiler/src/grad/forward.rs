@@ -84,6 +84,8 @@ pub(super) struct Forward<'p> {
     pub errors: Vec<Diagnostic>,
     /// Struct- and tuple-typed variables taken apart: their parts.
     pub split: HashMap<LocalId, Vec<Tree>>,
+    /// Differentiated maxima: the one-hot of the entry each one's tournament chose.
+    pub choices: HashMap<LocalId, Expr>,
     /// Inside an inlined library function: the user's call that led there.
     user_span: Option<Span>,
     /// The differentiated parameter's name and the `grad` call, for messages.
@@ -99,6 +101,7 @@ impl<'p> Forward<'p> {
             tape: Vec::new(),
             errors: Vec::new(),
             split: HashMap::new(),
+            choices: HashMap::new(),
             user_span: None,
             wrt,
             grad_span,
@@ -669,6 +672,15 @@ impl<'p> Forward<'p> {
     /// active operation goes on the tape.
     fn op(&mut self, e: Expr, span: Span) -> Tree {
         let activity = self.classify(&e, span);
+        if activity.active
+            && let ExprKind::Builtin {
+                builtin: Builtin::Max { axis },
+                args,
+            } = &e.kind
+            && let Some(tree) = self.max_with_choice(&e, &args[0], *axis, activity.clone())
+        {
+            return tree;
+        }
         let id = self.body.bind("t", e.clone());
         if activity.active {
             self.tape.push(Entry::Op {
@@ -680,6 +692,114 @@ impl<'p> Forward<'p> {
             self.info.insert(id, activity);
         }
         Tree::Leaf(self.body.var(id))
+    }
+
+    /// A differentiated maximum, from the tournament that also gives the one-hot of the entry it
+    /// chose (`max_onehot` over rows): the backward pass sends the gradient there, without
+    /// comparing again. For a matrix along either axis and for a vector; `None` (compare again)
+    /// for other ranks or a length known only at run time.
+    fn max_with_choice(
+        &mut self,
+        e: &Expr,
+        a: &Expr,
+        axis: Option<usize>,
+        activity: Activity,
+    ) -> Option<Tree> {
+        use crate::types::{Dim, Scalar, TensorType};
+        let t = a.ty.tensor()?.clone();
+        let known = |d: Dim| match d {
+            Dim::Known(n) => Some(n),
+            Dim::Runtime => None,
+        };
+        // The rows the tournament runs over, and the way back to a's layout.
+        enum Layout {
+            Rows,
+            Columns,
+            Flat,
+        }
+        let (rows, layout) = match (t.rank(), axis) {
+            (2, Some(1)) => (a.clone(), Layout::Rows),
+            (2, Some(0)) => (self.body.transpose(a.clone()), Layout::Columns),
+            (1, _) | (2, None) => {
+                let n: u64 = t.shape.iter().map(|d| known(*d)).product::<Option<u64>>()?;
+                let sizes = vec![self.body.int(1), self.body.int(n as i64)];
+                (
+                    self.body
+                        .reshape(a.clone(), sizes, vec![Dim::Known(1), Dim::Known(n)]),
+                    Layout::Flat,
+                )
+            }
+            _ => return None,
+        };
+        let rt = rows.ty.tensor()?.clone();
+        let (r, n) = (rt.shape[0], known(rt.shape[1])?);
+        let rows = self.body.atom(rows);
+        let packed = self.body.builtin(
+            Builtin::MaxOneHot,
+            vec![rows],
+            TensorType::new(Scalar::Fixed, vec![r, Dim::Known(n + 1)]),
+        );
+        let packed = self.body.atom(packed);
+        let slice = |this: &Self, from: u64, to: u64| {
+            let items = vec![
+                IndexItem::Range {
+                    start: this.body.int(0),
+                    end: this.body.dim(&packed, 0),
+                },
+                IndexItem::Range {
+                    start: this.body.int(from as i64),
+                    end: this.body.int(to as i64),
+                },
+            ];
+            this.body.expr(
+                ExprKind::Index {
+                    base: Box::new(packed.clone()),
+                    items,
+                },
+                crate::types::Type::Tensor(TensorType::new(
+                    Scalar::Fixed,
+                    vec![r, Dim::Known(to - from)],
+                )),
+                packed.placement,
+            )
+        };
+        let onehot = slice(self, 0, n);
+        let onehot = self.body.atom(onehot);
+        let onehot = match layout {
+            Layout::Rows => onehot,
+            Layout::Columns => {
+                let back = self.body.transpose(onehot);
+                self.body.atom(back)
+            }
+            Layout::Flat => {
+                let sizes = t
+                    .shape
+                    .iter()
+                    .map(|d| self.body.int(known(*d).unwrap_or(0) as i64))
+                    .collect();
+                let back = self.body.reshape(onehot, sizes, t.shape.clone());
+                self.body.atom(back)
+            }
+        };
+        // The maximum, in the shape `max` gives.
+        let column = slice(self, n, n + 1);
+        let column = self.body.atom(column);
+        let out = e.ty.tensor()?.clone();
+        let sizes: Vec<Expr> = (0..out.rank())
+            .map(|k| match out.shape[k] {
+                Dim::Known(v) => self.body.int(v as i64),
+                Dim::Runtime => self.body.dim(&column, 0),
+            })
+            .collect();
+        let value = self.body.reshape(column, sizes, out.shape.clone());
+        let id = self.body.bind("max", value);
+        self.tape.push(Entry::Op {
+            result: id,
+            expr: e.clone(),
+        });
+        self.info.insert(id, activity);
+        self.choices.insert(id, onehot);
+        Some(Tree::Leaf(self.body.var(id)))
     }
 
     /// What the result of an operation depends on.

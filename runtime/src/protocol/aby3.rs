@@ -703,11 +703,7 @@ impl Protocol for Aby3 {
 
     fn inject_table(&self, t: &mut Table, n: Size, len: u64) {
         let step = t.key();
-        let words = match n {
-            Size::Result(k) => Size::Result(k * len),
-            Size::Arg(i, k) => Size::Arg(i, k * len),
-            Size::Shape => Size::Shape,
-        };
+        let words = n.times(len);
         let m = t.send(step, Role::Member(0), Role::Member(2), words);
         t.recv(m);
         let _zero_share = t.key();

@@ -315,6 +315,99 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
     Ok(idx.index_axis(axis, 0))
 }
 
+/// The maximum of each row of a matrix `[r, n]` and the one-hot of its first maximal entry,
+/// from one tournament: `[r, n + 1]`, the one-hot (fixed-point 1.0, the value `one`) in columns
+/// `0 .. n` and the maximum in column `n`.
+///
+/// Each candidate carries its one-hot row over the n entries. Adjacent candidates meet (the
+/// first and the second, the third and the fourth, …) in one comparison over all pairs; a tie
+/// keeps the earlier one, and an odd one out waits for the next level. So each candidate stands
+/// for a contiguous run of entries and holds its first maximal one, and the winner is the
+/// row's first maximal entry (PyTorch's and TensorFlow's max-pooling choose the same). One
+/// product per level chooses both the values and the one-hot rows: ⌈log2 n⌉ levels of a
+/// comparison and a product, as [`max_axis`], with n + 1 words per pair in the product.
+pub fn max_onehot<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    one: u64,
+) -> Result<Shares, RunError> {
+    let (r, n) = match x.shape() {
+        [r, n] if *n > 0 => (*r, *n),
+        other => {
+            return Err(RunError::Shape(format!(
+                "the row maxima of a tensor of shape {other:?}"
+            )));
+        }
+    };
+    let reshape = |s: &Shares, shape: &[usize]| -> Result<Shares, RunError> {
+        let shape = shape.to_vec();
+        s.map_with(
+            |t| {
+                t.to_shape(IxDyn(&shape))
+                    .map(|v| v.to_owned())
+                    .map_err(|e| RunError::Shape(e.to_string()))
+            },
+            |_| Ok(super::shares::ghost(&shape)),
+        )
+    };
+    // Candidate j of row i starts as entry j, its one-hot row e_j.
+    let eye = RingTensor::from_shape_fn(IxDyn(&[r, n, n]), |i| if i[1] == i[2] { one } else { 0 });
+    let mut oh = if x.holds() {
+        p.public(ctx.me, &eye)?
+    } else {
+        Shares::shape_only(&[r, n, n])
+    };
+    let mut cur = x.clone();
+    let mut m = n;
+    while m > 1 {
+        let h = m / 2;
+        let pairs = reshape(&cur.slice_axis(1, 0, 2 * h), &[r, h, 2])?;
+        let (lo, hi) = (pairs.clone().index_axis(2, 0), pairs.index_axis(2, 1));
+        let rows = reshape(&oh.slice_axis(1, 0, 2 * h), &[r, h, 2, n])?;
+        let (lo_oh, hi_oh) = (rows.clone().index_axis(2, 0), rows.index_axis(2, 1));
+        // hi wins where lo < hi (the sign of lo - hi); on a tie, lo stays.
+        let less = p.msb(ctx, &lo.sub(&hi)?)?;
+        let wide = reshape(&less, &[r, h, 1])?.map_with(
+            |t| {
+                t.broadcast(IxDyn(&[r, h, n + 1]))
+                    .map(|v| v.to_owned())
+                    .ok_or_else(|| RunError::Shape("a tournament's choice".into()))
+            },
+            |_| Ok(super::shares::ghost(&[r, h, n + 1])),
+        )?;
+        let diffs = Shares::concat(
+            &[&reshape(&hi.sub(&lo)?, &[r, h, 1])?, &hi_oh.sub(&lo_oh)?],
+            2,
+        )?;
+        let step = p.mul(ctx, &wide, &diffs, 0)?;
+        let best = lo.add(&reshape(&step.slice_axis(2, 0, 1), &[r, h])?)?;
+        let best_oh = lo_oh.add(&step.slice_axis(2, 1, n + 1))?;
+        if m % 2 == 1 {
+            cur = Shares::concat(&[&best, &cur.slice_axis(1, m - 1, m)], 1)?;
+            oh = Shares::concat(&[&best_oh, &oh.slice_axis(1, m - 1, m)], 1)?;
+        } else {
+            cur = best;
+            oh = best_oh;
+        }
+        m = m.div_ceil(2);
+    }
+    Shares::concat(&[&oh.index_axis(1, 0), &cur], 1)
+}
+
+/// The messages of [`max_onehot`] over rows of `n` entries; sizes per element of the result
+/// (`n + 1` per row).
+pub fn max_onehot_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64) {
+    let mut m = n;
+    while m > 1 {
+        let h = m / 2;
+        p.msb_table(t, Size::ResultFraction(h, n + 1));
+        let w = Size::Result(h);
+        p.mul_table(t, false, false, [w, w, w]);
+        m = m.div_ceil(2);
+    }
+}
+
 fn check_axis(x: &Shares, axis: usize, what: &str) -> Result<(), RunError> {
     if axis >= x.shape().len() || x.shape()[axis] == 0 {
         return Err(RunError::Shape(format!(

@@ -661,11 +661,7 @@ impl Protocol for Pond {
     fn bit_addends_table(&self, _t: &mut Table, _n: Size) {}
 
     fn and_table(&self, t: &mut Table, n: Size, count: usize) {
-        let two = match n {
-            Size::Result(k) => Size::Result(2 * k),
-            Size::Arg(i, k) => Size::Arg(i, 2 * k),
-            Size::Shape => Size::Shape,
-        };
+        let two = n.times(2);
         let mut sent = Vec::new();
         for _ in 0..count {
             let triple = t.key();
@@ -682,11 +678,7 @@ impl Protocol for Pond {
     fn inject_table(&self, t: &mut Table, n: Size, len: u64) {
         let deal = t.key();
         let open = t.key();
-        let wide = match n {
-            Size::Result(k) => Size::Result(k * len),
-            Size::Arg(i, k) => Size::Arg(i, k * len),
-            Size::Shape => Size::Shape,
-        };
+        let wide = n.times(len);
         let sent = [
             t.send(open, Role::Member(0), Role::Member(1), n),
             t.send(open, Role::Member(1), Role::Member(0), n),

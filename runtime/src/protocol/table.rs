@@ -181,6 +181,19 @@ fn compute_table(
             })?;
             composite::max_table(p, t, n, matches!(kernel, Kernel::ArgMax { .. }));
         }
+        Kernel::MaxOneHot => {
+            let n = match arg_shape(0).unwrap_or_default().get(1) {
+                Some(Dim::Known(n)) => *n,
+                _ => {
+                    return Err(
+                        "a tournament over rows whose length is known only at run time: \
+                                ⌈log2 n⌉ levels of a comparison and a product"
+                            .to_string(),
+                    );
+                }
+            };
+            composite::max_onehot_table(p, t, n);
+        }
         Kernel::Const(_)
         | Kernel::Copy
         | Kernel::Add

@@ -332,6 +332,30 @@ proptest! {
     }
 
     #[test]
+    fn max_onehot_picks_the_first_maximal_entry_of_each_row(
+        rows in 1usize..8,
+        cols in 1usize..10,
+        xs in prop::collection::vec(-4i64..4, 80),
+        seed in any::<u64>(),
+    ) {
+        // Few distinct values: ties are common, and the one chosen must be the first.
+        let n = rows * cols;
+        let values: Vec<u64> = xs[..n].iter().map(|v| *v as u64).collect();
+        let one = 1u64 << 16;
+        let mut expected = Vec::new();
+        for r in 0..rows {
+            let row = &xs[r * cols..(r + 1) * cols];
+            let best = (0..cols).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            expected.extend((0..cols).map(|j| if j == best { one } else { 0 }));
+            expected.push(row[best] as u64);
+        }
+        for (name, opened) in unary(&tensor(values, &[rows, cols]), seed, move |ctx, p, x| composite::max_onehot(p, ctx, x, one)) {
+            prop_assert_eq!(opened.shape(), &[rows, cols + 1][..], "{}", name);
+            prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), expected.clone(), "{}", name);
+        }
+    }
+
+    #[test]
     fn argmax_points_at_a_maximum(
         rows in 1usize..12,
         cols in 1usize..6,
