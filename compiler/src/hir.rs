@@ -221,6 +221,12 @@ pub enum Builtin {
     WriteCsv {
         path: String,
     },
+    ReadNpy {
+        path: String,
+    },
+    WriteNpy {
+        path: String,
+    },
     Print,
     Zeros,
     Ones,
@@ -260,6 +266,8 @@ impl Builtin {
         match self {
             Builtin::ReadCsv { .. } => "read_csv",
             Builtin::WriteCsv { .. } => "write_csv",
+            Builtin::ReadNpy { .. } => "read_npy",
+            Builtin::WriteNpy { .. } => "write_npy",
             Builtin::Print => "print",
             Builtin::Zeros => "zeros",
             Builtin::Ones => "ones",

@@ -214,7 +214,10 @@ impl Dumper<'_> {
             }
             ExprKind::Builtin { builtin, args } => {
                 let detail = match builtin {
-                    Builtin::ReadCsv { path } | Builtin::WriteCsv { path } => format!(" {path:?}"),
+                    Builtin::ReadCsv { path }
+                    | Builtin::WriteCsv { path }
+                    | Builtin::ReadNpy { path }
+                    | Builtin::WriteNpy { path } => format!(" {path:?}"),
                     Builtin::Concat { axis } => format!(" axis {axis}"),
                     Builtin::Sum { axis: Some(axis) }
                     | Builtin::Max { axis: Some(axis) }

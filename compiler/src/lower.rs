@@ -839,7 +839,7 @@ impl Lowerer<'_> {
                 builtin,
                 args: hargs,
             } => match builtin {
-                Builtin::ReadCsv { path } => {
+                Builtin::ReadCsv { path } | Builtin::ReadNpy { path } => {
                     let Placement::Party(p) = e.placement else {
                         return None;
                     };
@@ -850,11 +850,12 @@ impl Lowerer<'_> {
                             dst,
                             party: p,
                             path: path.clone(),
+                            format: file_format(builtin),
                         },
                     );
                     reg(dst)
                 }
-                Builtin::WriteCsv { path } => {
+                Builtin::WriteCsv { path } | Builtin::WriteNpy { path } => {
                     let src = self.expr(frame, &hargs[0], out)?;
                     let files: Vec<(Reg, String)> = match (&src, &hargs[0].ty) {
                         (Value::Parts(parts), Type::Struct(st)) => self.hir.structs[st.id]
@@ -872,6 +873,7 @@ impl Lowerer<'_> {
                                 src,
                                 at: placement(e.placement),
                                 path,
+                                format: file_format(builtin),
                             },
                         );
                     }
@@ -966,6 +968,8 @@ impl Lowerer<'_> {
                         Builtin::Select => Kernel::Select,
                         Builtin::ReadCsv { .. }
                         | Builtin::WriteCsv { .. }
+                        | Builtin::ReadNpy { .. }
+                        | Builtin::WriteNpy { .. }
                         | Builtin::Print
                         | Builtin::ZerosLike
                         | Builtin::Rows
@@ -1105,6 +1109,14 @@ enum FieldOp {
     Neg,
     Not,
     Binary(tfe_grammar::ast::BinOp),
+}
+
+/// The file format of a reading or writing builtin.
+fn file_format(builtin: &Builtin) -> ir::FileFormat {
+    match builtin {
+        Builtin::ReadNpy { .. } | Builtin::WriteNpy { .. } => ir::FileFormat::Npy,
+        _ => ir::FileFormat::Csv,
+    }
 }
 
 #[cfg(test)]

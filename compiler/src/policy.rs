@@ -95,7 +95,7 @@ pub fn analyze(program: &Program) -> Policy {
 fn collect_reads(block: &Block, internal: &[Sources], out: &mut Sources) {
     visit_block(block, &mut |e| match &e.kind {
         ExprKind::Builtin {
-            builtin: Builtin::ReadCsv { .. },
+            builtin: Builtin::ReadCsv { .. } | Builtin::ReadNpy { .. },
             ..
         } => {
             if let Placement::Party(p) = e.placement {
@@ -291,7 +291,11 @@ impl Walker<'_> {
             ExprKind::Field { base, .. } => self.expr(base),
             ExprKind::Builtin { builtin, args } => {
                 let mut s = self.union(args);
-                if let (Builtin::ReadCsv { path }, Placement::Party(p)) = (builtin, e.placement) {
+                if let (
+                    Builtin::ReadCsv { path } | Builtin::ReadNpy { path },
+                    Placement::Party(p),
+                ) = (builtin, e.placement)
+                {
                     s.insert(p);
                     if self.record {
                         self.policy.inputs.insert(Input {

@@ -152,6 +152,24 @@ impl Window {
     }
 }
 
+/// The format of a party's data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileFormat {
+    /// Comma-separated text: `read_csv`, `write_csv`.
+    Csv,
+    /// NumPy's `.npy`: `read_npy`, `write_npy`.
+    Npy,
+}
+
+impl FileFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Npy => "npy",
+        }
+    }
+}
+
 /// A computation on values of one placement. At a secret placement, the runtime's protocol
 /// computes it on shares; elsewhere, on plaintext.
 #[derive(Debug, Clone, PartialEq)]
@@ -324,17 +342,21 @@ pub enum Op {
         from: Placement,
         to: Option<PartyId>,
     },
-    /// `dst = read_csv(path)` at a party, of the register's declared type.
+    /// `dst = read_csv(path)` (or `read_npy`: `format`) at a party, of the register's declared
+    /// type.
     ReadCsv {
         dst: Reg,
         party: PartyId,
         path: String,
+        format: FileFormat,
     },
-    /// `write_csv(src, path)` where `src` is visible: at its party, or at every party.
+    /// `write_csv(src, path)` (or `write_npy`) where `src` is visible: at its party, or at every
+    /// party.
     WriteCsv {
         src: Reg,
         at: Placement,
         path: String,
+        format: FileFormat,
     },
     Print {
         src: Reg,
@@ -576,18 +598,30 @@ impl Program {
                         to.map_or("public".to_string(), |p| self.parties[p].clone())
                     );
                 }
-                Op::ReadCsv { dst, party, path } => {
+                Op::ReadCsv {
+                    dst,
+                    party,
+                    path,
+                    format,
+                } => {
                     let _ = writeln!(
                         out,
-                        "{pad}{id:>4}: {} = read_csv {path:?} @{}",
+                        "{pad}{id:>4}: {} = read_{} {path:?} @{}",
                         self.reg_decl(*dst),
+                        format.name(),
                         self.parties[*party]
                     );
                 }
-                Op::WriteCsv { src, at, path } => {
+                Op::WriteCsv {
+                    src,
+                    at,
+                    path,
+                    format,
+                } => {
                     let _ = writeln!(
                         out,
-                        "{pad}{id:>4}: write_csv {} {path:?} @{}",
+                        "{pad}{id:>4}: write_{} {} {path:?} @{}",
+                        format.name(),
                         self.reg(*src),
                         self.placement_name(*at)
                     );

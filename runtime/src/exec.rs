@@ -15,7 +15,7 @@ use crate::net::{NetStats, Payload, Transport};
 use crate::protocol::{self, Ctx, KeyStore, Protocol, Shares, composite};
 use crate::ring::{self, RingTensor};
 use crate::value::{Value, scalar};
-use crate::{RunError, csvio, plain};
+use crate::{RunError, csvio, files, plain};
 
 pub use crate::protocol::agree_keys;
 
@@ -371,13 +371,18 @@ impl Exec<'_> {
             Op::Reveal { dst, src, from, to } => {
                 self.reveal(*dst, *src, *from, *to, node.id, count)?
             }
-            Op::ReadCsv { dst, path, .. } => {
+            Op::ReadCsv {
+                dst, path, format, ..
+            } => {
                 let info = &self.program.regs[*dst as usize];
-                let value = csvio::read(&self.data_dir.join(path), info.scalar, &info.shape)?;
+                let path = self.data_dir.join(path);
+                let value = files::read(*format, &path, info.scalar, &info.shape)?;
                 self.set(*dst, value);
             }
-            Op::WriteCsv { src, path, .. } => {
-                csvio::write(&self.data_dir.join(path), self.get(*src)?)?;
+            Op::WriteCsv {
+                src, path, format, ..
+            } => {
+                files::write(*format, &self.data_dir.join(path), self.get(*src)?)?;
             }
             Op::Print { src, at } => {
                 // A public value is printed once, by the first party.

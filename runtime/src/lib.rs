@@ -3,7 +3,7 @@
 //! ```text
 //! ir::Program (one party's projection)
 //!   -[exec]-> for each op: plaintext kernels (plain) | the protocol's step on shares (protocol)
-//!             | messages through a Transport (net) | files (csvio)
+//!             | messages through a Transport (net) | files (files: csvio, npyio)
 //! ```
 //!
 //! The runtime knows nothing of syntax: its input is the protocol IR (`tfe-ir`). Randomness is
@@ -105,5 +105,7 @@ impl std::fmt::Display for RunError {
 pub mod csvio;
 pub mod embedded;
 pub mod exec;
+pub mod files;
+pub mod npyio;
 pub mod plain;
 pub mod value;

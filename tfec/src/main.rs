@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tfe_compiler::{Diagnostic, Options, Pass, RenderOptions, Stage};
 
+mod import;
 mod run;
 
 /// Machine learning on encrypted data, as a language.
@@ -84,6 +85,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Turn an ONNX model into a program for private prediction.
+    ///
+    /// Writes `DIR/model.tfe` (parties: the owner of the model, the client, three servers),
+    /// the model's parameters as NumPy files under `DIR/data/owner/`, and makes
+    /// `DIR/data/client/` for the client's `input.csv` (one example per row, the model's input
+    /// in C order: NCHW for images). `tfec run DIR/model.tfe` then writes the model's output
+    /// for each example to `DIR/data/client/output.csv`, revealed to the client alone. A
+    /// model with an operator tfe does not support is refused (exit 1), naming each such
+    /// operator and its node; nothing is written then.
+    Import(import::ImportArgs),
     /// Explain an error code in detail, with a wrong and a right example.
     ///
     /// Without a code, lists every code.
@@ -247,6 +258,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Run(args) => run::run(args, render),
         Command::Certs { players, out } => run::certs(&players, out),
+        Command::Import(args) => import::import(args),
         Command::Explain { code: Some(code) } => match tfe_compiler::explain::lookup(&code) {
             Some(e) => {
                 println!("{}: {}\n\n{}", e.code, e.title, e.text);

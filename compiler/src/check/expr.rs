@@ -110,6 +110,8 @@ fn tensor(scalar: Scalar, shape: Vec<Dim>) -> Type {
 pub(super) const BUILTINS: &[&str] = &[
     "read_csv",
     "write_csv",
+    "read_npy",
+    "write_npy",
     "print",
     "reveal",
     "zeros",
@@ -1893,7 +1895,11 @@ impl<'a> Checker<'a> {
         span: Span,
         expected: &Expected,
     ) -> Option<Expr> {
-        if cx.module != MAIN_MODULE && matches!(name, "read_csv" | "write_csv" | "print" | "reveal")
+        if cx.module != MAIN_MODULE
+            && matches!(
+                name,
+                "read_csv" | "write_csv" | "read_npy" | "write_npy" | "print" | "reveal"
+            )
         {
             self.error(
                 Diagnostic::error("E0310", format!("library code calls `{name}`"), Label::new(span, "not allowed in the library"))
@@ -1909,16 +1915,17 @@ impl<'a> Checker<'a> {
             span,
         };
         match name {
-            "read_csv" => {
+            "read_csv" | "read_npy" => {
                 let (pos, _) = self.split_args(name, args, 1, &[], span)?;
                 let path = self.path_arg(pos[0], name)?;
+                let file = if name == "read_csv" { "x.csv" } else { "x.npy" };
                 let Some(party) = (match target {
                     Some(Placement::Party(p)) => Some(p),
                     _ => None,
                 }) else {
                     self.error(
-                        Diagnostic::error("E0311", "`read_csv` runs at a party, and this one does not say which", Label::new(span, "read where?"))
-                            .with_help("annotate the `let` with the reading party: `let x: fixed[_, 30] @alice = read_csv(\"x.csv\");`"),
+                        Diagnostic::error("E0311", format!("`{name}` runs at a party, and this one does not say which"), Label::new(span, "read where?"))
+                            .with_help(format!("annotate the `let` with the reading party: `let x: fixed[_, 30] @alice = {name}(\"{file}\");`")),
                     );
                     return None;
                 };
@@ -1926,12 +1933,20 @@ impl<'a> Checker<'a> {
                     Some((Type::Tensor(t), false)) => t.clone(),
                     _ => {
                         self.error(
-                            Diagnostic::error("E0211", "`read_csv` needs the type of the data it reads", Label::new(span, "of what type?"))
-                                .with_help("annotate the `let` with the element type and the shape: `let x: fixed[_, 30] @alice = read_csv(\"x.csv\");` (`_` for a size the file decides)"),
+                            Diagnostic::error("E0211", format!("`{name}` needs the type of the data it reads"), Label::new(span, "of what type?"))
+                                .with_help(format!("annotate the `let` with the element type and the shape: `let x: fixed[_, 30] @alice = {name}(\"{file}\");` (`_` for a size the file decides)")),
                         );
                         return None;
                     }
                 };
+                if name == "read_npy" {
+                    return Some(make(
+                        Builtin::ReadNpy { path },
+                        Vec::new(),
+                        Type::Tensor(ty),
+                        Placement::Party(party),
+                    ));
+                }
                 if ty.rank() > 2 {
                     self.error(Diagnostic::error(
                         "E0203",
@@ -1947,7 +1962,7 @@ impl<'a> Checker<'a> {
                     Placement::Party(party),
                 ))
             }
-            "write_csv" | "print" => {
+            "write_csv" | "write_npy" | "print" => {
                 let (pos, _) =
                     self.split_args(name, args, if name == "print" { 1 } else { 2 }, &[], span)?;
                 let value = self.expr(cx, pos[0], &Expected::at(cx.on_party.map(Placement::Party)));
@@ -1970,12 +1985,14 @@ impl<'a> Checker<'a> {
                     ));
                     return None;
                 }
-                let builtin = if name == "print" {
-                    Builtin::Print
-                } else {
-                    Builtin::WriteCsv {
+                let builtin = match name {
+                    "print" => Builtin::Print,
+                    "write_npy" => Builtin::WriteNpy {
                         path: self.path_arg(pos[1], name)?,
-                    }
+                    },
+                    _ => Builtin::WriteCsv {
+                        path: self.path_arg(pos[1], name)?,
+                    },
                 };
                 match value.placement {
                     Placement::Secret(s) => {
@@ -1992,7 +2009,11 @@ impl<'a> Checker<'a> {
                         }
                         self.error(d.with_help(format!(
                             "`{name}` runs where its value is visible; reveal it to the party that may see it: `{name}(reveal(x, to: analyst){})`",
-                            if name == "write_csv" { ", \"out.csv\"" } else { "" }
+                            match name {
+                                "write_csv" => ", \"out.csv\"",
+                                "write_npy" => ", \"out.npy\"",
+                                _ => "",
+                            }
                         )));
                         None
                     }

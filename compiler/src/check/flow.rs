@@ -74,7 +74,9 @@ impl Checker<'_> {
                     format!("`{}` is {here} because of its declaration here", local.name),
                 ))
             }
-            ExprKind::Builtin { builtin, .. } if builtin.name() == "read_csv" => {
+            ExprKind::Builtin { builtin, .. }
+                if matches!(builtin.name(), "read_csv" | "read_npy") =>
+            {
                 Some(Label::new(expr.span, format!("read here: {here}")))
             }
             ExprKind::Share { .. } => Some(Label::new(expr.span, format!("shared here: {here}"))),

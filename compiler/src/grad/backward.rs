@@ -480,6 +480,8 @@ impl<'a, 'p> Backward<'a, 'p> {
             }
             Builtin::ReadCsv { .. }
             | Builtin::WriteCsv { .. }
+            | Builtin::ReadNpy { .. }
+            | Builtin::WriteNpy { .. }
             | Builtin::Print
             | Builtin::Zeros
             | Builtin::Ones

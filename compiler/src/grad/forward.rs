@@ -442,7 +442,12 @@ impl<'p> Forward<'p> {
                 self.inline(*function, trees, span)
             }
             ExprKind::Builtin {
-                builtin: Builtin::ReadCsv { .. } | Builtin::WriteCsv { .. } | Builtin::Print,
+                builtin:
+                    Builtin::ReadCsv { .. }
+                    | Builtin::WriteCsv { .. }
+                    | Builtin::ReadNpy { .. }
+                    | Builtin::WriteNpy { .. }
+                    | Builtin::Print,
                 ..
             } => {
                 self.errors.push(
