@@ -11,6 +11,7 @@ mod mpc;
 mod network;
 mod networks;
 mod programs;
+mod resnet;
 mod shapes;
 mod workloads;
 
@@ -48,6 +49,7 @@ fn main() {
     network::run_all(&filter);
     networks::run_all(&filter);
     derived::run_all(&filter);
+    resnet::run_all(&filter);
 }
 
 /// Runs `f` until at least `min_runs` runs and 1 s have passed; returns the median time.

@@ -14,13 +14,16 @@ pub fn program(t: &Translation<'_>, done: &Translated, options: &Options) -> Str
     let out_size: usize = done.output_dims.iter().product();
     let _ = writeln!(
         out,
-        "// Private prediction with `{}`, imported by `tfec import` from {} (ONNX operator set {}):",
-        o.model_name, t.graph.producer, t.graph.opset
+        "// Private prediction with `{}`, imported by `tfec import`.",
+        o.model_name
     );
     let _ = writeln!(
         out,
-        "// {} layers, {} parameters{}.",
+        "// From {}, ONNX operator set {}: {} layer{}, {} parameters{}.",
+        t.graph.producer,
+        t.graph.opset,
         t.layers,
+        if t.layers == 1 { "" } else { "s" },
         thousands(n_params),
         if t.folded > 0 {
             format!(

@@ -125,6 +125,10 @@ impl Translation<'_> {
             }
         }
         let y = self.layer(node, detail, f(&x.var), x.dims.clone(), x.layout.clone());
+        if node.op == "Relu" {
+            self.relu_of
+                .insert(y.var.clone(), (self.stmts.len() - 1, x.clone()));
+        }
         self.set(node, 0, Val::Act(y));
         Ok(())
     }
@@ -686,7 +690,23 @@ impl Translation<'_> {
 
     fn pool(&mut self, node: &Node, is_max: bool) -> Result<(), ImportError> {
         self.only_first_output(node)?;
-        let x = self.act(node, 0)?;
+        let mut x = self.act(node, 0)?;
+        // max(relu(a), relu(b)) = relu(max(a, b)): a ReLU read only by a max-pooling runs after
+        // it, on fewer values (a quarter for 2 × 2 windows of stride 2). Padding never wins a
+        // window, so the values are the same.
+        let mut relu_after = None;
+        if is_max
+            && self.uses(&x.value) == 1
+            && x.layout.is_image(&x.dims)
+            && let Some((index, input)) = self.relu_of.get(&x.var).cloned()
+            && index + 1 == self.stmts.len()
+            && input.layout.is_image(&input.dims)
+        {
+            let relu = self.stmts.pop().expect("the relu statement");
+            self.layers -= 1;
+            relu_after = Some(relu);
+            x = input;
+        }
         let x = self.to_image(node, &x)?;
         let [c, h, w] = x.dims[..] else {
             unreachable!("an image")
@@ -745,6 +765,19 @@ impl Translation<'_> {
             vec![c, oh, ow],
             Layout::image(c, oh, ow),
         );
+        let y = match relu_after {
+            None => y,
+            Some(mut relu) => {
+                relu.comment[0].push_str(
+                    ", moved after the max-pooling it precedes in the model (the same values, on fewer elements)",
+                );
+                relu.kind = crate::translate::StmtKind::Expr(format!("relu({})", y.var));
+                let var = relu.var.clone();
+                self.stmts.push(relu);
+                self.layers += 1;
+                Act { var, ..y }
+            }
+        };
         self.set(node, 0, Val::Act(y));
         Ok(())
     }

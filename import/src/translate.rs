@@ -112,6 +112,9 @@ pub struct Translation<'g> {
     pub folded: usize,
     /// How many nodes were translated into layers (constants and no-ops not counted).
     pub layers: usize,
+    /// For each `relu` layer's variable: its statement and its input (a max-pooling right
+    /// after it pools first).
+    pub relu_of: HashMap<String, (usize, Act)>,
 }
 
 /// The client's input after reading: its variable, ONNX dims and name.
@@ -119,9 +122,6 @@ pub struct Translation<'g> {
 pub struct Input {
     pub name: String,
     pub dims: Vec<usize>,
-    /// The statements at the client before sharing (reading, the layout change).
-    pub client_var: String,
-    pub image: Option<(usize, usize, usize)>,
 }
 
 /// What the driver found and made.
@@ -317,6 +317,7 @@ impl<'g> Translation<'g> {
             batch: None,
             folded: 0,
             layers: 0,
+            relu_of: HashMap::new(),
         }
     }
 
@@ -549,8 +550,6 @@ impl<'g> Translation<'g> {
         Ok(Input {
             name: value.name.clone(),
             dims,
-            client_var,
-            image,
         })
     }
 

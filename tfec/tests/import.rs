@@ -1,0 +1,180 @@
+//! `tfec import`: each fixture of import/tests/fixtures (ONNX models from PyTorch's two
+//! exporters and scikit-learn's converter, made by import/tools/make_fixtures.py) is imported,
+//! run on secret shares with `tfec run`, and compared with onnxruntime's outputs saved beside
+//! it. Refusals exit 1, name each operator and node, and write nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../import/tests/fixtures")
+        .join(name)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tfe-import-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn tfec(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Imports a fixture, runs it on shares, and returns (tfe's outputs, onnxruntime's).
+fn import_and_run(name: &str) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
+    let out = scratch(name);
+    let model = fixture(name).join("model.onnx");
+    let stdout = support::tfec(&[
+        "import".as_ref(),
+        model.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(stdout.contains("wrote"), "{stdout}");
+    std::fs::copy(
+        fixture(name).join("input.csv"),
+        out.join("data/client/input.csv"),
+    )
+    .unwrap();
+    support::tfec(&["run".as_ref(), out.join("model.tfe").as_os_str()]);
+    let got = support::read_matrix(&out.join("data/client/output.csv"));
+    let want = support::read_matrix(&fixture(name).join("expected.csv"));
+    let _ = std::fs::remove_dir_all(&out);
+    (got, want)
+}
+
+/// Every fixture's outputs on shares are within 1e-3 + 1e-3 |y| of onnxruntime's (measured:
+/// at most 7.3e-5; the error of the layers is in docs/language.md).
+#[test]
+fn fixtures_run_on_shares_and_match_onnxruntime() {
+    for name in [
+        "mlp",
+        "lenet",
+        "resblock",
+        "mobile",
+        "sklearn_logreg",
+        "sklearn_mlp",
+    ] {
+        let (got, want) = import_and_run(name);
+        assert_eq!(got.dim(), want.dim(), "{name}: shape");
+        let worst = got
+            .iter()
+            .zip(want.iter())
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0, f64::max);
+        eprintln!("{name}: worst absolute error {worst:.2e} against onnxruntime");
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!((g - w).abs() <= 1e-3 + 1e-3 * w.abs(), "{name}: {g} vs {w}");
+        }
+    }
+}
+
+/// A model with operators tfe lacks: exit 1, each operator and node named, nothing written.
+#[test]
+fn unsupported_operators_are_refused_and_nothing_is_written() {
+    let out = scratch("refused");
+    let model = fixture("unsupported").join("model.onnx");
+    let result = tfec(&[
+        "import".as_ref(),
+        model.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("2 operators that tfe does not support"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Gelu (node `/Gelu`)"), "{stderr}");
+    assert!(
+        stderr.contains("LayerNormalization (node `/norm/LayerNormalization`)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!out.exists(), "{} was created", out.display());
+}
+
+/// Files already there are kept unless `--force`; bad party names and files are usage errors
+/// (exit 2); other names and protocols reach the program.
+#[test]
+fn options_and_existing_files() {
+    let out = scratch("options");
+    let model = fixture("mlp").join("model.onnx");
+    let args = |extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec![
+            "import".into(),
+            model.clone().into(),
+            "--out".into(),
+            out.clone().into(),
+        ];
+        a.extend(extra.iter().map(Into::into));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        let refs: Vec<&std::ffi::OsStr> = a.iter().map(|s| s.as_os_str()).collect();
+        tfec(&refs)
+    };
+    assert!(run(&[]).status.success());
+    let again = run(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --force"));
+    let named = run(&[
+        "--force",
+        "--owner",
+        "bank",
+        "--client",
+        "customer",
+        "--servers",
+        "a,b,c",
+        "--protocol",
+        "pond",
+    ]);
+    assert!(
+        named.status.success(),
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
+    let program = std::fs::read_to_string(out.join("model.tfe")).unwrap();
+    assert!(program.contains("party bank, customer;"), "{program}");
+    assert!(
+        program.contains("secret rep = pond(a, b, dealer = c);"),
+        "{program}"
+    );
+    assert!(out.join("data/bank/fc1_weight.npy").exists());
+    assert!(out.join("data/customer").is_dir());
+    // `tfec check` agrees.
+    support::tfec(&["check".as_ref(), out.join("model.tfe").as_os_str()]);
+    for bad in [
+        &["--servers", "a,b"][..],
+        &["--owner", "fn", "--force"],
+        &["--client", "s0", "--force"],
+    ] {
+        let r = run(bad);
+        assert_eq!(r.status.code(), Some(2), "{bad:?}");
+    }
+    let missing = tfec(&[
+        "import".as_ref(),
+        "no-such.onnx".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    let not_onnx = tfec(&[
+        "import".as_ref(),
+        fixture("mlp").join("input.csv").as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(not_onnx.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_onnx.stderr).contains("cannot import"));
+    let _ = std::fs::remove_dir_all(&out);
+}
