@@ -76,7 +76,7 @@ impl Translation<'_> {
                 let axis = axis.clamp(0, r) as usize;
                 let outer: usize = t.dims[..axis].iter().product();
                 Tensor {
-                    dims: vec![outer, t.len() / outer.max(1)],
+                    dims: vec![outer, t.elements() / outer.max(1)],
                     data: t.data.clone(),
                 }
             }
@@ -341,7 +341,7 @@ fn concat(parts: &[&Tensor], axis: i64) -> Result<Tensor, String> {
     let mut fl = Vec::new();
     for o in 0..outer {
         for p in parts {
-            let inner = p.len() / outer.max(1);
+            let inner = p.elements() / outer.max(1);
             let range = o * inner..(o + 1) * inner;
             match &p.data {
                 Data::Int(v) if !floats => ints.extend_from_slice(&v[range]),
@@ -407,7 +407,7 @@ fn transpose(t: &Tensor, perm: &[usize]) -> Result<Tensor, String> {
     for k in (0..r.saturating_sub(1)).rev() {
         strides[k] = strides[k + 1] * t.dims[k + 1];
     }
-    let size = t.len();
+    let size = t.elements();
     let mut idx = vec![0usize; r];
     let mut order = Vec::with_capacity(size);
     for _ in 0..size {

@@ -36,7 +36,7 @@ pub enum Int {
 }
 
 impl Tensor {
-    pub fn len(&self) -> usize {
+    pub fn elements(&self) -> usize {
         self.dims.iter().product()
     }
 

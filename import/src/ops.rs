@@ -258,7 +258,7 @@ impl Translation<'_> {
             return self.dense_layer(node, &x, k, m, |i, j| values[i * m + j], None, "");
         }
         // Several vectors per example: one matrix product over all of them.
-        let x = self.to_plain(&x, "a product per vector of each example");
+        let x = self.plain_order(&x, "a product per vector of each example");
         let t = x.size() / k;
         let base = self.layer_name_peek(node);
         let wid = self.param(&format!("{base}_weight"), vec![k, m], values);
@@ -518,7 +518,7 @@ impl Translation<'_> {
             self.set(node, 0, Val::Act(y));
             return Ok(());
         }
-        let x = self.to_plain(&x, "softmax over trailing axes");
+        let x = self.plain_order(&x, "softmax over trailing axes");
         let n: usize = x.dims[axis - 1..].iter().product();
         let y = self.layer(
             node,
@@ -591,7 +591,7 @@ impl Translation<'_> {
 
     fn conv(&mut self, node: &Node) -> Result<(), ImportError> {
         let x = self.act(node, 0)?;
-        let x = self.to_image(node, &x)?;
+        let x = self.images(node, &x)?;
         let [c, h, w] = x.dims[..] else {
             unreachable!("an image")
         };
@@ -707,7 +707,7 @@ impl Translation<'_> {
             relu_after = Some(relu);
             x = input;
         }
-        let x = self.to_image(node, &x)?;
+        let x = self.images(node, &x)?;
         let [c, h, w] = x.dims[..] else {
             unreachable!("an image")
         };
@@ -784,7 +784,7 @@ impl Translation<'_> {
 
     fn global_pool(&mut self, node: &Node, is_max: bool) -> Result<(), ImportError> {
         let x = self.act(node, 0)?;
-        let x = self.to_image(node, &x)?;
+        let x = self.images(node, &x)?;
         let [c, h, w] = x.dims[..] else {
             unreachable!("an image")
         };
@@ -925,7 +925,19 @@ impl Translation<'_> {
         let keeps_batch = match target.first() {
             Some(Int::Batch) => true,
             Some(Int::Known(0)) if !allow_zero => true,
-            Some(Int::Known(-1)) => !target[1..].contains(&Int::Known(-1)),
+            // [-1, rest]: the batch only if the rest is one example's size.
+            Some(Int::Known(-1)) => {
+                let rest: Option<usize> = target[1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, d)| match d {
+                        Int::Known(0) if !allow_zero => x.dims.get(k).copied(),
+                        Int::Known(n) if *n > 0 => Some(*n as usize),
+                        _ => None,
+                    })
+                    .product();
+                rest == Some(x.size())
+            }
             Some(Int::Known(b)) => Some(*b as usize) == self.stated_batch() || *b == 1,
             None => false,
         };
@@ -959,29 +971,25 @@ impl Translation<'_> {
         }
         let known: usize = dims.iter().flatten().product();
         let unknown = dims.iter().filter(|d| d.is_none()).count();
-        let dims: Vec<usize> = match unknown {
-            0 => dims.into_iter().flatten().collect(),
-            1 if known > 0 && size % known == 0 => dims
-                .into_iter()
-                .map(|d| d.unwrap_or(size / known))
-                .collect(),
-            _ => {
-                return Err(self.bad(
-                    node,
-                    format!("{} does not fit {} values", ints_text(target), size),
-                ));
-            }
+        let dims: Option<Vec<usize>> = match unknown {
+            0 => Some(dims.into_iter().flatten().collect()),
+            1 if known > 0 && size.is_multiple_of(known) => Some(
+                dims.into_iter()
+                    .map(|d| d.unwrap_or(size / known))
+                    .collect(),
+            ),
+            _ => None,
         };
-        if dims.iter().product::<usize>() != size {
-            return Err(self.bad(
+        match dims {
+            Some(dims) if dims.iter().product::<usize>() == size => Ok(dims),
+            _ => Err(self.unsupported(
                 node,
                 format!(
-                    "{} per example does not hold {size} values",
-                    dims_text(&dims)
+                    "a reshape to {} of examples of {size} values: it would mix the examples of a batch",
+                    ints_text(target)
                 ),
-            ));
+            )),
         }
-        Ok(dims)
     }
 
     fn squeeze(&mut self, node: &Node) -> Result<(), ImportError> {
@@ -1075,7 +1083,7 @@ impl Translation<'_> {
         let q: Vec<usize> = perm[1..].iter().map(|&a| a - 1).collect();
         let x = match x.layout.transposed(&x.dims, &q) {
             Some(_) => x,
-            None => self.to_plain(&x, "a transpose after a reshape"),
+            None => self.plain_order(&x, "a transpose after a reshape"),
         };
         let layout = x.layout.transposed(&x.dims, &q).expect("plain transposes");
         let dims: Vec<usize> = q.iter().map(|&a| x.dims[a]).collect();
@@ -1134,7 +1142,7 @@ impl Translation<'_> {
         let mut vars = Vec::new();
         for p in &parts {
             let p = if layout == Layout::Plain {
-                self.to_plain(p, "a concatenation")
+                self.plain_order(p, "a concatenation")
             } else {
                 self.like(&first, p)
             };
@@ -1225,7 +1233,7 @@ impl Translation<'_> {
         let [f] = x.dims[..] else {
             return Err(self.unsupported(node, format!("input {} per example", dims_text(&x.dims))));
         };
-        if f == 0 || coef.len() % f != 0 {
+        if f == 0 || !coef.len().is_multiple_of(f) {
             return Err(self.bad(
                 node,
                 format!("{} coefficients for {f} features", coef.len()),

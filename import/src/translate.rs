@@ -368,7 +368,7 @@ impl<'g> Translation<'g> {
                 )));
             }
         };
-        let plain = self.to_plain(&out, "the output in ONNX's layout");
+        let plain = self.plain_order(&out, "the output in ONNX's layout");
         Ok(Translated {
             input,
             output_name: output,
@@ -813,7 +813,7 @@ impl<'g> Translation<'g> {
     // ---- Layouts --------------------------------------------------------------------------
 
     /// The activation in plain C order (ONNX's layout), moving data if it is in another.
-    pub fn to_plain(&mut self, act: &Act, why: &str) -> Act {
+    pub fn plain_order(&mut self, act: &Act, why: &str) -> Act {
         if act.layout == Layout::Plain {
             return act.clone();
         }
@@ -821,17 +821,17 @@ impl<'g> Translation<'g> {
         let var = self.fresh(&format!("{}_nchw", act.var));
         self.nn.insert("swap_blocks");
         let expr = swaps.iter().fold(act.var.clone(), |x, [o, a, b, i]| {
-            if *o == 1 && *i == 1 {
-                if let Layout::Perm { logical, perm } = &act.layout
-                    && logical.len() == 3
-                    && *perm == [1, 2, 0]
-                {
-                    self.nn.insert("to_nchw");
-                    return format!(
-                        "to_nchw({x}, channels: {}, height: {}, width: {})",
-                        logical[0], logical[1], logical[2]
-                    );
-                }
+            if *o == 1
+                && *i == 1
+                && let Layout::Perm { logical, perm } = &act.layout
+                && logical.len() == 3
+                && *perm == [1, 2, 0]
+            {
+                self.nn.insert("to_nchw");
+                return format!(
+                    "to_nchw({x}, channels: {}, height: {}, width: {})",
+                    logical[0], logical[1], logical[2]
+                );
             }
             format!("swap_blocks({x}, {o}, {a}, {b}, {i})")
         });
@@ -857,7 +857,7 @@ impl<'g> Translation<'g> {
     }
 
     /// The activation as channel-last images, for a convolution or a pooling layer.
-    pub fn to_image(&mut self, node: &Node, act: &Act) -> Result<Act, ImportError> {
+    pub fn images(&mut self, node: &Node, act: &Act) -> Result<Act, ImportError> {
         let [c, h, w] = act.dims[..] else {
             return Err(self.unsupported(
                 node,
@@ -870,7 +870,7 @@ impl<'g> Translation<'g> {
         if act.layout.is_image(&act.dims) {
             return Ok(act.clone());
         }
-        let plain = self.to_plain(act, "before a change to channel-last");
+        let plain = self.plain_order(act, "before a change to channel-last");
         let var = self.fresh(&format!("{}_image", act.var));
         self.nn.insert("from_nchw");
         self.stmts.push(Stmt {
@@ -900,7 +900,7 @@ impl<'g> Translation<'g> {
         if a.layout == b.layout {
             return b.clone();
         }
-        let plain = self.to_plain(b, "to match another operand");
+        let plain = self.plain_order(b, "to match another operand");
         if a.layout == Layout::Plain {
             return plain;
         }
@@ -1084,7 +1084,7 @@ fn layer_base(node: &Node) -> String {
 /// `LinearClassifier` -> `linear_classifier`.
 fn snake(s: &str) -> String {
     let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
+    for (i, ch) in s.char_indices() {
         if ch.is_ascii_uppercase() && i > 0 && !s[..i].ends_with(|c: char| c.is_ascii_uppercase()) {
             out.push('_');
         }
@@ -1113,7 +1113,7 @@ pub fn identifier(s: &str) -> String {
         out.pop();
     }
     if out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert_str(0, "v");
+        out.insert(0, 'v');
     }
     out
 }

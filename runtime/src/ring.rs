@@ -305,9 +305,17 @@ mod tests {
             let ta = ArrayD::from_shape_vec(IxDyn(&[m, k]), a.clone()).unwrap();
             let tb = ArrayD::from_shape_vec(IxDyn(&[k, n]), b.clone()).unwrap();
             let got = matmul(&ta, &tb).unwrap();
-            assert_eq!(got.as_slice().unwrap(), &naive(&a, &b, m, k, n)[..], "{m}x{k}x{n}");
+            assert_eq!(
+                got.as_slice().unwrap(),
+                &naive(&a, &b, m, k, n)[..],
+                "{m}x{k}x{n}"
+            );
             let col: Vec<u64> = b.iter().step_by(n).copied().collect();
-            let v = matmul(&ta, &ArrayD::from_shape_vec(IxDyn(&[k]), col.clone()).unwrap()).unwrap();
+            let v = matmul(
+                &ta,
+                &ArrayD::from_shape_vec(IxDyn(&[k]), col.clone()).unwrap(),
+            )
+            .unwrap();
             assert_eq!(v.shape(), &[m]);
             assert_eq!(v.as_slice().unwrap(), &naive(&a, &col, m, k, 1)[..]);
         }
