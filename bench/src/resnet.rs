@@ -45,12 +45,12 @@ pub fn run_all(filter: &str) {
     let summary = imported.summary.clone();
     drop(imported);
 
-    // Compile: check, lower, project (the median of 3).
+    // Compile: every pass of the pipeline and each party's projection (the median of 3).
     let mut compile = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
-        let hir = tfe_compiler::check(&program).unwrap_or_else(|d| panic!("{d:?}"));
-        let ir = tfe_compiler::lower::lower(&hir).unwrap_or_else(|d| panic!("{d:?}"));
+        let ir = tfe_compiler::compile(&program, &tfe_compiler::Options::default())
+            .unwrap_or_else(|d| panic!("{d:?}"));
         let programs: Vec<_> = (0..ir.parties.len())
             .map(|p| tfe_ir::project(&ir, p))
             .collect();

@@ -25,8 +25,7 @@ pub struct ImportArgs {
     /// The name of the party that holds the examples and learns the results.
     #[arg(long, value_name = "NAME", default_value = "client")]
     client: String,
-    /// The names of the three compute servers (the last is the dealer of `pond` and
-    /// `securenn`).
+    /// The names of the three compute servers (the last is `pond`'s dealer).
     #[arg(
         long,
         value_name = "A,B,C",
@@ -48,10 +47,9 @@ pub struct ImportArgs {
 enum ProtocolArg {
     /// Replicated secret sharing among the three servers (honest majority).
     Aby3,
-    /// Two servers and a dealer (the runtime does not run it yet).
+    /// Two servers and a dealer of correlated randomness, the third server (assumed to collude
+    /// with neither server).
     Pond,
-    /// Pond's sharing with the dealer helping in comparisons (the runtime does not run it yet).
-    Securenn,
 }
 
 pub fn import(args: ImportArgs) -> Result<(), Failure> {
@@ -85,7 +83,6 @@ pub fn import(args: ImportArgs) -> Result<(), Failure> {
         protocol: match args.protocol {
             ProtocolArg::Aby3 => tfe_import::Protocol::Aby3,
             ProtocolArg::Pond => tfe_import::Protocol::Pond,
-            ProtocolArg::Securenn => tfe_import::Protocol::SecureNn,
         },
         output: args.output.clone(),
     };

@@ -1,7 +1,8 @@
 //! `tfec import`: each fixture of import/tests/fixtures (ONNX models from PyTorch's two
 //! exporters and scikit-learn's converter, made by import/tools/make_fixtures.py) is imported,
 //! run on secret shares with `tfec run`, and compared with onnxruntime's outputs saved beside
-//! it. Refusals exit 1, name each operator and node, and write nothing.
+//! it. Refusals exit 1, name each operator and node, and write nothing. Also `read_npy` and
+//! `write_npy`, which imported programs read their parameters with, at parties on their own.
 
 mod support;
 
@@ -103,7 +104,7 @@ fn unsupported_operators_are_refused_and_nothing_is_written() {
 }
 
 /// Files already there are kept unless `--force`; bad party names and files are usage errors
-/// (exit 2); other names and protocols reach the program.
+/// (exit 2); other names and protocols reach the program, which runs.
 #[test]
 fn options_and_existing_files() {
     let out = scratch("options");
@@ -151,8 +152,20 @@ fn options_and_existing_files() {
     );
     assert!(out.join("data/bank/fc1_weight.npy").exists());
     assert!(out.join("data/customer").is_dir());
-    // `tfec check` agrees.
+    // `tfec check` agrees, and the program runs on pond's shares as on aby3's.
     support::tfec(&["check".as_ref(), out.join("model.tfe").as_os_str()]);
+    std::fs::copy(
+        fixture("mlp").join("input.csv"),
+        out.join("data/customer/input.csv"),
+    )
+    .unwrap();
+    support::tfec(&["run".as_ref(), out.join("model.tfe").as_os_str()]);
+    let got = support::read_matrix(&out.join("data/customer/output.csv"));
+    let want = support::read_matrix(&fixture("mlp").join("expected.csv"));
+    assert_eq!(got.dim(), want.dim());
+    for (g, w) in got.iter().zip(want.iter()) {
+        assert!((g - w).abs() <= 1e-3 + 1e-3 * w.abs(), "pond: {g} vs {w}");
+    }
     for bad in [
         &["--servers", "a,b"][..],
         &["--owner", "fn", "--force"],
@@ -232,4 +245,77 @@ fn the_imported_example_is_current_and_agrees_with_onnxruntime() {
     }
     assert_eq!(correct, 96, "held-out digits classified correctly");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A `.npy` file of version 1.0 (what NumPy's `np.save` writes for small headers).
+fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// `read_npy` and `write_npy` at parties, outside imported models: a file read, shared,
+/// computed on and written back at another party; a file of another shape or not a `.npy`
+/// file ends the run at every party with exit 3 and a message naming the file.
+#[test]
+fn npy_files_are_read_and_written_at_parties() {
+    let dir = scratch("npy");
+    std::fs::create_dir_all(dir.join("data/alice")).unwrap();
+    let program = dir.join("p.tfe");
+    std::fs::write(
+        &program,
+        "party alice, bob;\nparty s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\n\
+         fn main() {\n    let w: fixed[3, 2] @alice = read_npy(\"w.npy\");\n    \
+         let x: fixed[3, 2] @rep = w;\n    write_npy(reveal(x * 2.0 - 1.0, to: bob), \"y.npy\");\n}\n",
+    )
+    .unwrap();
+    let w: Vec<f32> = vec![0.5, -1.25, 2.0, 3.75, -4.5, 100.0];
+    let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("data/alice/w.npy"), npy("<f4", &[3, 2], &bytes)).unwrap();
+    support::tfec(&["run".as_ref(), program.as_os_str()]);
+    let y = std::fs::read(dir.join("data/bob/y.npy")).unwrap();
+    assert!(y.starts_with(b"\x93NUMPY"));
+    let header_len = u16::from_le_bytes([y[8], y[9]]) as usize;
+    let header = std::str::from_utf8(&y[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f8'"), "{header}");
+    assert!(header.contains("'shape': (3, 2)"), "{header}");
+    let got: Vec<f64> = y[10 + header_len..]
+        .chunks(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(got.len(), 6);
+    for (g, v) in got.iter().zip(&w) {
+        let want = 2.0 * f64::from(*v) - 1.0;
+        assert!((g - want).abs() < 1e-4, "{g} vs {want}");
+    }
+    for (file, message) in [
+        (
+            npy("<f4", &[4, 2], &[0; 32]),
+            "holds an array of shape [4, 2], which does not fit the declared shape [3, 2]",
+        ),
+        (b"not numpy at all".to_vec(), "is not a NumPy .npy file"),
+    ] {
+        std::fs::write(dir.join("data/alice/w.npy"), file).unwrap();
+        let r = tfec(&["run".as_ref(), program.as_os_str()]);
+        assert_eq!(r.status.code(), Some(3));
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            stderr.contains("w.npy") && stderr.contains(message),
+            "{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
