@@ -470,10 +470,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`<c16`"), "{err}");
-        let fortran = npy("<f8", "(1,)", &1.0f64.to_le_bytes());
-        let fortran = String::from_utf8_lossy(&fortran)
-            .replace("False", "True ")
-            .into_bytes();
+        // The same header with `'fortran_order': True ` (the magic's \x93 is not UTF-8, so
+        // the bytes are edited in place).
+        let mut fortran = npy("<f8", "(1,)", &1.0f64.to_le_bytes());
+        let at = fortran
+            .windows(5)
+            .position(|w| w == b"False")
+            .expect("the header says False");
+        fortran[at..at + 5].copy_from_slice(b"True ");
         let err = decode(p(), &fortran, Scalar::Fixed, &[Dim::Known(1)]).unwrap_err();
         assert!(err.to_string().contains("Fortran order"), "{err}");
         let err = decode(
