@@ -319,13 +319,17 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
 /// from one tournament: `[r, n + 1]`, the one-hot (fixed-point 1.0, the value `one`) in columns
 /// `0 .. n` and the maximum in column `n`.
 ///
-/// Each candidate carries its one-hot row over the n entries. Adjacent candidates meet (the
-/// first and the second, the third and the fourth, …) in one comparison over all pairs; a tie
-/// keeps the earlier one, and an odd one out waits for the next level. So each candidate stands
-/// for a contiguous run of entries and holds its first maximal one, and the winner is the
-/// row's first maximal entry (PyTorch's and TensorFlow's max-pooling choose the same). One
-/// product per level chooses both the values and the one-hot rows: ⌈log2 n⌉ levels of a
-/// comparison and a product, as [`max_axis`], with n + 1 words per pair in the product.
+/// Adjacent candidates meet (the first and the second, the third and the fourth, …) in one
+/// comparison over all pairs; a tie keeps the earlier one, and an odd one out waits for the next
+/// level. So each candidate stands for a contiguous run of entries and holds its first maximal
+/// one, and the winner is the row's first maximal entry (PyTorch's and TensorFlow's max-pooling
+/// choose the same). Beside the values, each entry keeps a 0/1 flag "still in the running": a
+/// level multiplies the flags of a pair's earlier run by `1 − b` and of its later run by `b`
+/// (`b` the pair's comparison, 1 where the later one wins), in the same product as the values'
+/// choice. So ⌈log2 n⌉ levels of a comparison and a product, as [`max_axis`], with h words per
+/// row for the h pairs' values plus n for the flags (none at the first level, where the flags
+/// are the comparisons themselves). Every step reads and writes whole rows in place
+/// ([`gather_columns`]): no strided copies.
 pub fn max_onehot<P: Protocol + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
@@ -340,70 +344,146 @@ pub fn max_onehot<P: Protocol + ?Sized>(
             )));
         }
     };
-    let reshape = |s: &Shares, shape: &[usize]| -> Result<Shares, RunError> {
-        let shape = shape.to_vec();
-        s.map_with(
-            |t| {
-                t.to_shape(IxDyn(&shape))
-                    .map(|v| v.to_owned())
-                    .map_err(|e| RunError::Shape(e.to_string()))
-            },
-            |_| Ok(super::shares::ghost(&shape)),
-        )
-    };
-    // Candidate j of row i starts as entry j, its one-hot row e_j.
-    let eye = RingTensor::from_shape_fn(IxDyn(&[r, n, n]), |i| if i[1] == i[2] { one } else { 0 });
-    let mut oh = if x.holds() {
-        p.public(ctx.me, &eye)?
-    } else {
-        Shares::shape_only(&[r, n, n])
-    };
-    let mut cur = x.clone();
-    let mut m = n;
-    while m > 1 {
-        let h = m / 2;
-        let pairs = reshape(&cur.slice_axis(1, 0, 2 * h), &[r, h, 2])?;
-        let (lo, hi) = (pairs.clone().index_axis(2, 0), pairs.index_axis(2, 1));
-        let rows = reshape(&oh.slice_axis(1, 0, 2 * h), &[r, h, 2, n])?;
-        let (lo_oh, hi_oh) = (rows.clone().index_axis(2, 0), rows.index_axis(2, 1));
-        // hi wins where lo < hi (the sign of lo - hi); on a tie, lo stays.
-        let less = p.msb(ctx, &lo.sub(&hi)?)?;
-        let wide = reshape(&less, &[r, h, 1])?.map_with(
-            |t| {
-                t.broadcast(IxDyn(&[r, h, n + 1]))
-                    .map(|v| v.to_owned())
-                    .ok_or_else(|| RunError::Shape("a tournament's choice".into()))
-            },
-            |_| Ok(super::shares::ghost(&[r, h, n + 1])),
-        )?;
-        let diffs = Shares::concat(
-            &[&reshape(&hi.sub(&lo)?, &[r, h, 1])?, &hi_oh.sub(&lo_oh)?],
-            2,
-        )?;
-        let step = p.mul(ctx, &wide, &diffs, 0)?;
-        let best = lo.add(&reshape(&step.slice_axis(2, 0, 1), &[r, h])?)?;
-        let best_oh = lo_oh.add(&step.slice_axis(2, 1, n + 1))?;
-        if m % 2 == 1 {
-            cur = Shares::concat(&[&best, &cur.slice_axis(1, m - 1, m)], 1)?;
-            oh = Shares::concat(&[&best_oh, &oh.slice_axis(1, m - 1, m)], 1)?;
+    let (me, holds) = (ctx.me, x.holds());
+    let public = |shape: &[usize], v: u64| -> Result<Shares, RunError> {
+        if holds {
+            p.public(me, &RingTensor::from_elem(IxDyn(shape), v))
         } else {
-            cur = best;
-            oh = best_oh;
+            Ok(Shares::shape_only(shape))
         }
-        m = m.div_ceil(2);
+    };
+    // Each candidate's run of entries [start, end), the same for every row.
+    let mut runs: Vec<(usize, usize)> = (0..n).map(|j| (j, j + 1)).collect();
+    let mut cur = x.clone().standard_layout();
+    // The flags of the entries still in the running; `None` while all are (before level 1).
+    let mut flags: Option<Shares> = None;
+    while runs.len() > 1 {
+        let m = runs.len();
+        let h = m / 2;
+        let lo = gather_columns(&[&cur], &(0..h).map(|k| (0, 2 * k)).collect::<Vec<_>>(), r)?;
+        let hi = gather_columns(
+            &[&cur],
+            &(0..h).map(|k| (0, 2 * k + 1)).collect::<Vec<_>>(),
+            r,
+        )?;
+        // b = [lo < hi] (the sign of lo - hi): the later one wins; on a tie the earlier stays.
+        let b = p.msb(ctx, &lo.sub(&hi)?)?.standard_layout();
+        let not_b = public(&[r, h], 1)?.sub(&b)?;
+        let ones = public(&[r, 1], 1)?;
+        // Per entry: its pair's 1 − b (earlier run), b (later run), or 1 (the odd one out).
+        let mut picks = vec![(2, 0); n];
+        for k in 0..h {
+            for (side, run) in [(0, runs[2 * k]), (1, runs[2 * k + 1])] {
+                for pick in &mut picks[run.0..run.1] {
+                    *pick = (side, k);
+                }
+            }
+        }
+        let factors = gather_columns(&[&not_b, &b, &ones], &picks, r)?;
+        let diff = hi.sub(&lo)?;
+        let (step, next_flags) = match &flags {
+            None => (p.mul(ctx, &b, &diff, 0)?, factors),
+            Some(f) => {
+                // One product for both: the values' choice and the flags, end to end.
+                let both = p.mul(
+                    ctx,
+                    &Shares::concat(&[&b.flatten()?, &f.flatten()?], 0)?,
+                    &Shares::concat(&[&diff.flatten()?, &factors.flatten()?], 0)?,
+                    0,
+                )?;
+                (
+                    reshape(&both.slice_axis(0, 0, r * h), &[r, h])?,
+                    reshape(&both.slice_axis(0, r * h, r * (h + n)), &[r, n])?,
+                )
+            }
+        };
+        flags = Some(next_flags);
+        let best = lo.add(&step)?.standard_layout();
+        let mut next_runs: Vec<(usize, usize)> =
+            (0..h).map(|k| (runs[2 * k].0, runs[2 * k + 1].1)).collect();
+        cur = if m % 2 == 1 {
+            next_runs.push(runs[m - 1]);
+            let mut picks: Vec<(usize, usize)> = (0..h).map(|k| (0, k)).collect();
+            picks.push((1, m - 1));
+            gather_columns(&[&best, &cur], &picks, r)?
+        } else {
+            best
+        };
+        runs = next_runs;
     }
-    Shares::concat(&[&oh.index_axis(1, 0), &cur], 1)
+    // The flags are 0/1 integers: as fixed-point, times `one` (local, exact).
+    let onehot = match flags {
+        Some(f) => f.mul_public(&RingTensor::from_elem(IxDyn(&[]), one))?,
+        None => public(&[r, 1], one)?,
+    }
+    .standard_layout();
+    let mut picks: Vec<(usize, usize)> = (0..n).map(|j| (0, j)).collect();
+    picks.push((1, 0));
+    gather_columns(&[&onehot, &cur], &picks, r)
+}
+
+/// `[r, picks.len()]`: column `c` is column `picks[c].1` of the matrix `sources[picks[c].0]`
+/// (each `[r, _]`, in standard layout, of one protocol), built row by row.
+fn gather_columns(
+    sources: &[&Shares],
+    picks: &[(usize, usize)],
+    r: usize,
+) -> Result<Shares, RunError> {
+    let width = picks.len();
+    if !sources[0].holds() {
+        return Ok(Shares::shape_only(&[r, width]));
+    }
+    let k = sources[0].parts().len();
+    let parts = (0..k)
+        .map(|c| {
+            let cols: Vec<(&[u64], usize)> = sources
+                .iter()
+                .map(|s| {
+                    let t = s.part(c)?;
+                    let w = t.shape().get(1).copied().unwrap_or(1);
+                    t.as_slice().map(|v| (v, w)).ok_or_else(|| {
+                        RunError::Internal("a tournament's rows not in place".into())
+                    })
+                })
+                .collect::<Result<_, RunError>>()?;
+            let mut out = Vec::with_capacity(r * width);
+            for i in 0..r {
+                for &(s, j) in picks {
+                    let (v, w) = cols[s];
+                    out.push(v[i * w + j]);
+                }
+            }
+            RingTensor::from_shape_vec(IxDyn(&[r, width]), out)
+                .map_err(|e| RunError::Internal(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
+    Shares::new(parts)
+}
+
+/// A sharing in standard layout, reshaped.
+fn reshape(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
+    let shape = shape.to_vec();
+    s.map_with(
+        |t| {
+            t.to_shape(IxDyn(&shape))
+                .map(|v| v.into_owned())
+                .map_err(|e| RunError::Shape(e.to_string()))
+        },
+        |_| Ok(super::shares::ghost(&shape)),
+    )
 }
 
 /// The messages of [`max_onehot`] over rows of `n` entries; sizes per element of the result
 /// (`n + 1` per row).
 pub fn max_onehot_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64) {
     let mut m = n;
+    let mut first = true;
     while m > 1 {
         let h = m / 2;
         p.msb_table(t, Size::ResultFraction(h, n + 1));
-        let w = Size::Result(h);
+        let w = Size::ResultFraction(if first { h } else { h + n }, n + 1);
         p.mul_table(t, false, false, [w, w, w]);
+        first = false;
         m = m.div_ceil(2);
     }
 }
