@@ -115,18 +115,11 @@ pub fn make_certs(parties: &[String], out: &Path) -> Result<Written, String> {
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
     let issuer = Issuer::new(ca_params, &ca_key);
+    // Atomically, and a key readable by its owner only from its first byte.
     let write = |name: &str, text: &str, private: bool| -> Result<PathBuf, String> {
         let path = out.join(name);
-        std::fs::write(&path, text)
+        tfe_runtime::csvio::write_atomic(&path, text.as_bytes(), private)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("cannot restrict `{}`: {e}", path.display()))?;
-        }
-        #[cfg(not(unix))]
-        let _ = private;
         Ok(path)
     };
     let ca = write("ca.pem", &ca_cert.pem(), false)?;

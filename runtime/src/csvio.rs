@@ -3,7 +3,7 @@
 //! Reading skips a header row when the first row is not numeric, and reads a 1-D tensor from one
 //! row or one column. A file whose shape disagrees with the declared type is an error that names
 //! the file, the declared shape and what was found. Writing puts a 1-D tensor on one row and a
-//! 2-D tensor row by row.
+//! 2-D tensor row by row, through [`write_atomic`] (the one way tfe writes a file).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -164,14 +164,76 @@ pub fn to_csv(value: &Value) -> Result<String, RunError> {
     Ok(out)
 }
 
+/// Writes a value as CSV, atomically ([`write_atomic`]): a run stopped while writing leaves the
+/// previous file, never a truncated one.
 pub fn write(path: &Path, value: &Value) -> Result<(), RunError> {
     let text = to_csv(value)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| RunError::Io(format!("cannot create {}: {e}", dir.display())))?;
     }
-    std::fs::write(path, text)
+    write_atomic(path, text.as_bytes(), false)
         .map_err(|e| RunError::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes a file so that it is never seen half-written: the bytes go to a temporary file in the
+/// same directory (`.NAME.tmp-PID-N`), which is flushed to disk and then renamed over `path`. A
+/// reader, or a later run after this one was killed, finds the previous file whole, or the new
+/// one whole, never a truncated one that looks like a result. (A run killed while writing leaves
+/// its temporary file behind, under a name no program reads.) With `private`, the file is
+/// created readable by its owner only (mode 0600 on Unix) from its first byte: a key is never
+/// readable by others, not even between its creation and a `chmod`.
+///
+/// Every file tfe writes goes through here: `write_csv`'s results and `tfec certs`' certificates
+/// and keys.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{}` is not a file name", path.display()),
+        )
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = dir.join(temp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if private { 0o600 } else { 0o666 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let written = options.open(&temp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = renamed {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    // The rename itself reaches the disk with the directory (Unix); failing that changes nothing
+    // for readers, so it is not an error.
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// A value as text for `print`: a number, or nested brackets.
@@ -265,5 +327,131 @@ mod tests {
         );
         assert_eq!(to_csv(&v).unwrap(), "0.5,-1,2\n3,4,5.25\n");
         assert_eq!(display(&v), "[[0.5, -1, 2], [3, 4, 5.25]]");
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tfe-atomic-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect()
+    }
+
+    #[test]
+    fn atomic_writes_replace_the_file_and_leave_nothing_behind() {
+        let dir = scratch("replace");
+        let path = dir.join("out.csv");
+        write_atomic(&path, b"1,2\n", false).unwrap();
+        write_atomic(&path, b"3,4\n", false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"3,4\n");
+        assert!(leftovers(&dir).is_empty());
+        // A directory that does not exist: an error, and no file anywhere.
+        let missing = dir.join("no/such/dir/out.csv");
+        assert!(write_atomic(&missing, b"x", false).is_err());
+        // A path that is a directory: refused, the directory untouched, nothing left over.
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        assert!(write_atomic(&dir.join("sub"), b"x", false).is_err());
+        assert!(dir.join("sub").is_dir());
+        assert!(leftovers(&dir).is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = dir.join("party.key");
+            write_atomic(&key, b"secret", true).unwrap();
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "a private file is the owner's only: {mode:o}"
+            );
+        }
+    }
+
+    /// The writer of [`a_killed_writer_leaves_a_whole_file`], run as a child process: writes
+    /// versions of a large file over and over until killed.
+    #[test]
+    #[ignore = "run by a_killed_writer_leaves_a_whole_file"]
+    fn killed_writer_child() {
+        let Some(path) = std::env::var_os("TFE_ATOMIC_CHILD_PATH") else {
+            return;
+        };
+        let path = std::path::PathBuf::from(path);
+        for version in 1u64.. {
+            write_atomic(&path, &version_text(version), false).unwrap();
+        }
+    }
+
+    /// Version `v` of the file: a first line, 4 MB of rows, a last line; whole only if both lines
+    /// are there and agree.
+    fn version_text(v: u64) -> Vec<u8> {
+        let mut text = format!("version {v}\n");
+        let row = format!("{v},{v},{v},{v},{v},{v},{v},{v}\n");
+        while text.len() < 4 << 20 {
+            text.push_str(&row);
+        }
+        text.push_str(&format!("end {v}\n"));
+        text.into_bytes()
+    }
+
+    fn is_whole(bytes: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(bytes);
+        let Some(v) = text
+            .strip_prefix("version ")
+            .and_then(|t| t.split('\n').next())
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            return false;
+        };
+        bytes == version_text(v).as_slice()
+    }
+
+    #[test]
+    fn a_killed_writer_leaves_a_whole_file() {
+        // A child process rewrites a 4 MB file in a loop; it is killed at moments spread over
+        // its writes. The file is then the previous version or the new one, whole, never cut.
+        // (With `std::fs::write`, most kills leave a truncated file.)
+        let dir = scratch("killed");
+        let path = dir.join("result.csv");
+        for round in 0..12u64 {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "csvio::tests::killed_writer_child",
+                    "--ignored",
+                    "--quiet",
+                ])
+                .env("TFE_ATOMIC_CHILD_PATH", &path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // Let it write a few versions, then kill it at a moment that varies with the round.
+            let start = std::time::Instant::now();
+            while !path.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20 + 13 * round));
+            // Every read while it runs sees a whole file.
+            assert!(
+                is_whole(&std::fs::read(&path).unwrap()),
+                "a partial file was visible"
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                is_whole(&bytes),
+                "round {round}: the file is not whole after the kill ({} bytes)",
+                bytes.len()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1251,7 +1251,11 @@ impl<'a> Checker<'a> {
                             ),
                             Label::new(arg.value.span, "this argument"),
                         )
-                        .with_secondary(Label::new(param.span, "declared here"))
+                        // A library function's declaration is not in the program's file.
+                        .with_secondary_if(
+                            module == MAIN_MODULE,
+                            Label::new(param.span, "declared here"),
+                        )
                         .with_help("a `const` parameter is a scalar `int`, `fixed` or `bool` known at compile time"),
                     );
                     return poison(span);
@@ -1693,6 +1697,25 @@ impl<'a> Checker<'a> {
         let pad = one(self, "pad", 0)?;
         let [h, w, c] = [image[0], image[1], image[2]];
         let [kh, kw] = [window[0], window[1]];
+        // Each size at most 2^20 and an image or a window at most 2^40 values, so that no size
+        // computed from them overflows.
+        let limit = 1 << 20;
+        if [h, w, c, kh, kw, stride, pad]
+            .iter()
+            .any(|v| !(-limit..=limit).contains(v))
+            || h * w * c > limit * limit
+            || kh * kw * c > limit * limit
+        {
+            self.error(
+                Diagnostic::error(
+                    "E0214",
+                    format!("a {h}×{w}×{c} image with a {kh}×{kw} window, stride {stride} and padding {pad} is too large"),
+                    Label::new(span, format!("in this `{builtin}`")),
+                )
+                .with_help("each size, the stride and the padding are at most 1,048,576, and an image or a window holds at most 2^40 values"),
+            );
+            return None;
+        }
         if h < 1
             || w < 1
             || c < 1
