@@ -96,6 +96,7 @@ pub fn protocol(
                         op: 1,
                         count: run as u64,
                         step: 0,
+                        result: None,
                     };
                     let out = op(&mut ctx, &*p, &mine);
                     p.end_op(&mut ctx).expect("end of op");

@@ -91,6 +91,7 @@ macro_rules! ctx {
             op: $op,
             count: $count,
             step: 0,
+            result: None,
         }
     };
 }
@@ -486,6 +487,17 @@ impl Exec<'_> {
                     p.end_op(&mut ctx)?;
                 }
                 if let Some(shares) = shares {
+                    if self.me != owner && !fits(shares.shape(), &info.shape) {
+                        return Err(RunError::BadMessage {
+                            from: owner,
+                            detail: format!(
+                                "its shares for {} are of shape {:?}, where the program says {}",
+                                MsgKey { op, count, step: 0 },
+                                shares.shape(),
+                                pattern(&info.shape)
+                            ),
+                        });
+                    }
                     self.set(dst, Value::Shares(shares));
                 }
             }
@@ -531,7 +543,9 @@ impl Exec<'_> {
                 } else {
                     None
                 };
+                let program = self.program;
                 let mut ctx = ctx!(self, op, count);
+                ctx.result = Some(&program.regs[dst as usize].shape);
                 let value = p.reveal(&mut ctx, shares, &targets)?;
                 if member {
                     p.end_op(&mut ctx)?;
@@ -555,7 +569,25 @@ impl Exec<'_> {
                         self.set(dst, v);
                     }
                 } else if targets.contains(&self.me) {
-                    let v = payload_value(self.net.recv(q, key).map_err(RunError::Net)?, q)?;
+                    let v = payload_value(self.net.recv(q, key).map_err(RunError::Net)?, q, key)?;
+                    let info = &self.program.regs[dst as usize];
+                    let kind = match scalar {
+                        Scalar::Fixed | Scalar::Float => "f64",
+                        Scalar::Int => "i64",
+                        Scalar::Bool => "bool",
+                    };
+                    if v.kind() != kind || !fits(v.shape(), &info.shape) {
+                        return Err(RunError::BadMessage {
+                            from: q,
+                            detail: format!(
+                                "it revealed {} of shape {:?} for {key}, where the program says {} {}",
+                                v.kind(),
+                                v.shape(),
+                                scalar.name(),
+                                pattern(&info.shape)
+                            ),
+                        });
+                    }
                     self.set(dst, v);
                 }
             }
@@ -897,6 +929,29 @@ fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
     (!batch.is_empty()).then_some(batch)
 }
 
+/// Whether a value of `shape` may live in a register of shape `pattern`: the same rank, and
+/// every dimension the compiler knows the same. A peer's message is checked against it, since
+/// a value of another shape would fail later with an error that blames no one.
+fn fits(shape: &[usize], pattern: &[tfe_ir::Dim]) -> bool {
+    shape.len() == pattern.len()
+        && shape.iter().zip(pattern).all(|(n, d)| match d {
+            tfe_ir::Dim::Known(k) => *n as u64 == *k,
+            tfe_ir::Dim::Runtime => true,
+        })
+}
+
+/// A register's shape as the program writes it: `[_, 2]`.
+pub(crate) fn pattern(shape: &[tfe_ir::Dim]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| match d {
+            tfe_ir::Dim::Known(k) => k.to_string(),
+            tfe_ir::Dim::Runtime => "_".to_string(),
+        })
+        .collect();
+    format!("[{}]", dims.join(", "))
+}
+
 fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
     Ok(match v {
         Value::F64(t) => Payload::F64(t.clone()),
@@ -908,7 +963,7 @@ fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
     })
 }
 
-fn payload_value(p: Payload, from: PartyId) -> Result<Value, RunError> {
+fn payload_value(p: Payload, from: PartyId, key: MsgKey) -> Result<Value, RunError> {
     Ok(match p {
         Payload::F64(t) => Value::F64(t),
         Payload::I64(t) => Value::I64(t),
@@ -916,7 +971,10 @@ fn payload_value(p: Payload, from: PartyId) -> Result<Value, RunError> {
         other => {
             return Err(RunError::BadMessage {
                 from,
-                detail: format!("expected a plaintext tensor, got {other:?}"),
+                detail: format!(
+                    "expected a plaintext tensor for {key}, got {}",
+                    other.describe()
+                ),
             });
         }
     })

@@ -273,7 +273,11 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Waits for message `key` from `from`.
+    /// Waits for message `key` from `from`. Gives up when no party has made progress for the
+    /// timeout; or for half of it when a message of `from` that was not asked for is here
+    /// instead (a message of another op, or with another key: see `unasked`), which names the
+    /// peer that broke the protocol rather than waiting the rest of the timeout and blaming
+    /// whichever party the others happen to wait for.
     pub fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
         if let Some(p) = self.take(from, key) {
             return Ok(p);
@@ -284,6 +288,14 @@ impl Mailbox {
         let mut quiet_since = start;
         loop {
             if self.finished[from] {
+                if let Some(other) = self.unasked(from) {
+                    return Err(NetError::Malformed {
+                        party: from,
+                        detail: format!(
+                            "it sent {other} where {key} was next, and finished its program"
+                        ),
+                    });
+                }
                 return Err(NetError::Disconnected {
                     party: from,
                     reason: format!("it finished its program without sending {key}"),
@@ -295,6 +307,17 @@ impl Mailbox {
                 quiet_since = Instant::now();
             }
             let quiet = quiet_since.elapsed();
+            if quiet >= self.timeout / 2
+                && let Some(other) = self.unasked(from)
+            {
+                return Err(NetError::Malformed {
+                    party: from,
+                    detail: format!(
+                        "it sent {other} where {key} was next, and nothing more for {:.1} s",
+                        quiet.as_secs_f64()
+                    ),
+                });
+            }
             if quiet >= self.timeout {
                 return Err(NetError::Timeout {
                     from,
@@ -321,6 +344,21 @@ impl Mailbox {
                 }
             }
         }
+    }
+
+    /// The first (lowest) key of a message from `from` that has arrived and was not asked for.
+    ///
+    /// A peer sends its messages in the order of the program, which is the order its receivers
+    /// ask for them, and a link keeps their order; so a party that has waited for a message from
+    /// a peer, with no party making progress for half the timeout, while a message of that peer
+    /// it did not ask for is here, waits for a message that peer skipped or keyed wrongly: the
+    /// peer broke the protocol (see [`Mailbox::recv`]).
+    fn unasked(&self, from: PartyId) -> Option<MsgKey> {
+        self.pending
+            .keys()
+            .filter(|(p, _)| *p == from)
+            .map(|(_, k)| *k)
+            .min_by_key(|k| (k.op, k.count, k.step))
     }
 
     /// Waits until every peer in `peers` has finished (its link closed cleanly), filing what
@@ -599,6 +637,33 @@ impl Outbox {
 
     pub fn stats(&self) -> NetStats {
         self.stats
+    }
+}
+
+impl LocalTransport {
+    /// Ends the run as a party over the network does: sends what is queued, tells every peer it
+    /// finished, and waits until they all have, so that a party that finished its own program
+    /// still hears (and fails) when another one failed.
+    pub fn finish(&mut self) -> Result<(), NetError> {
+        self.flush()?;
+        let me = self.me;
+        let peers: Vec<PartyId> = (0..self.peers.len()).filter(|&p| p != me).collect();
+        for &to in &peers {
+            self.activity.fetch_add(1, Ordering::SeqCst);
+            self.peers[to]
+                .send(
+                    Envelope::Closed {
+                        from: me,
+                        error: None,
+                    },
+                    0,
+                )
+                .map_err(|_| NetError::Disconnected {
+                    party: to,
+                    reason: "its thread ended".into(),
+                })?;
+        }
+        self.mailbox.wait_finished(&peers)
     }
 }
 

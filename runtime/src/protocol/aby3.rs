@@ -427,8 +427,8 @@ impl Protocol for Aby3 {
                 ring::add(&ring::add(xa, xb).map_err(shape_err)?, &missing).map_err(shape_err)?
             }
             _ => {
-                let a = ctx.recv(self.at(0), key)?;
-                let b = ctx.recv_shaped(self.at(1), key, a.shape())?;
+                let a = ctx.recv_result(self.at(0), key)?;
+                let b = ctx.recv_agreeing(self.at(1), key, self.at(0), &a)?;
                 ring::add(&a, &b).map_err(shape_err)?
             }
         };

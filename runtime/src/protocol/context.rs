@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use ndarray::{ArrayD, IxDyn};
-use tfe_ir::{MsgKey, OpId, PartyId};
+use tfe_ir::{Dim, MsgKey, OpId, PartyId};
 
 use crate::RunError;
 use crate::net::{Payload, Transport};
@@ -34,6 +34,14 @@ impl KeyStore {
             .ok_or_else(|| RunError::Internal(format!("no shared key for parties {set:?}")))
     }
 }
+
+/// The most dimensions a shape announced by a peer may have (as on the wire).
+const MAX_RANK: usize = 8;
+
+/// The most elements a shape announced by a peer may hold (2^32: 32 GiB of each share
+/// component). A party draws its shares of that shape at once, so a larger claim is refused
+/// rather than allowed to exhaust memory or overflow a size.
+const MAX_ELEMENTS: usize = 1 << 32;
 
 /// The op id of key agreement messages (no op of a program has it).
 const KEY_AGREEMENT: u32 = u32::MAX;
@@ -89,7 +97,10 @@ pub fn agree_keys(
             other => {
                 return Err(RunError::BadMessage {
                     from: set[0],
-                    detail: format!("expected a key, got {other:?}"),
+                    detail: format!(
+                        "expected a key for {key} (key agreement), got {}",
+                        other.describe()
+                    ),
                 });
             }
         }
@@ -108,6 +119,9 @@ pub struct Ctx<'a> {
     pub op: OpId,
     pub count: u64,
     pub step: u16,
+    /// The shape the program gives the op's result, when the executor passes it: what a party
+    /// that holds no shares of its own checks a peer's shares against ([`Ctx::recv_result`]).
+    pub result: Option<&'a [Dim]>,
 }
 
 impl Ctx<'_> {
@@ -174,6 +188,56 @@ impl Ctx<'_> {
         Ok(t)
     }
 
+    /// [`Ctx::recv`] of shares of the op's result, by a party that has no shape of its own to
+    /// check them against: checked against the program's shape of the result (its rank and
+    /// every dimension known when compiled), so that the sender of a wrong one is named.
+    pub fn recv_result(&mut self, from: PartyId, key: MsgKey) -> Result<RingTensor, RunError> {
+        let t = self.recv(from, key)?;
+        if let Some(pattern) = self.result {
+            let fits = t.ndim() == pattern.len()
+                && t.shape().iter().zip(pattern).all(|(n, d)| match d {
+                    Dim::Known(k) => *n as u64 == *k,
+                    Dim::Runtime => true,
+                });
+            if !fits {
+                return Err(RunError::BadMessage {
+                    from,
+                    detail: format!(
+                        "expected shares of shape {} for {key}, got shape {:?}",
+                        crate::exec::pattern(pattern),
+                        t.shape()
+                    ),
+                });
+            }
+        }
+        Ok(t)
+    }
+
+    /// [`Ctx::recv_result`] of shares that must have the shape of `first`, received from
+    /// `first_from`: when they differ in a dimension the program leaves to run time, this party
+    /// cannot tell which sender broke the protocol, and names both.
+    pub fn recv_agreeing(
+        &mut self,
+        from: PartyId,
+        key: MsgKey,
+        first_from: PartyId,
+        first: &RingTensor,
+    ) -> Result<RingTensor, RunError> {
+        let t = self.recv_result(from, key)?;
+        if t.shape() != first.shape() {
+            return Err(RunError::BadMessage {
+                from,
+                detail: format!(
+                    "its shares for {key} are of shape {:?} and those of party #{first_from} of \
+                     shape {:?}: one of the two broke the protocol",
+                    t.shape(),
+                    first.shape()
+                ),
+            });
+        }
+        Ok(t)
+    }
+
     pub fn send_shape(
         &mut self,
         to: PartyId,
@@ -187,7 +251,16 @@ impl Ctx<'_> {
 
     pub fn recv_shape(&mut self, from: PartyId, key: MsgKey) -> Result<Vec<usize>, RunError> {
         match self.net.recv(from, key).map_err(RunError::Net)? {
-            Payload::Shape(s) => Ok(s),
+            Payload::Shape(s) => {
+                let elements = s.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+                if s.len() > MAX_RANK || elements.is_none_or(|n| n > MAX_ELEMENTS) {
+                    return Err(RunError::BadMessage {
+                        from,
+                        detail: format!("the shape {s:?} for {key} is larger than a party holds"),
+                    });
+                }
+                Ok(s)
+            }
             other => Err(RunError::BadMessage {
                 from,
                 detail: format!("expected a shape for {key}, got {}", other.describe()),

@@ -351,8 +351,8 @@ impl Protocol for Pond {
                 ring::add(self.mine(x)?, &other).map_err(shape_err)?
             }
             _ => {
-                let a = ctx.recv(self.server(0), key)?;
-                let b = ctx.recv_shaped(self.server(1), key, a.shape())?;
+                let a = ctx.recv_result(self.server(0), key)?;
+                let b = ctx.recv_agreeing(self.server(1), key, self.server(0), &a)?;
                 ring::add(&a, &b).map_err(shape_err)?
             }
         };

@@ -54,6 +54,7 @@ fn run_parties<R: Send + 'static>(
                     op: 1,
                     count: 0,
                     step: 0,
+                    result: None,
                 };
                 let r = f(&mut ctx, &*p);
                 p.end_op(&mut ctx).unwrap();
