@@ -37,3 +37,15 @@ fn salaries_reveals_the_mean_and_the_maximum() {
         values[1]
     );
 }
+
+/// The README shows network A's training program in full: it is the file, word for word.
+#[test]
+fn the_readme_shows_mnist_train_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let program = std::fs::read_to_string(root.join("examples/mnist_train.tfe")).unwrap();
+    assert!(
+        readme.contains(&format!("```tfe\n{program}```")),
+        "README.md's copy of examples/mnist_train.tfe differs from the file"
+    );
+}
