@@ -291,22 +291,16 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, RunError> {
     Ok(out)
 }
 
-/// Writes a value as a `.npy` file, through a temporary file renamed into place.
+/// Writes a value as a `.npy` file, atomically ([`crate::csvio::write_atomic`]: flushed to disk
+/// before it is renamed into place, so a run stopped while writing leaves the old file or none).
 pub fn write(path: &Path, value: &Value) -> Result<(), RunError> {
     let bytes = encode(value)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| RunError::Io(format!("cannot create {}: {e}", dir.display())))?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            RunError::Io(format!("cannot write {}: {e}", path.display()))
-        })
+    crate::csvio::write_atomic(path, &bytes, false)
+        .map_err(|e| RunError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 fn describe(shape: &[Dim]) -> String {

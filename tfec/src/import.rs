@@ -143,12 +143,12 @@ pub fn import(args: ImportArgs) -> Result<(), Failure> {
     let mut bytes_written = 0usize;
     for (name, data) in &imported.files {
         let p = owner_dir.join(name);
-        std::fs::write(&p, data)
+        tfe_runtime::csvio::write_atomic(&p, data, false)
             .map_err(|e| Failure::Usage(format!("cannot write `{}`: {e}", p.display())))?;
         bytes_written += data.len();
     }
     // The program last: a program beside all of its parameters.
-    std::fs::write(&program_path, &imported.program)
+    tfe_runtime::csvio::write_atomic(&program_path, imported.program.as_bytes(), false)
         .map_err(|e| Failure::Usage(format!("cannot write `{}`: {e}", program_path.display())))?;
     let s = &imported.summary;
     let in_size: usize = s.input_dims.iter().product();
