@@ -1,19 +1,27 @@
 //! Independent comparisons share their rounds (the executor batches them into one sign
 //! protocol): the results are those of plaintext comparison, and four comparisons cost the rounds
-//! of one.
+//! of one. Under each protocol.
+
+#[macro_use]
+mod support;
 
 use std::process::Command;
 
-fn run(dir: &std::path::Path, body: &str) -> (Vec<Vec<bool>>, u64) {
+use support::Protocol;
+
+per_protocol!(batched_comparisons_are_right_and_share_rounds);
+
+fn run(protocol: Protocol, dir: &std::path::Path, body: &str) -> (Vec<Vec<bool>>, u64) {
     let src = format!(
-        "party alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+        "party alice, bob, s0, s1, s2;\n{}\n\
          fn main() {{\n\
              let xa: fixed[40, 1] @alice = read_csv(\"x.csv\");\n\
              let ya: fixed[40, 1] @alice = read_csv(\"y.csv\");\n\
              let x: fixed[40, 1] @rep = xa;\n\
              let y: fixed[40, 1] @rep = ya;\n\
              {body}\n\
-         }}\n"
+         }}\n",
+        protocol.secret_line()
     );
     std::fs::write(dir.join("cmp.tfe"), src).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
@@ -43,9 +51,12 @@ fn run(dir: &std::path::Path, body: &str) -> (Vec<Vec<bool>>, u64) {
     (values, rounds)
 }
 
-#[test]
-fn batched_comparisons_are_right_and_share_rounds() {
-    let dir = std::env::temp_dir().join(format!("tfe-cmp-{}", std::process::id()));
+fn batched_comparisons_are_right_and_share_rounds(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-cmp-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let mut s = 0x2545_f491_4f6c_dd1du64;
     let mut next = || {
@@ -67,6 +78,7 @@ fn batched_comparisons_are_right_and_share_rounds() {
     std::fs::write(dir.join("data/alice/y.csv"), csv(&y)).unwrap();
 
     let (four, rounds_four) = run(
+        protocol,
         &dir,
         "let a = x < y;\n let b = x > 0.5;\n let c = y <= x;\n let d = y >= -1.0;\n\
          print(reveal(a, to: bob));\n print(reveal(b, to: bob));\n\
@@ -80,7 +92,7 @@ fn batched_comparisons_are_right_and_share_rounds() {
     ];
     assert_eq!(four, expected);
 
-    let (one, rounds_one) = run(&dir, "let a = x < y;\n print(reveal(a, to: bob));");
+    let (one, rounds_one) = run(protocol, &dir, "let a = x < y;\n print(reveal(a, to: bob));");
     assert_eq!(one[0], expected[0]);
     // The reveal adds no wait at s0 (it only sends); the comparisons' waits are shared.
     assert_eq!(
@@ -90,6 +102,7 @@ fn batched_comparisons_are_right_and_share_rounds() {
 
     // A comparison that depends on another is not batched with it, and is still right.
     let (chain, rounds_chain) = run(
+        protocol,
         &dir,
         "let m = select(x < y, x, y);\n let c = m > 0.0;\n print(reveal(c, to: bob));",
     );

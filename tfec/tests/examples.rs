@@ -1,22 +1,16 @@
-//! The small examples run as their comments say.
+//! The small examples run as their comments say, under each protocol.
 
-use std::path::Path;
-use std::process::Command;
+#[macro_use]
+mod support;
 
-#[test]
-fn salaries_reveals_the_mean_and_the_maximum() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/salaries.tfe");
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let values: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+use support::{Protocol, run_example, scratch_data};
+
+per_protocol!(salaries_reveals_the_mean_and_the_maximum);
+
+fn salaries_reveals_the_mean_and_the_maximum(protocol: Protocol) {
+    let data = scratch_data(&format!("salaries-{}", protocol.name()));
+    let stdout = run_example(protocol, "salaries.tfe", &data, &[]);
+    let values: Vec<f64> = stdout
         .lines()
         .map(|l| l.trim_start_matches("[alice] ").parse().unwrap())
         .collect();
@@ -28,12 +22,14 @@ fn salaries_reveals_the_mean_and_the_maximum() {
     );
     assert!(
         (values[0] - mean).abs() < 0.002,
-        "mean {} vs {mean}",
+        "{}: mean {} vs {mean}",
+        protocol.name(),
         values[0]
     );
     assert!(
         (values[1] - 73.4).abs() <= 2f64.powi(-16),
-        "max {}",
+        "{}: max {}",
+        protocol.name(),
         values[1]
     );
 }

@@ -1,7 +1,18 @@
 //! The fusion pass: chains of elementwise ops at a party and on shares are found and run as one
 //! kernel, compiled or interpreted (`--no-jit`), with the results of running them op by op.
+//! Under each protocol.
+
+#[macro_use]
+mod support;
 
 use std::process::Command;
+
+use support::Protocol;
+
+per_protocol!(
+    chains_are_planned_at_parties_and_on_shares,
+    fused_chains_compute_what_the_ops_compute,
+);
 
 const PROGRAM: &str = "
 party alice, bob, s0, s1, s2;
@@ -19,14 +30,12 @@ fn main() {
 }
 ";
 
-fn compile() -> tfe_ir::Program {
-    tfe_compiler::compile(PROGRAM, &tfe_compiler::Options::default())
-        .unwrap_or_else(|d| panic!("{d:?}"))
+fn compile(protocol: Protocol) -> tfe_ir::Program {
+    support::wire::compile(&protocol.switch(PROGRAM))
 }
 
-#[test]
-fn chains_are_planned_at_parties_and_on_shares() {
-    let ir = compile();
+fn chains_are_planned_at_parties_and_on_shares(protocol: Protocol) {
+    let ir = compile(protocol);
     let alice = ir.parties.iter().position(|p| p == "alice").unwrap();
     let s0 = ir.parties.iter().position(|p| p == "s0").unwrap();
     let at_alice = tfe_runtime::fuse::plan(&tfe_ir::project(&ir, alice));
@@ -45,9 +54,12 @@ fn chains_are_planned_at_parties_and_on_shares() {
     }
 }
 
-#[test]
-fn fused_chains_compute_what_the_ops_compute() {
-    let dir = std::env::temp_dir().join(format!("tfe-fusion-{}", std::process::id()));
+fn fused_chains_compute_what_the_ops_compute(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-fusion-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let x: Vec<f64> = (0..12).map(|i| i as f64 * 0.75 - 3.0).collect();
     let y: Vec<f64> = (0..12).map(|i| 2.5 - i as f64 * 0.5).collect();
@@ -60,7 +72,7 @@ fn fused_chains_compute_what_the_ops_compute() {
     };
     std::fs::write(dir.join("data/alice/x.csv"), csv(&x)).unwrap();
     std::fs::write(dir.join("data/alice/y.csv"), csv(&y)).unwrap();
-    std::fs::write(dir.join("fuse.tfe"), PROGRAM).unwrap();
+    std::fs::write(dir.join("fuse.tfe"), protocol.switch(PROGRAM)).unwrap();
     let run = |extra: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
             .arg("run")

@@ -5,7 +5,7 @@
 //! ways, in one program:
 //! - at a party, where `fixed` values are f64: the derived gradient;
 //! - at the party, by central finite differences (x ± h e_i, h = 1e-3) of the same f64 loss;
-//! - on aby3 shares, revealed: the derived gradient in fixed point.
+//! - on shares (under each protocol), revealed: the derived gradient in fixed point.
 //!
 //! The derived gradient must match the finite differences within `fd` (relative to the largest
 //! gradient entry, or absolute below 1): tight where the gradient rule is exact; looser where a
@@ -14,10 +14,20 @@
 //! clamps of `exp` inside `softmax`). The gradient on shares must match the f64 one within
 //! `shares`: the fixed-point error of 16 fractional bits over the chain of products.
 
+#[macro_use]
 mod support;
 
 use std::fmt::Write;
 use std::path::Path;
+
+use support::Protocol;
+
+per_protocol!(
+    builtins_and_operators,
+    std_math,
+    std_nn,
+    structs_value_and_grad_and_optimizers,
+);
 
 /// One function under test.
 struct Case {
@@ -72,8 +82,13 @@ fn read(path: &Path) -> Vec<f64> {
 const H: f64 = 1e-3;
 
 /// Runs one case; returns (derived at the party, finite differences, derived on shares).
-fn run(case: &Case, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let dir = std::env::temp_dir().join(format!("tfe-grad-{}-{}", case.name, std::process::id()));
+fn run(protocol: Protocol, case: &Case, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-grad-{}-{}-{}",
+        case.name,
+        std::process::id(),
+        protocol.name()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let (r, c) = case.input;
@@ -104,7 +119,7 @@ fn run(case: &Case, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         format!("use {};\n", case.uses)
     };
     let program = format!(
-        "{uses}party alice, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+        "{uses}party alice, s0, s1, s2;\n{}\n\
          fn loss(x: fixed[{r}, {c}], w: fixed[{ro}, {co}]) -> fixed {{\n    sum(({}) * w)\n}}\n\
          fn main() {{\n\
              let x: fixed[{r}, {c}] @alice = read_csv(\"x.csv\");\n\
@@ -123,6 +138,7 @@ fn run(case: &Case, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
              let ws: fixed[{ro}, {co}] @rep = w;\n\
              write_csv(reveal(grad(loss, xs, ws), to: alice), \"shares.csv\");\n\
          }}\n",
+        protocol.secret_line(),
         case.expr,
         n * r,
         n * r,
@@ -155,14 +171,17 @@ fn error(a: &[f64], b: &[f64]) -> f64 {
         / scale
 }
 
-fn check(cases: &[Case]) {
+fn check(protocol: Protocol, cases: &[Case]) {
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let (derived, fd, shares) = run(case, 0x5eed_0000 + i as u64 * 7919);
+        let (derived, fd, shares) = run(protocol, case, 0x5eed_0000 + i as u64 * 7919);
         let (e_fd, e_shares) = (error(&derived, &fd), error(&shares, &derived));
         println!(
-            "{:<28} derived vs finite differences {e_fd:.2e} (tolerance {:.0e}), shares vs f64 {e_shares:.2e} (tolerance {:.0e})",
-            case.name, case.fd, case.shares
+            "{}: {:<28} derived vs finite differences {e_fd:.2e} (tolerance {:.0e}), shares vs f64 {e_shares:.2e} (tolerance {:.0e})",
+            protocol.name(),
+            case.name,
+            case.fd,
+            case.shares
         );
         if e_fd > case.fd || e_shares > case.shares || derived.iter().all(|v| *v == 0.0) {
             failures.push(format!(
@@ -174,9 +193,10 @@ fn check(cases: &[Case]) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[test]
-fn builtins_and_operators() {
-    check(&[
+fn builtins_and_operators(protocol: Protocol) {
+    check(
+        protocol,
+        &[
         Case {
             name: "add_mul_sub_neg",
             uses: "",
@@ -287,12 +307,14 @@ fn builtins_and_operators() {
             fd: 1e-6,
             shares: 2e-3,
         },
-    ]);
+    ],
+    );
 }
 
-#[test]
-fn std_math() {
-    check(&[
+fn std_math(protocol: Protocol) {
+    check(
+        protocol,
+        &[
         Case {
             name: "exp",
             uses: "std::math::exp",
@@ -343,12 +365,14 @@ fn std_math() {
             fd: 2e-5,
             shares: 3e-3,
         },
-    ]);
+    ],
+    );
 }
 
-#[test]
-fn std_nn() {
-    check(&[
+fn std_nn(protocol: Protocol) {
+    check(
+        protocol,
+        &[
         Case {
             name: "sigmoid",
             uses: "std::nn::sigmoid",
@@ -469,15 +493,19 @@ fn std_nn() {
             fd: 2e-4,
             shares: 1e-3,
         },
-    ]);
+    ],
+    );
 }
 
 /// The gradient with respect to a struct is its fields' gradients; `value_and_grad`'s value is
 /// the function's; the optimizers of `std::optim` apply to a struct field by field; and the
 /// struct's gradient on shares matches f64.
-#[test]
-fn structs_value_and_grad_and_optimizers() {
-    let dir = std::env::temp_dir().join(format!("tfe-grad-struct-{}", std::process::id()));
+fn structs_value_and_grad_and_optimizers(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-grad-struct-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.join("data/alice");
     std::fs::create_dir_all(&data).unwrap();
@@ -521,7 +549,7 @@ fn structs_value_and_grad_and_optimizers() {
             write_csv(gr.a, \"gsa.csv\");\n\
             write_csv(gr.b, \"gsb.csv\");\n\
         }\n";
-    std::fs::write(dir.join("structs.tfe"), program).unwrap();
+    std::fs::write(dir.join("structs.tfe"), protocol.switch(program)).unwrap();
     support::tfec(&["run".as_ref(), dir.join("structs.tfe").as_os_str()]);
     for f in ["da", "db", "dl", "dsgd", "dadam"] {
         let v = read(&data.join(format!("{f}.csv")));

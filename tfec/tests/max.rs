@@ -1,15 +1,26 @@
 //! `max` through the whole stack: a party's secret-shared matrix, its maximum along each axis
 //! and over all elements revealed to another party, against the plaintext maximum of the same
-//! values (exact up to the fixed-point encoding of the inputs: 2^-17).
+//! values (exact up to the fixed-point encoding of the inputs: 2^-17). Under each protocol.
+
+#[macro_use]
+mod support;
 
 use std::process::Command;
 
-#[test]
-fn secret_max_matches_plaintext_max_on_random_matrices() {
-    let dir = std::env::temp_dir().join(format!("tfe-max-{}", std::process::id()));
+use support::Protocol;
+
+per_protocol!(secret_max_matches_plaintext_max_on_random_matrices);
+
+fn secret_max_matches_plaintext_max_on_random_matrices(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-max-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     std::fs::write(
         dir.join("max.tfe"),
+        protocol.switch(
         "party alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
          fn main() {\n\
              let xa: fixed[37, 5] @alice = read_csv(\"x.csv\");\n\
@@ -19,6 +30,7 @@ fn secret_max_matches_plaintext_max_on_random_matrices() {
              print(reveal(max(x), to: bob));\n\
              print(reveal(argmax(x, axis: 0), to: bob));\n\
          }\n",
+        ),
     )
     .unwrap();
     let mut s = 0x9e37_79b9_7f4a_7c15u64;

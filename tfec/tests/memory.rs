@@ -1,7 +1,15 @@
 //! Loops reuse their memory: a program that runs its loop 1,000 times peaks no higher than the
-//! same program run 10 times (what `tfec run --stats` reports as peak resident memory).
+//! same program run 10 times (what `tfec run --stats` reports as peak resident memory). Under
+//! each protocol.
+
+#[macro_use]
+mod support;
 
 use std::process::Command;
+
+use support::Protocol;
+
+per_protocol!(memory_does_not_grow_with_iterations);
 
 const PROGRAM: &str = "
 party alice, analyst;
@@ -20,9 +28,13 @@ fn main() {
 }
 ";
 
-/// Runs the program with `iterations` and returns the peak resident bytes.
-fn peak(iterations: usize) -> u64 {
-    let dir = std::env::temp_dir().join(format!("tfe-memory-{}-{iterations}", std::process::id()));
+/// Runs the program with `iterations` under `protocol` and returns the peak resident bytes.
+fn peak(protocol: Protocol, iterations: usize) -> u64 {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-memory-{}-{iterations}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let x: String = (0..1024)
         .map(|i| format!("{}\n", (i % 17) as f64 / 16.0))
@@ -31,7 +43,7 @@ fn peak(iterations: usize) -> u64 {
     let file = dir.join("loop.tfe");
     std::fs::write(
         &file,
-        PROGRAM.replace("ITERATIONS", &iterations.to_string()),
+        protocol.switch(&PROGRAM.replace("ITERATIONS", &iterations.to_string())),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
@@ -48,10 +60,13 @@ fn peak(iterations: usize) -> u64 {
     bytes.parse().unwrap_or_else(|_| panic!("{line}"))
 }
 
-#[test]
-fn memory_does_not_grow_with_iterations() {
-    let few = peak(10);
-    let many = peak(1000);
+fn memory_does_not_grow_with_iterations(protocol: Protocol) {
+    let few = peak(protocol, 10);
+    let many = peak(protocol, 1000);
+    eprintln!(
+        "{}: peak resident memory: 10 iterations {few} bytes, 1000 iterations {many} bytes",
+        protocol.name()
+    );
     // One iteration's values are 1024 elements: ~50 kB of shares for all servers. Keeping every
     // iteration's values would add ~50 MB; allow 4 MB of allocator noise.
     assert!(

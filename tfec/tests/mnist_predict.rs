@@ -1,15 +1,21 @@
 //! examples/mnist_predict.tfe: the client's predictions on shares against the plaintext model's
 //! (examples/tools/train_mnist_mlp.py): at most one image in a hundred may differ, and the
-//! accuracy on the client's labels is the plaintext model's within that one image.
+//! accuracy on the client's labels is the plaintext model's within that one image. Under each
+//! protocol.
 
+#[macro_use]
 mod support;
 
-use support::{read_matrix, run_example, scratch_data};
+use support::{Protocol, read_matrix, run_example, scratch_data};
 
-#[test]
-fn private_predictions_match_the_plaintext_model() {
-    let data = scratch_data("mnist-predict");
-    let stdout = run_example("mnist_predict.tfe", &data, &[]);
+per_protocol!(
+    private_predictions_match_the_plaintext_model,
+    private_cnn_predictions_match_the_plaintext_model,
+);
+
+fn private_predictions_match_the_plaintext_model(protocol: Protocol) {
+    let data = scratch_data(&format!("mnist-predict-{}", protocol.name()));
+    let stdout = run_example(protocol, "mnist_predict.tfe", &data, &[]);
     assert!(
         stdout.starts_with("[client] "),
         "only the client prints: {stdout}"
@@ -27,7 +33,8 @@ fn private_predictions_match_the_plaintext_model() {
     let right = |p: &[f64]| p.iter().zip(labels.iter()).filter(|(a, b)| a == b).count();
     let plain: Vec<f64> = plain.iter().copied().collect();
     eprintln!(
-        "{differ} of 100 predictions differ; accuracy: shares {}%, plaintext {}%",
+        "{}: {differ} of 100 predictions differ; accuracy: shares {}%, plaintext {}%",
+        protocol.name(),
         right(&secure),
         right(&plain)
     );
@@ -41,10 +48,9 @@ fn private_predictions_match_the_plaintext_model() {
 /// examples/digits_cnn.tfe: conv2d, max_pool2d and dense on shares; the client's predictions
 /// against the plaintext CNN's (examples/tools/train_digits_cnn.py), at most one in a hundred
 /// differing.
-#[test]
-fn private_cnn_predictions_match_the_plaintext_model() {
-    let data = scratch_data("digits-cnn");
-    run_example("digits_cnn.tfe", &data, &[]);
+fn private_cnn_predictions_match_the_plaintext_model(protocol: Protocol) {
+    let data = scratch_data(&format!("digits-cnn-{}", protocol.name()));
+    run_example(protocol, "digits_cnn.tfe", &data, &[]);
     let secure: Vec<f64> = read_matrix(&data.join("client/digits_predicted.csv"))
         .iter()
         .copied()
@@ -61,7 +67,8 @@ fn private_cnn_predictions_match_the_plaintext_model() {
     let differ = secure.iter().zip(&plain).filter(|(a, b)| a != b).count();
     let right = |p: &[f64]| p.iter().zip(&labels).filter(|(a, b)| a == b).count();
     eprintln!(
-        "{differ} of 297 predictions differ; correct: shares {}, plaintext {}",
+        "{}: {differ} of 297 predictions differ; correct: shares {}, plaintext {}",
+        protocol.name(),
         right(&secure),
         right(&plain)
     );

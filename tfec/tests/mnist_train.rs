@@ -2,14 +2,21 @@
 //! examples/mnist_train_adam.tfe (the same with Adam) against the same training in f64: the same
 //! initial weights, batches and hyperparameters, with exact softmax and no rounding (Adam as Keras
 //! and TF Encrypted write it, epsilon 1e-7). The analyst's held-out accuracy must be within one
-//! point of the f64 model's.
+//! point of the f64 model's, under each protocol.
 
+#[macro_use]
 mod support;
 
 use std::path::Path;
 
 use ndarray::{Array1, Array2, Axis};
-use support::{examples, read_matrix, scratch_data};
+use support::{Protocol, examples, read_matrix, scratch_data};
+
+per_protocol!(
+    network_a_with_momentum_on_shares_is_within_one_point_of_f64_training,
+    network_a_with_adam_on_shares_is_within_one_point_of_f64_training,
+    network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training,
+);
 
 /// A constant of the program, as written in its source (`const NAME: TYPE = VALUE;`).
 fn constant(source: &str, name: &str) -> f64 {
@@ -185,24 +192,26 @@ fn train_f64(source: &str, data: &Path, optimizer: Optimizer) -> Model {
     m
 }
 
-/// Runs `example` (with `edit`, a text and its replacement, applied to its source), which writes
-/// its model as `analyst/{prefix}_w1.csv` and so on, and compares its accuracy with f64 training
-/// by `optimizer`.
+/// Runs `example` switched to `protocol` (and with `edit`, a text and its replacement, applied to
+/// its source), which writes its model as `analyst/{prefix}_w1.csv` and so on, and compares its
+/// accuracy with f64 training by `optimizer`.
 fn within_one_point_of_f64(
+    protocol: Protocol,
     example: &str,
     edit: Option<(&str, &str)>,
     prefix: &str,
     optimizer: Optimizer,
 ) {
-    let mut source = std::fs::read_to_string(examples().join(example)).unwrap();
+    let mut source = protocol.switch(&std::fs::read_to_string(examples().join(example)).unwrap());
     if let Some((from, to)) = edit {
         assert!(source.contains(from), "{example} has `{from}`");
         source = source.replace(from, to);
     }
     assert_eq!(constant(&source, "BATCH"), 128.0, "network A's batch");
     let data = scratch_data(&format!(
-        "{prefix}-{}",
-        if edit.is_some() { "edited" } else { "shipped" }
+        "{prefix}-{}-{}",
+        if edit.is_some() { "edited" } else { "shipped" },
+        protocol.name()
     ));
     let program = data.join(example);
     std::fs::write(&program, &source).unwrap();
@@ -240,7 +249,8 @@ fn within_one_point_of_f64(
     };
     let from_file = written.accuracy(&test_x, &labels);
     eprintln!(
-        "{example}: held-out accuracy: shares {secure}/1000 (weights as written: {from_file}/1000), f64 {plain}/1000"
+        "{}: {example}: held-out accuracy: shares {secure}/1000 (weights as written: {from_file}/1000), f64 {plain}/1000",
+        protocol.name()
     );
     assert_eq!(
         from_file, secure,
@@ -252,8 +262,7 @@ fn within_one_point_of_f64(
     );
 }
 
-#[test]
-fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training() {
+fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training(protocol: Protocol) {
     let source = std::fs::read_to_string(examples().join("mnist_train.tfe")).unwrap();
     let (lr, beta) = (constant(&source, "LR"), constant(&source, "BETA"));
     assert_eq!(
@@ -262,6 +271,7 @@ fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training() {
         "the issue's learning rate and momentum"
     );
     within_one_point_of_f64(
+        protocol,
         "mnist_train.tfe",
         None,
         "mnist_trained",
@@ -269,13 +279,13 @@ fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training() {
     );
 }
 
-#[test]
-fn network_a_with_adam_on_shares_is_within_one_point_of_f64_training() {
+fn network_a_with_adam_on_shares_is_within_one_point_of_f64_training(protocol: Protocol) {
     let source = std::fs::read_to_string(examples().join("mnist_train_adam.tfe")).unwrap();
     let lr = constant(&source, "LR");
     let (beta1, beta2) = (constant(&source, "BETA1"), constant(&source, "BETA2"));
     assert_eq!(lr, 0.001, "the issue's learning rate for Adam");
     within_one_point_of_f64(
+        protocol,
         "mnist_train_adam.tfe",
         None,
         "mnist_adam",
@@ -288,12 +298,12 @@ fn network_a_with_adam_on_shares_is_within_one_point_of_f64_training() {
     );
 }
 
-#[test]
-fn network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training() {
+fn network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training(protocol: Protocol) {
     let source = std::fs::read_to_string(examples().join("mnist_train_adam.tfe")).unwrap();
     let lr = constant(&source, "LR");
     let (beta1, beta2) = (constant(&source, "BETA1"), constant(&source, "BETA2"));
     within_one_point_of_f64(
+        protocol,
         "mnist_train_adam.tfe",
         Some((
             "const AMSGRAD: bool = false;",

@@ -1,11 +1,24 @@
 //! Every party its own `tfec` process on 127.0.0.1, talking gRPC: the same model as the
 //! in-process run with the same seed, with and without mutual TLS; a party with a certificate
 //! from another CA refused; a party killed mid-run and the others ending cleanly in bounded
-//! time; a garbage client on a party's port refused without disturbing the run.
+//! time; a garbage client on a party's port refused without disturbing the run. Under each
+//! protocol (the certificate check happens before any protocol runs, so it runs once).
+
+#[macro_use]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::Protocol;
+
+per_protocol!(
+    logreg_over_grpc_gives_the_in_process_model,
+    logreg_over_mutual_tls_gives_the_in_process_model,
+    a_party_killed_mid_run_stops_the_others_in_bounded_time,
+    a_garbage_client_is_refused_without_disturbing_the_run,
+);
 
 fn tfec() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tfec"))
@@ -73,9 +86,17 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// examples/logreg.tfe switched to `protocol`, written into `dir`.
+fn logreg(dir: &Path, protocol: Protocol) -> PathBuf {
+    let source = std::fs::read_to_string(repo().join("examples/logreg.tfe")).unwrap();
+    let file = dir.join("logreg.tfe");
+    std::fs::write(&file, protocol.switch(&source)).unwrap();
+    file
+}
+
 /// The model of an in-process run with `seed`.
-fn in_process_model(seed: u64) -> (String, String) {
-    let dir = scratch(&format!("embedded-{seed}"));
+fn in_process_model(seed: u64, protocol: Protocol) -> (String, String) {
+    let dir = scratch(&format!("embedded-{seed}-{}", protocol.name()));
     for p in ["alice", "bob"] {
         std::fs::create_dir_all(dir.join(p)).unwrap();
         for k in ["x", "y"] {
@@ -89,7 +110,7 @@ fn in_process_model(seed: u64) -> (String, String) {
     }
     let out = tfec()
         .arg("run")
-        .arg(repo().join("examples/logreg.tfe"))
+        .arg(logreg(&dir, protocol))
         .args(["--seed", &seed.to_string(), "--data"])
         .arg(&dir)
         .output()
@@ -105,13 +126,17 @@ fn model(dir: &Path) -> (String, String) {
     )
 }
 
-fn networked_logreg(tls: bool) {
-    let dir = scratch(if tls { "tls" } else { "plain" });
+fn networked_logreg(tls: bool, protocol: Protocol) {
+    let dir = scratch(&format!(
+        "{}-{}",
+        if tls { "tls" } else { "plain" },
+        protocol.name()
+    ));
     let players = players(&dir, &LOGREG, tls);
     let start = Instant::now();
     let out = tfec()
         .arg("run")
-        .arg(repo().join("examples/logreg.tfe"))
+        .arg(logreg(&dir, protocol))
         .arg("--players")
         .arg(&players)
         .args(["--seed", "11"])
@@ -127,20 +152,21 @@ fn networked_logreg(tls: bool) {
         );
     }
     // Only the analyst got the model, and it is the in-process run's, bit for bit.
-    assert_eq!(model(&dir.join("data/analyst")), in_process_model(11));
+    assert_eq!(
+        model(&dir.join("data/analyst")),
+        in_process_model(11, protocol)
+    );
     for p in ["s0", "s1", "s2"] {
         assert!(!dir.join("data").join(p).join("weights.csv").exists());
     }
 }
 
-#[test]
-fn logreg_over_grpc_gives_the_in_process_model() {
-    networked_logreg(false);
+fn logreg_over_grpc_gives_the_in_process_model(protocol: Protocol) {
+    networked_logreg(false, protocol);
 }
 
-#[test]
-fn logreg_over_mutual_tls_gives_the_in_process_model() {
-    networked_logreg(true);
+fn logreg_over_mutual_tls_gives_the_in_process_model(protocol: Protocol) {
+    networked_logreg(true, protocol);
 }
 
 #[test]
@@ -199,7 +225,7 @@ fn main() {
 ";
 const LOOP_PARTIES: [&str; 5] = ["alice", "analyst", "s0", "s1", "s2"];
 
-fn loop_program(dir: &Path, iterations: u64) -> PathBuf {
+fn loop_program(dir: &Path, iterations: u64, protocol: Protocol) -> PathBuf {
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let x: String = (0..64)
         .map(|i| format!("{}\n", f64::from(i % 9) / 8.0))
@@ -208,7 +234,7 @@ fn loop_program(dir: &Path, iterations: u64) -> PathBuf {
     let file = dir.join("loop.tfe");
     std::fs::write(
         &file,
-        ENDLESS.replace("ITERATIONS", &iterations.to_string()),
+        protocol.switch(&ENDLESS.replace("ITERATIONS", &iterations.to_string())),
     )
     .unwrap();
     file
@@ -227,10 +253,9 @@ fn start_party(file: &Path, players: &Path, name: &str) -> Child {
         .unwrap()
 }
 
-#[test]
-fn a_party_killed_mid_run_stops_the_others_in_bounded_time() {
-    let dir = scratch("kill");
-    let file = loop_program(&dir, 10_000_000);
+fn a_party_killed_mid_run_stops_the_others_in_bounded_time(protocol: Protocol) {
+    let dir = scratch(&format!("kill-{}", protocol.name()));
+    let file = loop_program(&dir, 10_000_000, protocol);
     let players = players(&dir, &LOOP_PARTIES, false);
     let mut children: Vec<(&str, Child)> = LOOP_PARTIES
         .iter()
@@ -280,11 +305,10 @@ impl ReadAll for Child {
     }
 }
 
-#[test]
-fn a_garbage_client_is_refused_without_disturbing_the_run() {
+fn a_garbage_client_is_refused_without_disturbing_the_run(protocol: Protocol) {
     use std::io::Write;
-    let dir = scratch("garbage");
-    let file = loop_program(&dir, 300);
+    let dir = scratch(&format!("garbage-{}", protocol.name()));
+    let file = loop_program(&dir, 300, protocol);
     let players = players(&dir, &LOOP_PARTIES, false);
     let reference = {
         let out = tfec()

@@ -1,10 +1,20 @@
 //! `tfec run examples/logreg.tfe` end to end: two hospitals' data are secret-shared, three
 //! servers train on the shares, and only the analyst gets the model. The model must match
 //! plaintext training with the same algorithm (same data, batches, learning rate and sigmoid
-//! approximation) and classify as well.
+//! approximation) and classify as well. Under each protocol.
+
+#[macro_use]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::Protocol;
+
+per_protocol!(
+    logreg_trains_privately_and_matches_plaintext_training,
+    a_missing_data_file_stops_every_party_with_a_clear_message,
+);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -20,9 +30,14 @@ fn read_matrix(path: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// A copy of the example's data in a fresh directory, so runs do not write into the repository.
-fn data_copy(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tfe-run-{}-{tag}", std::process::id()));
+/// A copy of the example's data in a fresh directory, so runs do not write into the repository,
+/// and the example switched to `protocol` in it; returns the directory and the program.
+fn data_copy(tag: &str, protocol: Protocol) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-run-{}-{tag}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     for party in ["alice", "bob"] {
         std::fs::create_dir_all(dir.join(party)).unwrap();
         for kind in ["x", "y"] {
@@ -34,7 +49,10 @@ fn data_copy(tag: &str) -> PathBuf {
             .unwrap();
         }
     }
-    dir
+    let source = std::fs::read_to_string(repo().join("examples/logreg.tfe")).unwrap();
+    let program = dir.join("logreg.tfe");
+    std::fs::write(&program, protocol.switch(&source)).unwrap();
+    (dir, program)
 }
 
 /// The stdlib's sigmoid: the clamped degree-9 polynomial of std::nn.
@@ -51,13 +69,12 @@ fn sigmoid(v: f64) -> f64 {
     0.5 + t * (c[0] + t2 * (c[1] + t2 * (c[2] + t2 * (c[3] + t2 * c[4]))))
 }
 
-#[test]
-fn logreg_trains_privately_and_matches_plaintext_training() {
-    let data = data_copy("ok");
+fn logreg_trains_privately_and_matches_plaintext_training(protocol: Protocol) {
+    let (data, program) = data_copy("ok", protocol);
     let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
         .args([
             "run",
-            repo().join("examples/logreg.tfe").to_str().unwrap(),
+            program.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
         ])
@@ -126,7 +143,10 @@ fn logreg_trains_privately_and_matches_plaintext_training() {
         .zip(&pw)
         .map(|(a, b)| (a - b).abs())
         .fold((b - pb).abs(), f64::max);
-    eprintln!("largest difference between secure and plaintext weights: {max_diff:.2e}");
+    eprintln!(
+        "{}: largest difference between secure and plaintext weights: {max_diff:.2e}",
+        protocol.name()
+    );
     // Fixed-point with 16 fractional bits over 140 training steps: measured 2e-4.
     assert!(
         max_diff < 5e-3,
@@ -152,7 +172,8 @@ fn logreg_trains_privately_and_matches_plaintext_training() {
     };
     let (secure, plain) = (accuracy(&w, b), accuracy(&pw, pb));
     eprintln!(
-        "held-out accuracy: secure {:.2}%, plaintext {:.2}%",
+        "{}: held-out accuracy: secure {:.2}%, plaintext {:.2}%",
+        protocol.name(),
         100.0 * secure,
         100.0 * plain
     );
@@ -164,15 +185,14 @@ fn logreg_trains_privately_and_matches_plaintext_training() {
     );
 }
 
-#[test]
-fn a_missing_data_file_stops_every_party_with_a_clear_message() {
-    let data = data_copy("missing");
+fn a_missing_data_file_stops_every_party_with_a_clear_message(protocol: Protocol) {
+    let (data, program) = data_copy("missing", protocol);
     std::fs::remove_file(data.join("bob/bob_x.csv")).unwrap();
     let start = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
         .args([
             "run",
-            repo().join("examples/logreg.tfe").to_str().unwrap(),
+            program.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
             "--timeout",

@@ -1,12 +1,16 @@
 //! examples/secure_aggregation.tfe against federated averaging in f64: the same rounds, the same
 //! local gradients (with std::nn::sigmoid's polynomial, which the hospitals run in plaintext),
 //! averaged in the clear. The only secret-shared step is the average, so the models agree to
-//! within the fixed-point encoding of the shared gradients (2^-16 per value, per round).
+//! within the fixed-point encoding of the shared gradients (2^-16 per value, per round). Under
+//! each protocol.
 
+#[macro_use]
 mod support;
 
 use ndarray::Array2;
-use support::{examples, read_matrix, run_example, scratch_data};
+use support::{Protocol, examples, read_matrix, run_example, scratch_data};
+
+per_protocol!(averaged_model_matches_federated_averaging_in_f64);
 
 /// std::nn::sigmoid as written in stdlib/std/nn.tfe, in f64.
 fn sigmoid(x: f64) -> f64 {
@@ -23,10 +27,9 @@ fn sigmoid(x: f64) -> f64 {
     }
 }
 
-#[test]
-fn averaged_model_matches_federated_averaging_in_f64() {
-    let data = scratch_data("secure-aggregation");
-    run_example("secure_aggregation.tfe", &data, &[]);
+fn averaged_model_matches_federated_averaging_in_f64(protocol: Protocol) {
+    let data = scratch_data(&format!("secure-aggregation-{}", protocol.name()));
+    run_example(protocol, "secure_aggregation.tfe", &data, &[]);
     let w_secure = read_matrix(&data.join("owner/aggregated_w.csv"));
     let b_secure = read_matrix(&data.join("owner/aggregated_b.csv"))[[0, 0]];
 
@@ -61,7 +64,10 @@ fn averaged_model_matches_federated_averaging_in_f64() {
         .zip(w_secure.iter())
         .map(|(a, b)| (a - b).abs())
         .fold((b - b_secure).abs(), f64::max);
-    eprintln!("largest difference from f64 federated averaging: {worst:.2e}");
+    eprintln!(
+        "{}: largest difference from f64 federated averaging: {worst:.2e}",
+        protocol.name()
+    );
     assert_eq!(w_secure.len(), 30);
     assert!(worst < 2e-3, "{worst}");
 }

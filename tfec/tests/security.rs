@@ -1,100 +1,42 @@
 //! Security properties of whole runs, observed on the wire: every message a party sends or
-//! receives is recorded by a transport wrapped around the in-process one.
+//! receives is recorded by a transport wrapped around the in-process one. Under each protocol.
 //!
 //! - A single server's view does not depend on the secret: the same program run on two very
 //!   different secrets gives a server messages with the same (uniform) distribution.
 //! - Masks are fresh: products inside a loop, and the same program run twice, never send the
-//!   same resharing message twice. (TF Encrypted replays the masks of a traced function on
-//!   every execution; from two such products one curious server recovers the secret exactly.)
+//!   same message twice. (TF Encrypted replays the masks of a traced function on every
+//!   execution; from two such products one curious server recovers the secret exactly.)
+//! - pond's dealer receives nothing from the servers: in these runs here, and in every example
+//!   (`tfec/tests/pond_examples.rs` checks its inbox while it runs each example on pond).
+
+#[macro_use]
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
+use support::Protocol;
+use support::wire::{Seen, check_dealer_inbox, compile, run_recorded};
 use tfe_ir::{MsgKey, PartyId, Program};
-use tfe_runtime::exec::{PartyConfig, run_party};
-use tfe_runtime::net::{NetError, NetStats, Payload, Transport, local_network};
+use tfe_runtime::net::Payload;
 
-/// One message as seen on the wire.
-#[derive(Debug, Clone)]
-struct Seen {
-    from: PartyId,
-    to: PartyId,
-    key: MsgKey,
-    payload: Payload,
-}
+per_protocol!(
+    a_servers_view_does_not_depend_on_the_secret,
+    masks_are_fresh_across_loop_iterations_and_runs,
+);
 
-/// A transport that records every message it sends and receives.
-struct Recorder<T: Transport> {
-    inner: T,
-    log: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl<T: Transport> Transport for Recorder<T> {
-    fn me(&self) -> PartyId {
-        self.inner.me()
-    }
-    fn send(&mut self, to: PartyId, key: MsgKey, payload: Payload) -> Result<(), NetError> {
-        self.log.lock().unwrap().push(Seen {
-            from: self.inner.me(),
-            to,
-            key,
-            payload: payload.clone(),
-        });
-        self.inner.send(to, key, payload)
-    }
-    fn flush(&mut self) -> Result<(), NetError> {
-        self.inner.flush()
-    }
-    fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
-        self.inner.recv(from, key)
-    }
-    fn abort(&mut self, reason: &str) {
-        self.inner.abort(reason)
-    }
-    fn stats(&self) -> NetStats {
-        self.inner.stats()
-    }
-}
-
-fn compile(src: &str) -> Program {
-    tfe_compiler::compile(src, &tfe_compiler::Options::default())
-        .unwrap_or_else(|d| panic!("{d:?}"))
-}
-
-/// Runs every party of `ir` in threads and returns every message sent, in no particular order.
-fn run_recorded(ir: &Program, data: &std::path::Path, seed: Option<u64>) -> Vec<Seen> {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    // Without a seed the keys are fresh from the operating system, whatever the session id.
-    let session = seed.unwrap_or(1);
-    let handles: Vec<_> = local_network(ir.parties.len(), Duration::from_secs(30))
-        .into_iter()
-        .enumerate()
-        .map(|(me, net)| {
-            let program = tfe_ir::project(ir, me);
-            let config = PartyConfig {
-                data_dir: data.join(&ir.parties[me]),
-                session,
-                seed,
-            };
-            let mut net = Recorder {
-                inner: net,
-                log: log.clone(),
-            };
-            std::thread::spawn(move || {
-                run_party(&program, me, &mut net, &config, &mut |_| {}).expect("the run succeeds")
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    log.lock().unwrap().clone()
+/// Runs every party of `ir` in threads and returns every message sent (payloads included), in
+/// no particular order; under pond, checks the dealer's inbox on the way.
+fn run_all(ir: &Program, data: &std::path::Path, seed: Option<u64>) -> Vec<Seen> {
+    let messages = run_recorded(ir, data, seed, Arc::new(|_, _| true)).messages;
+    check_dealer_inbox(ir, &messages);
+    messages
 }
 
 fn data_dir(tag: &str, values: &[f64]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tfe-security-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("alice")).unwrap();
     std::fs::create_dir_all(dir.join("analyst")).unwrap();
     let mut csv = String::from("x\n");
@@ -108,7 +50,8 @@ fn data_dir(tag: &str, values: &[f64]) -> PathBuf {
 const N: usize = 256;
 
 /// Sharing, a product with truncation, a comparison and a select: every kind of message a server
-/// receives in the protocols (the input share, resharing, truncation, the adder's rounds).
+/// receives in the protocols (the input share, resharing or opened masks, truncation, the
+/// adder's rounds, and under pond the dealer's parts of triples).
 const VIEW_PROGRAM: &str = "
 party alice, analyst;
 party s0, s1, s2;
@@ -127,7 +70,7 @@ fn main() {
 fn received_words(log: &[Seen], party: PartyId) -> HashMap<(u32, u16), Vec<u64>> {
     let mut out: HashMap<(u32, u16), Vec<u64>> = HashMap::new();
     for m in log.iter().filter(|m| m.to == party) {
-        if let Payload::Ring(t) = &m.payload {
+        if let Some(Payload::Ring(t)) = &m.payload {
             out.entry((m.key.op, m.key.step))
                 .or_default()
                 .extend(t.iter().copied());
@@ -175,21 +118,21 @@ fn histograms(words: &[u64]) -> Vec<[u64; 16]> {
         .collect()
 }
 
-#[test]
-fn a_servers_view_does_not_depend_on_the_secret() {
-    let ir = compile(VIEW_PROGRAM);
+fn a_servers_view_does_not_depend_on_the_secret(protocol: Protocol) {
+    let ir = compile(&protocol.switch(VIEW_PROGRAM));
     let s1 = ir.parties.iter().position(|p| p == "s1").unwrap();
     // Two secrets as different as can be: all zeros, and large values of both signs.
-    let zeros = data_dir("zeros", &[0.0; N]);
+    let tag = |t: &str| format!("{t}-{}", protocol.name());
+    let zeros = data_dir(&tag("zeros"), &[0.0; N]);
     let large: Vec<f64> = (0..N)
         .map(|i| if i % 2 == 0 { 1000.5 } else { -777.25 })
         .collect();
-    let large = data_dir("large", &large);
+    let large = data_dir(&tag("large"), &large);
     let runs = 12;
     let mut views: [HashMap<(u32, u16), Vec<u64>>; 2] = Default::default();
     for (view, dir) in views.iter_mut().zip([&zeros, &large]) {
         for _ in 0..runs {
-            for (k, words) in received_words(&run_recorded(&ir, dir, None), s1) {
+            for (k, words) in received_words(&run_all(&ir, dir, None), s1) {
                 view.entry(k).or_default().extend(words);
             }
         }
@@ -251,7 +194,8 @@ fn main() {
 }
 ";
 
-/// Every ring word sent by the servers (s0, s1, s2): the resharing messages of the products.
+/// Every ring word the members (s0, s1, s2) send each other: the resharing messages of the
+/// products (aby3), the opened masked operands and the dealer's parts of triples (pond).
 fn server_words(ir: &Program, log: &[Seen]) -> Vec<(MsgKey, Vec<u64>)> {
     let servers: Vec<PartyId> = ["s0", "s1", "s2"]
         .iter()
@@ -260,20 +204,20 @@ fn server_words(ir: &Program, log: &[Seen]) -> Vec<(MsgKey, Vec<u64>)> {
     log.iter()
         .filter(|m| servers.contains(&m.from) && servers.contains(&m.to))
         .filter_map(|m| match &m.payload {
-            Payload::Ring(t) => Some((m.key, t.iter().copied().collect())),
+            Some(Payload::Ring(t)) => Some((m.key, t.iter().copied().collect())),
             _ => None,
         })
         .collect()
 }
 
-#[test]
-fn masks_are_fresh_across_loop_iterations_and_runs() {
-    let ir = compile(LOOP_PROGRAM);
+fn masks_are_fresh_across_loop_iterations_and_runs(protocol: Protocol) {
+    let ir = compile(&protocol.switch(LOOP_PROGRAM));
     let values: Vec<f64> = (0..N).map(|i| i as f64 / 8.0 - 16.0).collect();
-    let dir = data_dir("loop", &values);
-    let first = server_words(&ir, &run_recorded(&ir, &dir, None));
-    let second = server_words(&ir, &run_recorded(&ir, &dir, None));
-    // Ten products per run, each one message from each server to another.
+    let dir = data_dir(&format!("loop-{}", protocol.name()), &values);
+    let first = server_words(&ir, &run_all(&ir, &dir, None));
+    let second = server_words(&ir, &run_all(&ir, &dir, None));
+    // Ten products per run, each at least one message from each server to another (aby3: one
+    // from each member; pond: two from each server, and one from the dealer).
     let counts: HashSet<u64> = first.iter().map(|(k, _)| k.count).collect();
     assert_eq!(counts.len(), 10, "one resharing per iteration: {counts:?}");
     assert!(first.len() >= 30);
@@ -292,8 +236,8 @@ fn masks_are_fresh_across_loop_iterations_and_runs() {
 
     // With a seed the run repeats exactly (the seed is for tests), yet within the run no
     // iteration reuses another's mask.
-    let a = server_words(&ir, &run_recorded(&ir, &dir, Some(5)));
-    let b = server_words(&ir, &run_recorded(&ir, &dir, Some(5)));
+    let a = server_words(&ir, &run_all(&ir, &dir, Some(5)));
+    let b = server_words(&ir, &run_all(&ir, &dir, Some(5)));
     let as_set =
         |v: &[(MsgKey, Vec<u64>)]| -> HashSet<(MsgKey, Vec<u64>)> { v.iter().cloned().collect() };
     assert_eq!(as_set(&a), as_set(&b), "a seeded run repeats");

@@ -1,15 +1,20 @@
 //! examples/sort_max.tfe and std::sort::sort: the revealed results against plaintext sorting
 //! and maxima. Sorting and max are exact on the shared values: the only error is the encoding of
-//! the inputs (2^-17 per value).
+//! the inputs (2^-17 per value). Under each protocol.
 
+#[macro_use]
 mod support;
 
-use support::{read_matrix, run_example, scratch_data};
+use support::{Protocol, read_matrix, run_example, scratch_data};
 
-#[test]
-fn sort_and_maxima_match_plaintext() {
-    let data = scratch_data("sort-max");
-    let stdout = run_example("sort_max.tfe", &data, &[]);
+per_protocol!(
+    sort_and_maxima_match_plaintext,
+    sort_handles_any_length_and_duplicates,
+);
+
+fn sort_and_maxima_match_plaintext(protocol: Protocol) {
+    let data = scratch_data(&format!("sort-max-{}", protocol.name()));
+    let stdout = run_example(protocol, "sort_max.tfe", &data, &[]);
     let mut values: Vec<f64> = read_matrix(&data.join("alice/values.csv"))
         .iter()
         .copied()
@@ -41,10 +46,13 @@ fn sort_and_maxima_match_plaintext() {
 }
 
 /// `sort` on lengths that are not powers of two, with duplicates and both signs.
-#[test]
-fn sort_handles_any_length_and_duplicates() {
+fn sort_handles_any_length_and_duplicates(protocol: Protocol) {
     for n in [1usize, 2, 3, 37, 64] {
-        let dir = std::env::temp_dir().join(format!("tfe-sort-{n}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "tfe-sort-{n}-{}-{}",
+            std::process::id(),
+            protocol.name()
+        ));
         std::fs::create_dir_all(dir.join("data/alice")).unwrap();
         let values: Vec<f64> = (0..n)
             .map(|i| (((i * 7919) % 23) as f64 - 11.0) * 1.5)
@@ -53,9 +61,11 @@ fn sort_handles_any_length_and_duplicates() {
         std::fs::write(dir.join("data/alice/v.csv"), text).unwrap();
         std::fs::write(
             dir.join("p.tfe"),
-            "use std::sort::sort;\nparty alice, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
-             fn main() {\nlet va: fixed[_] @alice = read_csv(\"v.csv\");\nlet v: fixed[_] @rep = va;\n\
-             write_csv(reveal(sort(v), to: alice), \"s.csv\");\n}\n",
+            protocol.switch(
+                "use std::sort::sort;\nparty alice, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+                 fn main() {\nlet va: fixed[_] @alice = read_csv(\"v.csv\");\nlet v: fixed[_] @rep = va;\n\
+                 write_csv(reveal(sort(v), to: alice), \"s.csv\");\n}\n",
+            ),
         )
         .unwrap();
         support::tfec(&["run".as_ref(), dir.join("p.tfe").as_os_str()]);

@@ -1,12 +1,20 @@
-//! std::math against f64 over each function's documented range, on secret-shared inputs (the
-//! aby3 protocols, with their truncation) and on a party's plaintext, with the documented error
+//! std::math against f64 over each function's documented range, on secret-shared inputs (under
+//! each protocol, with its truncation) and on a party's plaintext, with the documented error
 //! bounds.
 
+#[macro_use]
 mod support;
 
-/// Runs `f` on `xs` at a secret placement and at alice; returns (secret, plaintext) results.
-fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let dir = std::env::temp_dir().join(format!("tfe-math-{}-{f}", std::process::id()));
+use support::Protocol;
+
+/// Runs `f` on `xs` at a secret placement under `protocol` and at alice; returns (secret,
+/// plaintext) results.
+fn run(protocol: Protocol, f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-math-{}-{f}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let csv: String = xs.iter().map(|x| format!("{x}\n")).collect();
     std::fs::write(dir.join("data/alice/x.csv"), format!("x\n{csv}")).unwrap();
@@ -14,14 +22,15 @@ fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     std::fs::write(
         dir.join("m.tfe"),
         format!(
-            "use std::math::{f};\nparty alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+            "use std::math::{f};\nparty alice, bob, s0, s1, s2;\n{}\n\
              fn main() {{\n\
                  let xa: fixed[{n}, 1] @alice = read_csv(\"x.csv\");\n\
                  let x: fixed[{n}, 1] @rep = xa;\n\
                  print(reveal({f}(x), to: bob));\n\
                  let local: fixed[{n}, 1] @alice = {f}(xa);\n\
                  print(local);\n\
-             }}\n"
+             }}\n",
+            protocol.secret_line()
         ),
     )
     .unwrap();
@@ -35,6 +44,13 @@ fn run(f: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
     };
     (parse("[bob] "), parse("[alice] "))
 }
+
+per_protocol!(
+    exp_within_its_documented_error,
+    reciprocal_within_its_documented_error,
+    inv_sqrt_and_sqrt_within_their_documented_error,
+    log_within_its_documented_error,
+);
 
 fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n)
@@ -74,10 +90,9 @@ fn check(
     worst
 }
 
-#[test]
-fn exp_within_its_documented_error() {
+fn exp_within_its_documented_error(protocol: Protocol) {
     let xs = grid(-16.0, 12.0, 113);
-    let (secret, plain) = run("exp", &xs);
+    let (secret, plain) = run(protocol, "exp", &xs);
     for got in [&secret, &plain] {
         check("exp", &xs, got, f64::exp, 1e-3, 5e-4, |x| x >= -4.0);
     }
@@ -94,10 +109,9 @@ fn log_grid(lo: i32, hi: i32, n: usize) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn reciprocal_within_its_documented_error() {
+fn reciprocal_within_its_documented_error(protocol: Protocol) {
     let xs = log_grid(-10, 16, 104);
-    let (secret, plain) = run("reciprocal", &xs);
+    let (secret, plain) = run(protocol, "reciprocal", &xs);
     for got in [&secret, &plain] {
         let worst = check(
             "reciprocal",
@@ -108,14 +122,13 @@ fn reciprocal_within_its_documented_error() {
             2f64.powi(-15),
             |x| x <= 16.0,
         );
-        eprintln!("reciprocal: worst relative error {worst:.1e} for x <= 16");
+        eprintln!("{}: reciprocal: worst relative error {worst:.1e} for x <= 16", protocol.name());
     }
 }
 
-#[test]
-fn inv_sqrt_and_sqrt_within_their_documented_error() {
+fn inv_sqrt_and_sqrt_within_their_documented_error(protocol: Protocol) {
     let xs = log_grid(-16, 16, 128);
-    let (secret, plain) = run("inv_sqrt", &xs);
+    let (secret, plain) = run(protocol, "inv_sqrt", &xs);
     for got in [&secret, &plain] {
         let worst = check(
             "inv_sqrt",
@@ -126,28 +139,27 @@ fn inv_sqrt_and_sqrt_within_their_documented_error() {
             2f64.powi(-14),
             |x| x <= 256.0,
         );
-        eprintln!("inv_sqrt: worst relative error {worst:.1e} for x <= 2^8");
+        eprintln!("{}: inv_sqrt: worst relative error {worst:.1e} for x <= 2^8", protocol.name());
     }
-    let (secret, plain) = run("sqrt", &xs);
+    let (secret, plain) = run(protocol, "sqrt", &xs);
     for got in [&secret, &plain] {
         let worst = check("sqrt", &xs, got, f64::sqrt, 2e-4, 2f64.powi(-13), |x| {
             x >= 2f64.powi(-8)
         });
-        eprintln!("sqrt: worst relative error {worst:.1e} for x >= 2^-8");
+        eprintln!("{}: sqrt: worst relative error {worst:.1e} for x >= 2^-8", protocol.name());
     }
 }
 
-#[test]
-fn log_within_its_documented_error() {
+fn log_within_its_documented_error(protocol: Protocol) {
     let xs = log_grid(-16, 16, 128);
-    let (secret, plain) = run("log", &xs);
+    let (secret, plain) = run(protocol, "log", &xs);
     for got in [&secret, &plain] {
         let worst = xs
             .iter()
             .zip(got.iter())
             .map(|(x, g)| (g - x.ln()).abs())
             .fold(0.0, f64::max);
-        eprintln!("log: worst absolute error {worst:.1e}");
+        eprintln!("{}: log: worst absolute error {worst:.1e}", protocol.name());
         check("log", &xs, got, f64::ln, 0.0, 2e-4, |_| false);
     }
 }

@@ -1,11 +1,28 @@
 //! std::nn on shares against f64: dense and its gradients, relu_grad, softmax and its
-//! cross-entropy gradient, convolution, pooling and their gradients, batch normalisation.
+//! cross-entropy gradient, convolution, pooling and their gradients, batch normalisation; under
+//! each protocol.
 
+#[macro_use]
 mod support;
 
-#[test]
-fn dense_and_relu_grad_on_shares_match_f64() {
-    let dir = std::env::temp_dir().join(format!("tfe-nn-{}", std::process::id()));
+use support::Protocol;
+
+per_protocol!(
+    dense_and_relu_grad_on_shares_match_f64,
+    softmax_on_shares_matches_f64,
+    softmax_cross_entropy_grad_on_shares_matches_f64,
+    convolution_and_pooling_on_shares_match_f64,
+    batch_norm_on_shares_matches_f64,
+    dense_gradients_on_shares_match_f64,
+    convolution_and_pooling_gradients_on_shares_match_f64,
+);
+
+fn dense_and_relu_grad_on_shares_match_f64(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-nn-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     std::fs::create_dir_all(dir.join("data/bob")).unwrap();
     let mut s = 0x1234_5678_9abc_def1u64;
@@ -41,7 +58,7 @@ fn dense_and_relu_grad_on_shares_match_f64() {
     std::fs::write(dir.join("data/bob/b.csv"), csv(std::slice::from_ref(&b))).unwrap();
     std::fs::write(
         dir.join("nn.tfe"),
-        "use std::nn::{dense, relu_grad};\nparty alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+        protocol.switch("use std::nn::{dense, relu_grad};\nparty alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
          fn main() {\n\
              let xa: fixed[20, 5] @alice = read_csv(\"x.csv\");\n\
              let wb: fixed[5, 3] @bob = read_csv(\"w.csv\");\n\
@@ -52,7 +69,7 @@ fn dense_and_relu_grad_on_shares_match_f64() {
              let h = dense(x, w, b);\n\
              print(reveal(h, to: alice));\n\
              print(reveal(relu_grad(h), to: alice));\n\
-         }\n",
+         }\n"),
     )
     .unwrap();
     let stdout = support::tfec(&["run".as_ref(), dir.join("nn.tfe").as_os_str()]);
@@ -82,8 +99,15 @@ fn dense_and_relu_grad_on_shares_match_f64() {
 
 /// Runs `body` (which prints revealed values at alice, one `print` per line) with alice's
 /// matrix `x` and bob's `y`, returning the printed lines flattened.
-fn run_with(name: &str, x: &[Vec<f64>], y: &[Vec<f64>], body: &str) -> Vec<Vec<f64>> {
+fn run_with(
+    protocol: Protocol,
+    name: &str,
+    x: &[Vec<f64>],
+    y: &[Vec<f64>],
+    body: &str,
+) -> Vec<Vec<f64>> {
     run_files(
+        protocol,
         name,
         "softmax, softmax_cross_entropy_grad, batch_norm, dense_grad_input, dense_grad_weights, dense_grad_bias",
         &[("alice", "x", x), ("bob", "y", y)],
@@ -121,12 +145,12 @@ fn random_matrix(seed: u64, n: usize, m: usize, scale: f64) -> Vec<Vec<f64>> {
 
 /// Softmax on shares along both axes, for slices of 10 and of 80 values,
 /// with logits spread over [-20, 20]: every probability within 5e-4 of f64 (measured: 7e-5).
-#[test]
-fn softmax_on_shares_matches_f64() {
+fn softmax_on_shares_matches_f64(protocol: Protocol) {
     for (n, m, seed) in [(40, 10, 3u64), (6, 80, 5)] {
         let x = random_matrix(seed, n, m, 20.0);
         let y = random_matrix(seed + 1, n, m, 1.0);
         let out = run_with(
+        protocol,
             &format!("softmax{m}"),
             &x,
             &y,
@@ -141,14 +165,13 @@ fn softmax_on_shares_matches_f64() {
             let (i, j) = (k / m, k % m);
             worst = worst.max((out[1][j * n + i] - w).abs());
         }
-        eprintln!("softmax over {m} values: worst absolute error {worst:.2e}");
+        eprintln!("{}: softmax over {m} values: worst absolute error {worst:.2e}", protocol.name());
         assert!(worst < 5e-4, "softmax over {m}: {worst}");
     }
 }
 
 /// The softmax cross-entropy gradient on shares: (softmax(x) - y) / n, within 2e-3 / n.
-#[test]
-fn softmax_cross_entropy_grad_on_shares_matches_f64() {
+fn softmax_cross_entropy_grad_on_shares_matches_f64(protocol: Protocol) {
     let (n, m) = (32, 10);
     let x = random_matrix(11, n, m, 8.0);
     let y: Vec<Vec<f64>> = (0..n)
@@ -159,6 +182,7 @@ fn softmax_cross_entropy_grad_on_shares_matches_f64() {
         })
         .collect();
     let out = run_with(
+        protocol,
         "xent",
         &x,
         &y,
@@ -257,8 +281,7 @@ fn pool_f64(
 /// avg_pool2d on shares against direct f64 loops, on random multi-channel images. Error bound:
 /// a product's truncation and the input encoding, below 1e-3 at these sizes; pooling by max is
 /// exact on the shared values (error 0 beyond the encoding of the inputs, 2^-17).
-#[test]
-fn convolution_and_pooling_on_shares_match_f64() {
+fn convolution_and_pooling_on_shares_match_f64(protocol: Protocol) {
     let (h, w, c, f) = (6usize, 6usize, 2usize, 3usize);
     let n = 4;
     let x = random_matrix(21, n, h * w * c, 2.0);
@@ -266,6 +289,7 @@ fn convolution_and_pooling_on_shares_match_f64() {
     let k5 = random_matrix(23, 25 * c, f, 0.3);
     let b = random_matrix(24, 1, f, 1.0);
     let lines = run_files(
+        protocol,
         "conv",
         "conv2d, max_pool2d, avg_pool2d",
         &[
@@ -296,15 +320,14 @@ fn convolution_and_pooling_on_shares_match_f64() {
             .zip(&lines[i])
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        eprintln!("layer {i}: worst absolute error {worst:.2e}");
+        eprintln!("{}: layer {i}: worst absolute error {worst:.2e}", protocol.name());
         assert!(worst < bound, "layer {i}: {worst}");
     }
 }
 
 /// Batch normalisation at inference on shares, with statistics spread over three orders of
 /// magnitude of variance: within 2e-4 relative (the scale's error) plus 1e-3 of f64.
-#[test]
-fn batch_norm_on_shares_matches_f64() {
+fn batch_norm_on_shares_matches_f64(protocol: Protocol) {
     let (n, m) = (16, 6);
     let x = random_matrix(21, n, m, 4.0);
     // Row 0 of y: means; row 1: variances; row 2: gammas; row 3: betas.
@@ -320,6 +343,7 @@ fn batch_norm_on_shares_matches_f64() {
     ];
     y.resize(n, vec![0.0; m]);
     let out = run_with(
+        protocol,
         "batchnorm",
         &x,
         &y,
@@ -338,16 +362,16 @@ fn batch_norm_on_shares_matches_f64() {
             );
         }
     }
-    eprintln!("batch_norm: worst error {worst:.2e} relative to 1 + |result|");
+    eprintln!("{}: batch_norm: worst error {worst:.2e} relative to 1 + |result|", protocol.name());
 }
 
 /// The dense layer's backward helpers on shares against f64: dy w^T, x^T dy and the column sums.
-#[test]
-fn dense_gradients_on_shares_match_f64() {
+fn dense_gradients_on_shares_match_f64(protocol: Protocol) {
     let (n, m) = (12, 5);
     let x = random_matrix(31, n, m, 2.0);
     let dy = random_matrix(32, n, m, 0.5);
     let out = run_with(
+        protocol,
         "densegrad",
         &x,
         &dy,
@@ -372,7 +396,7 @@ fn dense_gradients_on_shares_match_f64() {
         let want: f64 = (0..n).map(|i| dy[i][k]).sum();
         worst = worst.max((out[2][k] - want).abs());
     }
-    eprintln!("dense gradients: worst absolute error {worst:.2e}");
+    eprintln!("{}: dense gradients: worst absolute error {worst:.2e}", protocol.name());
     assert!(worst < 1e-3, "dense gradients: {worst}");
 }
 
@@ -380,23 +404,29 @@ fn dense_gradients_on_shares_match_f64() {
 /// read_csv("name.csv")` at its party (the files are written first), with `uses` imported; returns
 /// alice's printed lines.
 fn run_files(
+    protocol: Protocol,
     name: &str,
     uses: &str,
     inputs: &[(&str, &str, &[Vec<f64>])],
     body: &str,
 ) -> Vec<Vec<f64>> {
-    run_files_with(name, uses, "", inputs, body)
+    run_files_with(protocol, name, uses, "", inputs, body)
 }
 
 /// [`run_files`] with `items` (functions) before `main`.
 fn run_files_with(
+    protocol: Protocol,
     name: &str,
     uses: &str,
     items: &str,
     inputs: &[(&str, &str, &[Vec<f64>])],
     body: &str,
 ) -> Vec<Vec<f64>> {
-    let dir = std::env::temp_dir().join(format!("tfe-nn-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-nn-{name}-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     let mut lets = String::new();
     for (party, var, rows) in inputs {
         std::fs::create_dir_all(dir.join("data").join(party)).unwrap();
@@ -425,7 +455,8 @@ fn run_files_with(
         &program,
         format!(
             "use std::nn::{{{uses}}};\nparty alice, bob, s0, s1, s2;\n\
-             secret rep = aby3(s0, s1, s2);\n{items}\nfn main() {{\n{lets}{body}\n}}\n"
+             {}\n{items}\nfn main() {{\n{lets}{body}\n}}\n",
+            protocol.secret_line()
         ),
     )
     .unwrap();
@@ -443,8 +474,7 @@ fn run_files_with(
 /// gradient entry for k[r][j] (x[i][p]) is its value at the unit filter (image) e_rj (e_ip),
 /// computed with the direct f64 convolution. Max pooling's derived gradient goes to each
 /// window's first maximal entry.
-#[test]
-fn convolution_and_pooling_gradients_on_shares_match_f64() {
+fn convolution_and_pooling_gradients_on_shares_match_f64(protocol: Protocol) {
     let (h, w, c, f, size, stride, pad) = (6usize, 6usize, 2usize, 3usize, 3usize, 2usize, 1usize);
     let n = 3;
     let (oh, ow) = (
@@ -459,6 +489,7 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
         "height: {h}, width: {w}, channels: {c}, size: {size}, stride: {stride}, pad: {pad}"
     );
     let out = run_files_with(
+        protocol,
         "convgrad",
         "conv2d_grad_kernel, conv2d_grad_input, conv2d_grad_bias, max_pool2d",
         &format!(
@@ -497,7 +528,7 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
             worst = worst.max((out[0][r * f + j] - loss(&x, &unit)).abs());
         }
     }
-    eprintln!("conv2d_grad_kernel: worst absolute error {worst:.2e}");
+    eprintln!("{}: conv2d_grad_kernel: worst absolute error {worst:.2e}", protocol.name());
     assert!(worst < 2e-3, "conv2d_grad_kernel: {worst}");
     // Input.
     let mut worst = 0.0f64;
@@ -508,7 +539,7 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
             worst = worst.max((out[1][i * h * w * c + p] - loss(&unit, &k)).abs());
         }
     }
-    eprintln!("conv2d_grad_input: worst absolute error {worst:.2e}");
+    eprintln!("{}: conv2d_grad_input: worst absolute error {worst:.2e}", protocol.name());
     assert!(worst < 2e-3, "conv2d_grad_input: {worst}");
     // Bias.
     for j in 0..f {
@@ -542,6 +573,9 @@ fn convolution_and_pooling_gradients_on_shares_match_f64() {
         .zip(&out[3])
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    eprintln!("max-pooling's derived gradient: worst absolute error {worst:.2e}");
+    eprintln!(
+        "{}: max-pooling's derived gradient: worst absolute error {worst:.2e}",
+        protocol.name()
+    );
     assert!(worst < 1e-4, "max-pooling's gradient: {worst}");
 }

@@ -1,9 +1,18 @@
 //! std::optim on shares: logistic regression trained with `momentum` and `sgd` from std::optim
-//! gives the weights of the same algorithm in f64 (same data, batches, rates and sigmoid).
+//! gives the weights of the same algorithm in f64 (same data, batches, rates and sigmoid), under
+//! each protocol.
 
+#[macro_use]
 mod support;
 
 use std::path::{Path, PathBuf};
+
+use support::Protocol;
+
+per_protocol!(
+    momentum_training_on_shares_matches_f64,
+    adam_and_amsgrad_on_shares_match_f64,
+);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -58,9 +67,12 @@ fn main() {
 }
 ";
 
-#[test]
-fn momentum_training_on_shares_matches_f64() {
-    let dir = std::env::temp_dir().join(format!("tfe-optim-{}", std::process::id()));
+fn momentum_training_on_shares_matches_f64(protocol: Protocol) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-optim-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     for k in ["x", "y"] {
         let name = format!("alice_{k}.csv");
@@ -70,7 +82,7 @@ fn momentum_training_on_shares_matches_f64() {
         )
         .unwrap();
     }
-    std::fs::write(dir.join("optim.tfe"), PROGRAM).unwrap();
+    std::fs::write(dir.join("optim.tfe"), protocol.switch(PROGRAM)).unwrap();
     support::tfec(&["run".as_ref(), dir.join("optim.tfe").as_os_str()]);
     let w: Vec<f64> = std::fs::read_to_string(dir.join("data/analyst/w.csv"))
         .unwrap()
@@ -108,7 +120,10 @@ fn momentum_training_on_shares_matches_f64() {
         .zip(&pw)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    eprintln!("largest difference between secure and f64 weights: {diff:.2e}");
+    eprintln!(
+        "{}: largest difference between secure and f64 weights: {diff:.2e}",
+        protocol.name()
+    );
     // 21 steps of fixed-point arithmetic with 16 fractional bits, momentum amplifying rounding by
     // up to 1 / (1 - 0.9); measured 5.5e-5.
     assert!(diff < 1e-3, "secure and f64 weights differ by {diff}");
@@ -116,8 +131,12 @@ fn momentum_training_on_shares_matches_f64() {
 
 /// Runs Adam (and AMSGrad) from std::optim on shares over a sequence of gradients given as the
 /// rows of a CSV, and returns the final weights of each.
-fn run_adam(grads: &[Vec<f64>], lr: f64) -> (Vec<f64>, Vec<f64>) {
-    let dir = std::env::temp_dir().join(format!("tfe-adam-{}", std::process::id()));
+fn run_adam(protocol: Protocol, grads: &[Vec<f64>], lr: f64) -> (Vec<f64>, Vec<f64>) {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-adam-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let n = grads[0].len();
     let csv: String = grads
@@ -132,7 +151,7 @@ fn run_adam(grads: &[Vec<f64>], lr: f64) -> (Vec<f64>, Vec<f64>) {
     let program = format!(
         "use std::optim::{{adam_moment, adam_second_moment, adam, amsgrad_max}};\n\
          party alice, analyst, s0, s1, s2;\n\
-         secret rep = aby3(s0, s1, s2);\n\
+         {secret}\n\
          fn main() {{\n\
              let ga: fixed[_, {n}] @alice = read_csv(\"g.csv\");\n\
              let gs: fixed[_, {n}] @rep = ga;\n\
@@ -151,7 +170,8 @@ fn run_adam(grads: &[Vec<f64>], lr: f64) -> (Vec<f64>, Vec<f64>) {
              }}\n\
              write_csv(reveal(w, to: analyst), \"adam.csv\");\n\
              write_csv(reveal(z, to: analyst), \"amsgrad.csv\");\n\
-         }}\n"
+         }}\n",
+        secret = protocol.secret_line()
     );
     let path = dir.join("adam.tfe");
     std::fs::write(&path, program).unwrap();
@@ -192,8 +212,7 @@ fn adam_f64(grads: &[Vec<f64>], lr: f64, amsgrad: bool) -> Vec<f64> {
     w
 }
 
-#[test]
-fn adam_and_amsgrad_on_shares_match_f64() {
+fn adam_and_amsgrad_on_shares_match_f64(protocol: Protocol) {
     // Gradients of magnitudes 1e-4 to 0.1 (log-uniform per column), noisy around a column mean
     // of either sign, as a layer's gradients are; one column of zeros. A fixed xorshift stream.
     let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -219,7 +238,7 @@ fn adam_and_amsgrad_on_shares_match_f64() {
         })
         .collect();
     let lr = 0.001;
-    let (adam, amsgrad) = run_adam(&grads, lr);
+    let (adam, amsgrad) = run_adam(protocol, &grads, lr);
     for (name, got, want) in [
         ("adam", &adam, adam_f64(&grads, lr, false)),
         ("amsgrad", &amsgrad, adam_f64(&grads, lr, true)),
@@ -231,7 +250,8 @@ fn adam_and_amsgrad_on_shares_match_f64() {
             .fold(0.0, f64::max);
         let moved = want.iter().map(|v| v.abs()).fold(0.0, f64::max);
         eprintln!(
-            "{name}: weights moved up to {moved:.2e}; largest difference from f64 {diff:.2e}"
+            "{}: {name}: weights moved up to {moved:.2e}; largest difference from f64 {diff:.2e}",
+            protocol.name()
         );
         // Each step moves a weight by about lr; 40 steps of fixed-point error (the moments'
         // rounding, inv_sqrt's 2e-4, the last fractional bit of w).

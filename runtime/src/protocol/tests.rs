@@ -446,6 +446,30 @@ fn truncation_of_a_public_product() {
     }
 }
 
+/// The shares of a public value (pond's: the value at server 0, zero at server 1) are not
+/// uniformly random, yet truncate like any other, negative values included. (Regression: pond
+/// shifted its shares as unsigned words, so the shares `(c, 0)` of a negative `c` truncated to
+/// about 2^(64 - 16), as in `let c: fixed @rep = -2.0; c * 0.5`.)
+#[test]
+fn truncation_of_a_public_values_shares() {
+    let xs = [3.25, -7.5, 0.0, -1.0 / 65536.0, 1000.125, -1000.5, -0.75];
+    for p in protocols() {
+        let x = fixed(&xs);
+        let out = run3(&p, move |ctx, p| {
+            let shares = p.public(ctx.me, &x)?;
+            p.trunc(ctx, &shares.mul_public(&fixed(&[0.5]))?, FRAC)
+        });
+        let got = ring::decode_fixed(&p.open(&out), FRAC);
+        for (x, g) in xs.iter().zip(got.iter()) {
+            assert!(
+                (g - x * 0.5).abs() <= 2f64.powi(-16) + 1e-12,
+                "{}: {x} * 0.5 = {g}",
+                p.name()
+            );
+        }
+    }
+}
+
 /// What each member sent while running `f` once: (bytes, messages, rounds).
 fn traffic(
     p: &Arc<dyn Protocol>,

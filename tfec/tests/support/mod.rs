@@ -1,13 +1,113 @@
-//! Helpers shared by the example tests: the examples' data copied to a scratch directory (the
-//! runs write their outputs there, not into the repository), and CSV files read as matrices.
+//! Helpers shared by the tests: the protocols every secret computation is tested on (and a
+//! program or an example switched to one by its `secret` line), the examples' data copied to a
+//! scratch directory (the runs write their outputs there, not into the repository), CSV files
+//! read as matrices, and (in [`wire`]) whole runs in this process with every message recorded.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+pub mod wire;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ndarray::Array2;
+
+/// A protocol of secret placements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Replicated sharing among three parties.
+    Aby3,
+    /// Additive sharing between two servers; the third member deals.
+    Pond,
+}
+
+/// Every protocol. Each test of a secret computation runs on all of them, through
+/// [`per_protocol!`] or by iterating over this list. Adding a protocol: a variant, its
+/// declaration in [`Protocol::declare`], and its module in [`per_protocol!`].
+pub const PROTOCOLS: [Protocol; 2] = [Protocol::Aby3, Protocol::Pond];
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Aby3 => "aby3",
+            Protocol::Pond => "pond",
+        }
+    }
+
+    /// The declaration of secret placement `name` over three members: aby3's three parties;
+    /// pond's two servers and, the third, its dealer.
+    pub fn declare(self, name: &str, [a, b, c]: [&str; 3]) -> String {
+        match self {
+            Protocol::Aby3 => format!("secret {name} = aby3({a}, {b}, {c});"),
+            Protocol::Pond => format!("secret {name} = pond({a}, {b}, dealer = {c});"),
+        }
+    }
+
+    /// The tests' usual placement, `rep` over s0, s1 and s2 (pond's dealer: s2).
+    pub fn secret_line(self) -> String {
+        self.declare("rep", ["s0", "s1", "s2"])
+    }
+
+    /// `source` with every `secret NAME = aby3(A, B, C);` line switched to this protocol over
+    /// the same members (as a user switches a program: by its `secret` line, nothing else).
+    /// Fails the test if `source` has no such line.
+    pub fn switch(self, source: &str) -> String {
+        let mut switched = 0;
+        let mut out: Vec<String> = Vec::new();
+        for line in source.lines() {
+            let declared = line.split_once("= aby3(").and_then(|(head, rest)| {
+                let name = head.trim().strip_prefix("secret ")?.trim();
+                let (members, _comment) = rest.split_once(");")?;
+                let members: Vec<&str> = members.split(',').map(str::trim).collect();
+                Some((name, <[&str; 3]>::try_from(members).ok()?))
+            });
+            match declared {
+                Some((name, members)) => {
+                    switched += 1;
+                    out.push(match self {
+                        // Unchanged, comment and all.
+                        Protocol::Aby3 => line.to_string(),
+                        _ => {
+                            let indent = &line[..line.len() - line.trim_start().len()];
+                            format!("{indent}{}", self.declare(name, members))
+                        }
+                    });
+                }
+                None => out.push(line.to_string()),
+            }
+        }
+        assert!(
+            switched > 0,
+            "no `secret NAME = aby3(a, b, c);` line to switch in:\n{source}"
+        );
+        let mut text = out.join("\n");
+        if source.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Makes each function `f(Protocol)` named one test per protocol, `aby3::f` and `pond::f`: a
+/// failure names its protocol, `cargo test pond::` runs one protocol's tests, and the two run
+/// in parallel like any two tests. (Use with `#[macro_use] mod support;`.)
+macro_rules! per_protocol {
+    ($($name:ident),* $(,)?) => {
+        mod aby3 {
+            $(#[test]
+            fn $name() {
+                super::$name(super::support::Protocol::Aby3)
+            })*
+        }
+        mod pond {
+            $(#[test]
+            fn $name() {
+                super::$name(super::support::Protocol::Pond)
+            })*
+        }
+    };
+}
 
 pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -57,15 +157,25 @@ pub fn read_matrix(path: &Path) -> Array2<f64> {
     Array2::from_shape_vec((rows.len(), cols), rows.concat()).unwrap()
 }
 
-/// Runs an example with its data in `data`; returns its standard output.
-pub fn run_example(name: &str, data: &Path, extra: &[&str]) -> String {
+/// Runs an example switched to `protocol` (the switched copy is written into `data`, which
+/// holds its data); returns its standard output.
+pub fn run_example(protocol: Protocol, name: &str, data: &Path, extra: &[&str]) -> String {
+    let source = std::fs::read_to_string(examples().join(name)).unwrap();
+    run_source(&protocol.switch(&source), name, data, extra)
+}
+
+/// Runs `source` as the program `name` (written into `data`) with the data in `data`, seed 3;
+/// returns its standard output.
+pub fn run_source(source: &str, name: &str, data: &Path, extra: &[&str]) -> String {
+    let program = data.join(name);
+    std::fs::write(&program, source).unwrap();
     let mut args: Vec<std::ffi::OsString> = ["run", "--seed", "3", "--data"]
         .iter()
         .map(Into::into)
         .collect();
     args.push(data.into());
     args.extend(extra.iter().map(Into::into));
-    args.push(examples().join(name).into());
+    args.push(program.into());
     tfec(&args)
 }
 
