@@ -92,7 +92,11 @@ fn batched_comparisons_are_right_and_share_rounds(protocol: Protocol) {
     ];
     assert_eq!(four, expected);
 
-    let (one, rounds_one) = run(protocol, &dir, "let a = x < y;\n print(reveal(a, to: bob));");
+    let (one, rounds_one) = run(
+        protocol,
+        &dir,
+        "let a = x < y;\n print(reveal(a, to: bob));",
+    );
     assert_eq!(one[0], expected[0]);
     // The reveal adds no wait at s0 (it only sends); the comparisons' waits are shared.
     assert_eq!(

@@ -21,7 +21,7 @@ fn secret_max_matches_plaintext_max_on_random_matrices(protocol: Protocol) {
     std::fs::write(
         dir.join("max.tfe"),
         protocol.switch(
-        "party alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+            "party alice, bob, s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
          fn main() {\n\
              let xa: fixed[37, 5] @alice = read_csv(\"x.csv\");\n\
              let x: fixed[37, 5] @rep = xa;\n\

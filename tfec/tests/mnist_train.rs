@@ -3,6 +3,12 @@
 //! initial weights, batches and hyperparameters, with exact softmax and no rounding (Adam as Keras
 //! and TF Encrypted write it, epsilon 1e-7). The analyst's held-out accuracy must be within one
 //! point of the f64 model's, under each protocol.
+//!
+//! Each test trains network A for a minute or more in a debug build, so CI (`cargo test`) runs
+//! each on one protocol, every protocol's example among them (module `ci`: both examples on pond,
+//! AMSGrad on aby3); `cargo test --test mnist_train -- --ignored` runs each on every protocol
+//! (modules `aby3`, `pond`). The optimizers themselves are checked on every protocol in
+//! tfec/tests/stdlib_optim.rs.
 
 #[macro_use]
 mod support;
@@ -13,10 +19,31 @@ use ndarray::{Array1, Array2, Axis};
 use support::{Protocol, examples, read_matrix, scratch_data};
 
 per_protocol!(
+    #[ignore = "minutes in debug: CI runs it on one protocol (module `ci`)"]
     network_a_with_momentum_on_shares_is_within_one_point_of_f64_training,
     network_a_with_adam_on_shares_is_within_one_point_of_f64_training,
     network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training,
 );
+
+/// Each training on one protocol, so that CI's time grows by none of them.
+mod ci {
+    use super::support::Protocol;
+
+    #[test]
+    fn network_a_with_momentum_on_shares_is_within_one_point_of_f64_training() {
+        super::network_a_with_momentum_on_shares_is_within_one_point_of_f64_training(Protocol::Pond)
+    }
+
+    #[test]
+    fn network_a_with_adam_on_shares_is_within_one_point_of_f64_training() {
+        super::network_a_with_adam_on_shares_is_within_one_point_of_f64_training(Protocol::Pond)
+    }
+
+    #[test]
+    fn network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training() {
+        super::network_a_with_amsgrad_on_shares_is_within_one_point_of_f64_training(Protocol::Aby3)
+    }
+}
 
 /// A constant of the program, as written in its source (`const NAME: TYPE = VALUE;`).
 fn constant(source: &str, name: &str) -> f64 {

@@ -11,6 +11,12 @@
 //! the sum of those bounds. Outputs that are exact on shares (sorting, maxima) must be equal.
 //! The examples' own tests (one per protocol: `tfec/tests/mnist_train.rs` and the others) check
 //! each protocol against the plaintext reference.
+//!
+//! The two trainings of network A (`mnist_train`, `mnist_train_adam`) take minutes each in a
+//! debug build, so CI skips their comparison here (`cargo test --test pond_examples --
+//! --ignored` runs it): tfec/tests/mnist_train.rs runs each example on pond against f64
+//! training within one point, which bounds pond against aby3 (also within one point of f64)
+//! within two.
 
 #[macro_use]
 mod support;
@@ -116,7 +122,10 @@ fn numbers(line: &str) -> Vec<f64> {
         .split(',')
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("not a number: {v} in {line}")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("not a number: {v} in {line}"))
+        })
         .collect()
 }
 
@@ -259,12 +268,16 @@ fn mnist_predict() {
     compare("mnist_predict.tfe");
 }
 
+/// Two trainings of network A, minutes in debug: `--ignored` (see the module's header).
 #[test]
+#[ignore = "minutes in debug; tfec/tests/mnist_train.rs checks each protocol against f64"]
 fn mnist_train() {
     compare("mnist_train.tfe");
 }
 
+/// Two trainings of network A, minutes in debug: `--ignored` (see the module's header).
 #[test]
+#[ignore = "minutes in debug; tfec/tests/mnist_train.rs checks each protocol against f64"]
 fn mnist_train_adam() {
     compare("mnist_train_adam.tfe");
 }

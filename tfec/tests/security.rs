@@ -1,8 +1,9 @@
 //! Security properties of whole runs, observed on the wire: every message a party sends or
 //! receives is recorded by a transport wrapped around the in-process one. Under each protocol.
 //!
-//! - A single server's view does not depend on the secret: the same program run on two very
-//!   different secrets gives a server messages with the same (uniform) distribution.
+//! - No single member's view depends on the secret: the same program run on two very different
+//!   secrets gives each member (aby3's three, pond's two servers and its dealer) the same
+//!   messages, of the same sizes, with the same (uniform) distribution of words.
 //! - Masks are fresh: products inside a loop, and the same program run twice, never send the
 //!   same message twice. (TF Encrypted replays the masks of a traced function on every
 //!   execution; from two such products one curious server recovers the secret exactly.)
@@ -22,7 +23,7 @@ use tfe_ir::{MsgKey, PartyId, Program};
 use tfe_runtime::net::Payload;
 
 per_protocol!(
-    a_servers_view_does_not_depend_on_the_secret,
+    a_members_view_does_not_depend_on_the_secret,
     masks_are_fresh_across_loop_iterations_and_runs,
 );
 
@@ -118,9 +119,24 @@ fn histograms(words: &[u64]) -> Vec<[u64; 16]> {
         .collect()
 }
 
-fn a_servers_view_does_not_depend_on_the_secret(protocol: Protocol) {
+/// What `party` received, without the payloads: every message's key, sender, kind and size,
+/// sorted. A view's shape must not depend on the secret either.
+fn view_shape(log: &[Seen], party: PartyId) -> Vec<(MsgKey, PartyId, &'static str, u64)> {
+    let mut out: Vec<_> = log
+        .iter()
+        .filter(|m| m.to == party)
+        .map(|m| (m.key, m.from, m.kind, m.words))
+        .collect();
+    out.sort();
+    out
+}
+
+fn a_members_view_does_not_depend_on_the_secret(protocol: Protocol) {
     let ir = compile(&protocol.switch(VIEW_PROGRAM));
-    let s1 = ir.parties.iter().position(|p| p == "s1").unwrap();
+    let members: Vec<PartyId> = ["s0", "s1", "s2"]
+        .iter()
+        .map(|n| ir.parties.iter().position(|p| p == n).unwrap())
+        .collect();
     // Two secrets as different as can be: all zeros, and large values of both signs.
     let tag = |t: &str| format!("{t}-{}", protocol.name());
     let zeros = data_dir(&tag("zeros"), &[0.0; N]);
@@ -129,52 +145,81 @@ fn a_servers_view_does_not_depend_on_the_secret(protocol: Protocol) {
         .collect();
     let large = data_dir(&tag("large"), &large);
     let runs = 12;
-    let mut views: [HashMap<(u32, u16), Vec<u64>>; 2] = Default::default();
-    for (view, dir) in views.iter_mut().zip([&zeros, &large]) {
-        for _ in 0..runs {
-            for (k, words) in received_words(&run_all(&ir, dir, None), s1) {
-                view.entry(k).or_default().extend(words);
+    // For each secret and member: the words received, by message, over all runs; and the shape
+    // of one run's view.
+    let mut views: [Vec<HashMap<(u32, u16), Vec<u64>>>; 2] = Default::default();
+    let mut shapes: [Vec<_>; 2] = Default::default();
+    for ((view, shape), dir) in views.iter_mut().zip(&mut shapes).zip([&zeros, &large]) {
+        *view = vec![HashMap::new(); members.len()];
+        for run in 0..runs {
+            let log = run_all(&ir, dir, None);
+            for (i, &m) in members.iter().enumerate() {
+                for (k, words) in received_words(&log, m) {
+                    view[i].entry(k).or_default().extend(words);
+                }
+                if run == 0 {
+                    shape.push(view_shape(&log, m));
+                }
             }
         }
     }
-    let keys: HashSet<_> = views[0].keys().copied().collect();
-    assert_eq!(
-        keys,
-        views[1].keys().copied().collect::<HashSet<_>>(),
-        "the same messages"
-    );
-    assert!(
-        keys.len() >= 5,
-        "s1 receives the share, the resharing and the adder's rounds"
-    );
-    // 15 degrees of freedom: P(chi2 > 60) is about 1e-7, so with a few hundred tests a false
-    // alarm is below 1e-4; a secret-dependent message (all-zero words, a fixed pattern) scores
+    // 15 degrees of freedom: P(chi2 > 60) is about 1e-7, so with a thousand tests a false
+    // alarm is about 1e-4; a secret-dependent message (all-zero words, a fixed pattern) scores
     // in the thousands.
     let limit = 60.0;
     let mut tests = 0;
-    for key in &keys {
-        let (a, b) = (&views[0][key], &views[1][key]);
-        assert_eq!(a.len(), b.len(), "message {key:?} has the same size");
-        // Bit-sliced messages of the adder may hold fewer words than elements; every message
-        // here has at least 12 runs' worth of words.
-        for (ha, hb) in histograms(a).iter().zip(&histograms(b)) {
-            let (ua, ub, two) = (chi2_uniform(ha), chi2_uniform(hb), chi2_two_sample(ha, hb));
-            assert!(
-                ua < limit,
-                "message {key:?} on zeros is not uniform: {ua:.1} {ha:?}"
+    for (i, &member) in members.iter().enumerate() {
+        let name = &ir.parties[member];
+        assert_eq!(
+            shapes[0][i], shapes[1][i],
+            "{name} receives the same messages, of the same sizes, whatever the secret"
+        );
+        let keys: HashSet<_> = views[0][i].keys().copied().collect();
+        assert_eq!(
+            keys,
+            views[1][i].keys().copied().collect::<HashSet<_>>(),
+            "{name}: the same messages"
+        );
+        // aby3: every member computes; pond: the servers do, and the dealer (s2) receives no
+        // ring words at all (only its keys: `run_all` checks its inbox).
+        if protocol == Protocol::Pond && name == "s2" {
+            assert!(keys.is_empty(), "the dealer received ring words: {keys:?}");
+            assert!(!shapes[0][i].is_empty(), "the dealer's keys");
+            continue;
+        }
+        assert!(
+            keys.len() >= 5,
+            "{name} receives the share, the resharing and the adder's rounds"
+        );
+        for key in &keys {
+            let (a, b) = (&views[0][i][key], &views[1][i][key]);
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{name}: message {key:?} has the same size"
             );
-            assert!(
-                ub < limit,
-                "message {key:?} on large values is not uniform: {ub:.1} {hb:?}"
-            );
-            assert!(
-                two < limit,
-                "message {key:?} differs between secrets: {two:.1}"
-            );
-            tests += 3;
+            // Bit-sliced messages of the adder may hold fewer words than elements; every
+            // message here has at least 12 runs' worth of words.
+            for (ha, hb) in histograms(a).iter().zip(&histograms(b)) {
+                let (ua, ub, two) = (chi2_uniform(ha), chi2_uniform(hb), chi2_two_sample(ha, hb));
+                assert!(
+                    ua < limit,
+                    "{name}: message {key:?} on zeros is not uniform: {ua:.1} {ha:?}"
+                );
+                assert!(
+                    ub < limit,
+                    "{name}: message {key:?} on large values is not uniform: {ub:.1} {hb:?}"
+                );
+                assert!(
+                    two < limit,
+                    "{name}: message {key:?} differs between secrets: {two:.1}"
+                );
+                tests += 3;
+            }
         }
     }
-    assert!(tests > 50);
+    eprintln!("{}: {tests} statistical tests", protocol.name());
+    assert!(tests > 100);
 }
 
 /// The same product, ten times in a loop.

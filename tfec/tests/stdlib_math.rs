@@ -122,7 +122,10 @@ fn reciprocal_within_its_documented_error(protocol: Protocol) {
             2f64.powi(-15),
             |x| x <= 16.0,
         );
-        eprintln!("{}: reciprocal: worst relative error {worst:.1e} for x <= 16", protocol.name());
+        eprintln!(
+            "{}: reciprocal: worst relative error {worst:.1e} for x <= 16",
+            protocol.name()
+        );
     }
 }
 
@@ -139,14 +142,20 @@ fn inv_sqrt_and_sqrt_within_their_documented_error(protocol: Protocol) {
             2f64.powi(-14),
             |x| x <= 256.0,
         );
-        eprintln!("{}: inv_sqrt: worst relative error {worst:.1e} for x <= 2^8", protocol.name());
+        eprintln!(
+            "{}: inv_sqrt: worst relative error {worst:.1e} for x <= 2^8",
+            protocol.name()
+        );
     }
     let (secret, plain) = run(protocol, "sqrt", &xs);
     for got in [&secret, &plain] {
         let worst = check("sqrt", &xs, got, f64::sqrt, 2e-4, 2f64.powi(-13), |x| {
             x >= 2f64.powi(-8)
         });
-        eprintln!("{}: sqrt: worst relative error {worst:.1e} for x >= 2^-8", protocol.name());
+        eprintln!(
+            "{}: sqrt: worst relative error {worst:.1e} for x >= 2^-8",
+            protocol.name()
+        );
     }
 }
 

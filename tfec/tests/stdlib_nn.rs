@@ -18,11 +18,8 @@ per_protocol!(
 );
 
 fn dense_and_relu_grad_on_shares_match_f64(protocol: Protocol) {
-    let dir = std::env::temp_dir().join(format!(
-        "tfe-nn-{}-{}",
-        std::process::id(),
-        protocol.name()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("tfe-nn-{}-{}", std::process::id(), protocol.name()));
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     std::fs::create_dir_all(dir.join("data/bob")).unwrap();
     let mut s = 0x1234_5678_9abc_def1u64;
@@ -150,7 +147,7 @@ fn softmax_on_shares_matches_f64(protocol: Protocol) {
         let x = random_matrix(seed, n, m, 20.0);
         let y = random_matrix(seed + 1, n, m, 1.0);
         let out = run_with(
-        protocol,
+            protocol,
             &format!("softmax{m}"),
             &x,
             &y,
@@ -165,7 +162,10 @@ fn softmax_on_shares_matches_f64(protocol: Protocol) {
             let (i, j) = (k / m, k % m);
             worst = worst.max((out[1][j * n + i] - w).abs());
         }
-        eprintln!("{}: softmax over {m} values: worst absolute error {worst:.2e}", protocol.name());
+        eprintln!(
+            "{}: softmax over {m} values: worst absolute error {worst:.2e}",
+            protocol.name()
+        );
         assert!(worst < 5e-4, "softmax over {m}: {worst}");
     }
 }
@@ -320,7 +320,10 @@ fn convolution_and_pooling_on_shares_match_f64(protocol: Protocol) {
             .zip(&lines[i])
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
-        eprintln!("{}: layer {i}: worst absolute error {worst:.2e}", protocol.name());
+        eprintln!(
+            "{}: layer {i}: worst absolute error {worst:.2e}",
+            protocol.name()
+        );
         assert!(worst < bound, "layer {i}: {worst}");
     }
 }
@@ -362,7 +365,10 @@ fn batch_norm_on_shares_matches_f64(protocol: Protocol) {
             );
         }
     }
-    eprintln!("{}: batch_norm: worst error {worst:.2e} relative to 1 + |result|", protocol.name());
+    eprintln!(
+        "{}: batch_norm: worst error {worst:.2e} relative to 1 + |result|",
+        protocol.name()
+    );
 }
 
 /// The dense layer's backward helpers on shares against f64: dy w^T, x^T dy and the column sums.
@@ -396,7 +402,10 @@ fn dense_gradients_on_shares_match_f64(protocol: Protocol) {
         let want: f64 = (0..n).map(|i| dy[i][k]).sum();
         worst = worst.max((out[2][k] - want).abs());
     }
-    eprintln!("{}: dense gradients: worst absolute error {worst:.2e}", protocol.name());
+    eprintln!(
+        "{}: dense gradients: worst absolute error {worst:.2e}",
+        protocol.name()
+    );
     assert!(worst < 1e-3, "dense gradients: {worst}");
 }
 
@@ -528,7 +537,10 @@ fn convolution_and_pooling_gradients_on_shares_match_f64(protocol: Protocol) {
             worst = worst.max((out[0][r * f + j] - loss(&x, &unit)).abs());
         }
     }
-    eprintln!("{}: conv2d_grad_kernel: worst absolute error {worst:.2e}", protocol.name());
+    eprintln!(
+        "{}: conv2d_grad_kernel: worst absolute error {worst:.2e}",
+        protocol.name()
+    );
     assert!(worst < 2e-3, "conv2d_grad_kernel: {worst}");
     // Input.
     let mut worst = 0.0f64;
@@ -539,7 +551,10 @@ fn convolution_and_pooling_gradients_on_shares_match_f64(protocol: Protocol) {
             worst = worst.max((out[1][i * h * w * c + p] - loss(&unit, &k)).abs());
         }
     }
-    eprintln!("{}: conv2d_grad_input: worst absolute error {worst:.2e}", protocol.name());
+    eprintln!(
+        "{}: conv2d_grad_input: worst absolute error {worst:.2e}",
+        protocol.name()
+    );
     assert!(worst < 2e-3, "conv2d_grad_input: {worst}");
     // Bias.
     for j in 0..f {

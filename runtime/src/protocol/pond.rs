@@ -7,14 +7,15 @@
 //! for matrix triples and the local truncation.
 //!
 //! A value `x` in Z_2^64 is `x = x_0 + x_1`: server `i` (role `i`) holds `x_i`, and either
-//! share alone is uniformly random. Boolean sharings use `^`. The dealer (role 2) holds no
-//! share: it knows every value's shape and deals, for each product, a triple `c = a · b` whose
-//! parts the servers mostly derive themselves. It shares a key with each server, so each
-//! server draws its part of `a` and `b` (and server 0 its part of `c`) from that key; the dealer
-//! draws the same words and sends only `c_1 = a · b - c_0` to server 1. The dealer receives
-//! nothing from the servers (only the shapes of values whose size is known when the program
-//! runs, from the party that shares them), so it learns nothing but public shapes; security
-//! assumes it does not collude with a server (semi-honest).
+//! share alone is uniformly random (but a public value's, `(x, 0)`, which hides nothing).
+//! Boolean sharings use `^`. The dealer (role 2) holds no share: it knows every value's shape
+//! and deals, for each product, a triple `c = a · b` whose parts the servers mostly derive
+//! themselves. It shares a key with each server, so each server draws its part of `a` and `b`
+//! (and server 0 its part of `c`) from that key; the dealer draws the same words and sends only
+//! `c_1 = a · b - c_0` to server 1. The dealer receives nothing from the servers (only the
+//! shapes of values whose size is known when the program runs, from the party that shares
+//! them), so it learns nothing but public shapes; security assumes it does not collude with a
+//! server (semi-honest).
 //!
 //! Messages, in ring elements (words) per element:
 //! - share from a server: none (its peer draws its share from their common key); from another
@@ -25,8 +26,10 @@
 //!   `x - a` and `y - b` (the operands' sizes, not the result's: for a matrix product the bytes
 //!   grow with the operands); the dealer sends one word per element of the result to server 1;
 //! - truncation: local (SecureML's: server 0 shifts its share, server 1 negates, shifts and
-//!   negates back); the result is `floor(x / 2^d)` or one more, except with probability
-//!   `2^(k + 1 - 64)` per element where `|x| < 2^k`, when it is off by about 2^(64 - d);
+//!   negates back, both shifts arithmetic on the shares read as signed words); the result is
+//!   `floor(x / 2^d)` or one more, except with probability `2^(k + 1 - 64)` per element where
+//!   `|x| < 2^k` and the shares are uniformly random, when it is off by about 2^(64 - d). The
+//!   shares of a public value (the value at server 0, zero at server 1) never fail;
 //! - AND of boolean sharings (64 per word): 1 round, each server sends 2 words, the dealer 1;
 //! - injection of bits into an arithmetic sharing: 1 round, each server sends 1 word, the dealer
 //!   one per wanted bit;
@@ -216,14 +219,18 @@ impl Pond {
     }
 }
 
-/// SecureML's local truncation of one word of server `role`'s share by `d` bits.
+/// SecureML's local truncation of one word of server `role`'s share by `d` bits, the shares
+/// read as signed words: server 0 takes `floor(x_0 / 2^d)`, server 1 `-floor(-x_1 / 2^d)`.
+/// Read as unsigned words (as SecureML writes it) the shares `(c, 0)` of a public negative `c`
+/// (see [`Protocol::public`]) always fall in the failing case; read as signed they never do,
+/// and uniformly random shares fail no more often.
 fn truncate_word(role: usize, v: u64, d: u32) -> u64 {
     if d == 0 {
         v
     } else if role == 0 {
-        v >> d
+        ((v as i64) >> d) as u64
     } else {
-        (v.wrapping_neg() >> d).wrapping_neg()
+        (((v.wrapping_neg() as i64) >> d) as u64).wrapping_neg()
     }
 }
 

@@ -13,28 +13,42 @@ use std::process::Command;
 
 use ndarray::Array2;
 
-/// A protocol of secret placements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// Replicated sharing among three parties.
-    Aby3,
-    /// Additive sharing between two servers; the third member deals.
-    Pond,
+/// The protocols every secret computation is tested on, in one list: each row is a variant of
+/// [`Protocol`] and its name (that of its tests' module, `pond::f`, and of the protocol in a
+/// `secret` line). Adding a protocol is a row here and its `secret` line in
+/// [`Protocol::declare`] (which the compiler then asks for); [`PROTOCOLS`] and
+/// [`per_protocol!`] follow. (`$then` is called with `$args` and the rows.)
+macro_rules! with_protocols {
+    ($then:ident ! $args:tt) => {
+        $then! { $args [Aby3 aby3] [Pond pond] }
+    };
 }
 
-/// Every protocol. Each test of a secret computation runs on all of them, through
-/// [`per_protocol!`] or by iterating over this list. Adding a protocol: a variant, its
-/// declaration in [`Protocol::declare`], and its module in [`per_protocol!`].
-pub const PROTOCOLS: [Protocol; 2] = [Protocol::Aby3, Protocol::Pond];
+macro_rules! define_protocols {
+    (() $([$variant:ident $name:ident])*) => {
+        /// A protocol of secret placements.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Protocol {
+            $($variant,)*
+        }
+
+        /// Every protocol. Each test of a secret computation runs on all of them, through
+        /// [`per_protocol!`] or by iterating over this list.
+        pub const PROTOCOLS: &[Protocol] = &[$(Protocol::$variant),*];
+
+        impl Protocol {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Protocol::$variant => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+with_protocols!(define_protocols!());
 
 impl Protocol {
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Aby3 => "aby3",
-            Protocol::Pond => "pond",
-        }
-    }
-
     /// The declaration of secret placement `name` over three members: aby3's three parties;
     /// pond's two servers and, the third, its dealer.
     pub fn declare(self, name: &str, [a, b, c]: [&str; 3]) -> String {
@@ -89,23 +103,29 @@ impl Protocol {
     }
 }
 
-/// Makes each function `f(Protocol)` named one test per protocol, `aby3::f` and `pond::f`: a
-/// failure names its protocol, `cargo test pond::` runs one protocol's tests, and the two run
-/// in parallel like any two tests. (Use with `#[macro_use] mod support;`.)
+/// Makes each function `f(Protocol)` named one test per protocol of [`with_protocols!`],
+/// `aby3::f`, `pond::f` and so on: a failure names its protocol, `cargo test pond::` runs one
+/// protocol's tests, and they run in parallel like any tests. Attributes written before the
+/// names apply to every test made (`per_protocol!(#[ignore = "why"] f, g)`). (Use with
+/// `#[macro_use] mod support;`.)
 macro_rules! per_protocol {
-    ($($name:ident),* $(,)?) => {
-        mod aby3 {
-            $(#[test]
-            fn $name() {
-                super::$name(super::support::Protocol::Aby3)
-            })*
+    ((@modules $attrs:tt $names:tt) $([$variant:ident $module:ident])*) => {
+        $(per_protocol!(@module $variant $module $attrs $names);)*
+    };
+    (@module $variant:ident $module:ident $attrs:tt [$($name:ident),*]) => {
+        mod $module {
+            $(per_protocol!(@test $variant $attrs $name);)*
         }
-        mod pond {
-            $(#[test]
-            fn $name() {
-                super::$name(super::support::Protocol::Pond)
-            })*
+    };
+    (@test $variant:ident [$(#[$attr:meta])*] $name:ident) => {
+        $(#[$attr])*
+        #[test]
+        fn $name() {
+            super::$name(super::support::Protocol::$variant)
         }
+    };
+    ($(#[$attr:meta])* $($name:ident),* $(,)?) => {
+        with_protocols!(per_protocol!(@modules [$(#[$attr])*] [$($name),*]));
     };
 }
 

@@ -183,9 +183,7 @@ pub fn check_dealer_inbox(ir: &Program, messages: &[Seen]) -> DealerInbox {
                     from: Placement::Party(owner),
                     ..
                 } if *owner == m.from && m.kind == "shape" => inbox.shapes += 1,
-                Op::Reveal { to, .. } if to.is_none() || *to == Some(dealer) => {
-                    inbox.revealed += 1
-                }
+                Op::Reveal { to, .. } if to.is_none() || *to == Some(dealer) => inbox.revealed += 1,
                 op => panic!(
                     "the dealer {} received {} {} words from {} for op {} ({op:?})",
                     name(dealer),
@@ -198,7 +196,9 @@ pub fn check_dealer_inbox(ir: &Program, messages: &[Seen]) -> DealerInbox {
         }
         // One key for every set of two or three parties with the dealer, but the sets it leads.
         let n = ir.parties.len();
-        let led = (dealer + 1..n).map(|b| 1 + (b + 1..n).count()).sum::<usize>();
+        let led = (dealer + 1..n)
+            .map(|b| 1 + (b + 1..n).count())
+            .sum::<usize>();
         let all = (n - 1) + (n - 1) * (n - 2) / 2;
         assert_eq!(inbox.keys, all - led, "the dealer's keys");
     }
