@@ -6,14 +6,20 @@
 //! message its round as the table defines it: a message sent after its sender received a
 //! message of round `r` of the same op is of round `r + 1`.
 
+#[macro_use]
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::Protocol;
 use tfe_ir::{Dim, MsgKey, Node, Op, PartyId, Placement, Program, Role};
 use tfe_runtime::exec::{PartyConfig, run_party};
 use tfe_runtime::net::{LocalTransport, NetError, NetStats, Payload, Transport, local_network};
+
+per_protocol!(sends_exactly_its_table);
 
 /// One message on the wire: (op, step, from, to) → (words, round).
 type Wire = BTreeMap<(u32, u16, PartyId, PartyId), (u64, u16)>;
@@ -359,14 +365,8 @@ fn check_protocol(secret_line: &str) {
     );
 }
 
-#[test]
-fn aby3_sends_exactly_its_table() {
-    check_protocol("secret rep = aby3(s0, s1, s2);");
-}
-
-#[test]
-fn pond_sends_exactly_its_table() {
-    check_protocol("secret rep = pond(s0, s1, dealer = s2);");
+fn sends_exactly_its_table(protocol: Protocol) {
+    check_protocol(&protocol.secret_line());
 }
 
 /// pond's dealer receives nothing from the servers: its only messages in are keys and the

@@ -68,7 +68,7 @@ fn main() {
 ";
 
 /// Words of the ring tensors `party` received, grouped by message key.
-fn received_words(log: &[Seen], party: PartyId) -> HashMap<(u32, u16), Vec<u64>> {
+fn received_words(log: &[Seen], party: PartyId) -> View {
     let mut out: HashMap<(u32, u16), Vec<u64>> = HashMap::new();
     for m in log.iter().filter(|m| m.to == party) {
         if let Some(Payload::Ring(t)) = &m.payload {
@@ -119,9 +119,15 @@ fn histograms(words: &[u64]) -> Vec<[u64; 16]> {
         .collect()
 }
 
-/// What `party` received, without the payloads: every message's key, sender, kind and size,
-/// sorted. A view's shape must not depend on the secret either.
-fn view_shape(log: &[Seen], party: PartyId) -> Vec<(MsgKey, PartyId, &'static str, u64)> {
+/// The ring words a member received over several runs, by message (op, step).
+type View = HashMap<(u32, u16), Vec<u64>>;
+
+/// One message received, without its payload: key, sender, kind and size.
+type Header = (MsgKey, PartyId, &'static str, u64);
+
+/// What `party` received, without the payloads, sorted. A view's shape must not depend on the
+/// secret either.
+fn view_shape(log: &[Seen], party: PartyId) -> Vec<Header> {
     let mut out: Vec<_> = log
         .iter()
         .filter(|m| m.to == party)
@@ -147,8 +153,8 @@ fn a_members_view_does_not_depend_on_the_secret(protocol: Protocol) {
     let runs = 12;
     // For each secret and member: the words received, by message, over all runs; and the shape
     // of one run's view.
-    let mut views: [Vec<HashMap<(u32, u16), Vec<u64>>>; 2] = Default::default();
-    let mut shapes: [Vec<_>; 2] = Default::default();
+    let mut views: [Vec<View>; 2] = Default::default();
+    let mut shapes: [Vec<Vec<Header>>; 2] = Default::default();
     for ((view, shape), dir) in views.iter_mut().zip(&mut shapes).zip([&zeros, &large]) {
         *view = vec![HashMap::new(); members.len()];
         for run in 0..runs {
