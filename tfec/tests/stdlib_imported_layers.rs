@@ -1,9 +1,21 @@
 //! std::nn's layers for imported models (`tfec import`) on secret shares against f64: tanh and
 //! the precise sigmoid, leaky ReLU and clipping, depthwise convolution, pooling with stride and
 //! padding, global pooling, per-channel scaling, the NCHW layout changes and row normalisation.
-//! Each test states its bound; the worst error measured is printed (`--nocapture`).
+//! Each test states its bound; the worst error measured is printed (`--nocapture`). Under each
+//! protocol.
 
+#[macro_use]
 mod support;
+
+use support::Protocol;
+
+per_protocol!(
+    tanh_and_precise_sigmoid_on_shares,
+    leaky_relu_and_clip_on_shares,
+    depthwise_convolution_and_pooling_on_shares,
+    channel_scaling_and_layout_changes_on_shares,
+    row_normalisation_on_shares,
+);
 
 /// A seeded matrix with entries uniform in [-scale, scale], rounded to 1e-3.
 fn random_matrix(seed: u64, n: usize, m: usize, scale: f64) -> Vec<Vec<f64>> {
@@ -25,8 +37,18 @@ fn random_matrix(seed: u64, n: usize, m: usize, scale: f64) -> Vec<Vec<f64>> {
 
 /// Runs `body` after reading each `(party, name, rows)` as a matrix shared into `rep` under
 /// `name` (and at its party as `name_at`); returns alice's printed lines.
-fn run(name: &str, uses: &str, inputs: &[(&str, &str, &[Vec<f64>])], body: &str) -> Vec<Vec<f64>> {
-    let dir = std::env::temp_dir().join(format!("tfe-layers-{name}-{}", std::process::id()));
+fn run(
+    protocol: Protocol,
+    name: &str,
+    uses: &str,
+    inputs: &[(&str, &str, &[Vec<f64>])],
+    body: &str,
+) -> Vec<Vec<f64>> {
+    let dir = std::env::temp_dir().join(format!(
+        "tfe-layers-{name}-{}-{}",
+        std::process::id(),
+        protocol.name()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data/alice")).unwrap();
     let mut lets = String::new();
@@ -54,7 +76,8 @@ fn run(name: &str, uses: &str, inputs: &[(&str, &str, &[Vec<f64>])], body: &str)
         &program,
         format!(
             "use std::nn::{{{uses}}};\nparty alice, bob, s0, s1, s2;\n\
-             secret rep = aby3(s0, s1, s2);\nfn main() {{\n{lets}{body}\n}}\n"
+             {}\nfn main() {{\n{lets}{body}\n}}\n",
+            protocol.secret_line()
         ),
     )
     .unwrap();
@@ -74,11 +97,11 @@ fn worst(got: &[f64], want: &[f64]) -> f64 {
 
 /// tanh within 2e-4 and sigmoid_precise within 1e-4 of f64, over [-10, 10] in steps of 0.005
 /// (every interval of tanh's pieces, both signs, and beyond the clamp at 6).
-#[test]
-fn tanh_and_precise_sigmoid_on_shares() {
+fn tanh_and_precise_sigmoid_on_shares(protocol: Protocol) {
     let xs: Vec<f64> = (0..=4000).map(|i| -10.0 + i as f64 * 0.005).collect();
     let x = vec![xs.clone()];
     let out = run(
+        protocol,
         "tanh",
         "tanh, sigmoid_precise",
         &[("alice", "x", &x)],
@@ -93,10 +116,10 @@ fn tanh_and_precise_sigmoid_on_shares() {
 }
 
 /// leaky_relu and clip: exact up to the encoding and one truncation (1e-4).
-#[test]
-fn leaky_relu_and_clip_on_shares() {
+fn leaky_relu_and_clip_on_shares(protocol: Protocol) {
     let x = random_matrix(5, 6, 20, 8.0);
     let out = run(
+        protocol,
         "leaky",
         "leaky_relu, clip",
         &[("alice", "x", &x)],
@@ -165,8 +188,7 @@ impl Images {
 /// depthwise_conv2d (stride 1 without padding, stride 2 with) within 1e-3; max_pool2d_strided
 /// with padding on values of both signs, exact up to the encoding (1e-4); avg_pool2d_strided
 /// counting the padding and not (1e-3); global average and max pooling (1e-3, 1e-4).
-#[test]
-fn depthwise_convolution_and_pooling_on_shares() {
+fn depthwise_convolution_and_pooling_on_shares(protocol: Protocol) {
     let (h, w, c, n) = (7usize, 7usize, 3usize, 2usize);
     let imgs = Images {
         x: random_matrix(41, n, h * w * c, 3.0),
@@ -177,6 +199,7 @@ fn depthwise_convolution_and_pooling_on_shares() {
     let k = random_matrix(42, 9, c, 0.7);
     let b = random_matrix(43, 1, c, 1.0);
     let out = run(
+        protocol,
         "pools",
         "depthwise_conv2d, max_pool2d_strided, avg_pool2d_strided, global_avg_pool2d, global_max_pool2d",
         &[
@@ -253,12 +276,12 @@ fn depthwise_convolution_and_pooling_on_shares() {
 
 /// scale_channels within 1e-3; from_nchw, to_nchw and swap_blocks move every element exactly
 /// where NumPy's transposes put it (the values survive up to their encoding, 1e-5).
-#[test]
-fn channel_scaling_and_layout_changes_on_shares() {
+fn channel_scaling_and_layout_changes_on_shares(protocol: Protocol) {
     let (c, h, w) = (3usize, 2usize, 4usize);
     let nchw = random_matrix(51, 2, c * h * w, 5.0);
     let s = random_matrix(52, 2, c, 2.0);
     let out = run(
+        protocol,
         "layouts",
         "from_nchw, to_nchw, swap_blocks, scale_channels",
         &[("alice", "x", &nchw), ("bob", "st", &s)],
@@ -313,13 +336,13 @@ fn channel_scaling_and_layout_changes_on_shares() {
 /// (the rounding of the factor and the truncation of the final product, each at most 2^-16 here).
 /// A relative bound alone does not hold: an entry of 0.02 is off by 2^-16 = 7.6e-4 of itself
 /// whenever its product's truncation rounds the other way.
-#[test]
-fn row_normalisation_on_shares() {
+fn row_normalisation_on_shares(protocol: Protocol) {
     let x: Vec<Vec<f64>> = random_matrix(61, 8, 5, 1.0)
         .into_iter()
         .map(|r| r.into_iter().map(|v| v.abs() + 0.1).collect())
         .collect();
     let out = run(
+        protocol,
         "normalize",
         "normalize_l1, normalize_l2, normalize_max",
         &[("alice", "x", &x)],
