@@ -3,6 +3,8 @@
 #[macro_use]
 mod support;
 
+use std::path::Path;
+
 use support::{Protocol, run_example, scratch_data};
 
 per_protocol!(salaries_reveals_the_mean_and_the_maximum);
