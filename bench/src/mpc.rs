@@ -1,10 +1,10 @@
-//! Benchmarks of the protocols (aby3 and pond) and of whole programs, all parties in this
+//! Benchmarks of the protocols (aby3, pond and securenn) and of whole programs, all parties in this
 //! process.
 //!
 //! Protocol benchmarks run the runtime's protocol functions on three threads over the in-process
 //! transport, on random shares; times are wall-clock from the start of the op to the last party's
 //! end (the median of several runs), rounds and bytes are those of one party (the maximum), and
-//! the details give every member's bytes (pond's dealer last).
+//! the details give every member's bytes (pond's dealer and securenn's helper last).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -42,21 +42,26 @@ fn random(shape: &[usize], seed: u64, bits: u32) -> RingTensor {
     ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements")
 }
 
-/// The protocols benchmarked, each on parties 0, 1 and 2 (pond's dealer is 2).
+/// The protocols benchmarked, each on parties 0, 1 and 2 (pond's dealer and securenn's helper
+/// is 2).
 pub fn protocols() -> Vec<Arc<dyn Protocol>> {
-    [tfe_ir::Protocol::Aby3, tfe_ir::Protocol::Pond]
-        .into_iter()
-        .map(|protocol| {
-            let info = tfe_ir::SecretInfo {
-                name: "bench".into(),
-                protocol,
-                parties: vec![0, 1, 2],
-                ring_bits: 64,
-                frac_bits: 16,
-            };
-            Arc::from(protocol::for_secret(&info).expect("a protocol"))
-        })
-        .collect()
+    [
+        tfe_ir::Protocol::Aby3,
+        tfe_ir::Protocol::Pond,
+        tfe_ir::Protocol::SecureNn,
+    ]
+    .into_iter()
+    .map(|protocol| {
+        let info = tfe_ir::SecretInfo {
+            name: "bench".into(),
+            protocol,
+            parties: vec![0, 1, 2],
+            ring_bits: 64,
+            frac_bits: 16,
+        };
+        Arc::from(protocol::for_secret(&info).expect("a protocol"))
+    })
+    .collect()
 }
 
 /// Every member's shares of a random value with magnitudes below 2^`bits`.
@@ -215,7 +220,8 @@ fn protocol_ops(p: &Arc<dyn Protocol>, want: &dyn Fn(&str) -> bool) {
         let roles: Vec<String> = m.bytes_by_role.iter().map(u64::to_string).collect();
         format!("bytes by role {}", roles.join("/"))
     };
-    let pond = name == "pond";
+    // securenn computes everything but the sign as pond does.
+    let pond = name != "aby3";
     if want(&bench("mul")) {
         let n = 1_000_000;
         let m = protocol(
@@ -286,7 +292,10 @@ fn protocol_ops(p: &Arc<dyn Protocol>, want: &dyn Fn(&str) -> bool) {
             let positive = composite::not_bit(p, ctx.me, &sign).unwrap();
             p.mul(ctx, &positive, &x[0], 0).unwrap()
         });
-        let theory = if pond {
+        let theory = if name == "securenn" {
+            "sign (8 rounds: ShareConvert and ComputeMSB with the helper) and a product; \
+             per element each server sends 6 words and 128 B (176 B), the helper 7 words and 128 B (184 B)"
+        } else if pond {
             "sign (8 rounds: 13 ANDs of 2 words each way, 1 opened word) and a product; \
              per element each server sends 29 words, the dealer 15"
         } else {

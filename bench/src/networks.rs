@@ -3,7 +3,9 @@
 //! AMSGrad, chosen by the programs' `OPTIMIZER`) on the MNIST images of `examples/data`. Each
 //! program runs for 1 and for k batches (3 to 31), and the difference over k - 1 is the cost of
 //! one batch (time, rounds, bytes per party): reading and sharing the data set and revealing the
-//! model are left out. Network A is the `examples` workload (`mnist_train`, `mnist_train_adam`).
+//! model are left out. Every optimizer runs on aby3, SGD also on pond and securenn (the programs
+//! switched by their `secret` line, s2 dealing). Network A is the `examples` workload
+//! (`mnist_train`, `mnist_train_adam`; SGD also on pond and securenn).
 //! The analyst's starting weights are He-uniform, drawn here with a fixed seed and written to a
 //! scratch copy of `examples/data`.
 //!
@@ -12,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::workloads::{copy_dir, run};
+use crate::workloads::{PROTOCOLS, copy_dir, on_protocol, run};
 
 /// (program, its source, the original system's seconds per batch on LAN from its README table
 /// for SGD, Adam and AMSGrad, starting weights as (file, rows, columns), batches of the longer
@@ -157,8 +159,26 @@ pub fn run_all(filter: &str) {
             }
             continue;
         }
-        for ((optimizer, value), theirs) in OPTIMIZERS.iter().zip(theirs) {
-            let src = with_optimizer(src, *value);
+        // Every optimizer on aby3; SGD on the other protocols too.
+        let runs = OPTIMIZERS
+            .iter()
+            .zip(theirs)
+            .map(|(o, t)| {
+                let note = format!(
+                    "the original system's table, seconds per batch on three 4-core machines: {t}"
+                );
+                ("aby3", o, note)
+            })
+            .chain(PROTOCOLS[1..].iter().map(|p| {
+                let note = format!("on {p}, s2 dealing; compare with the aby3 SGD row");
+                (*p, &OPTIMIZERS[0], note)
+            }));
+        for (protocol, (optimizer, value), theirs) in runs {
+            let src = on_protocol(&with_optimizer(src, *value), protocol);
+            let label = match protocol {
+                "aby3" => format!("train-{name}-{optimizer}"),
+                other => format!("{other}-train-{name}-{optimizer}"),
+            };
             let one = run(&with_batches(&src, 1), &scratch);
             let three = run(&with_batches(&src, *many), &scratch);
             let extra = (*many - 1) as f64;
@@ -170,7 +190,7 @@ pub fn run_all(filter: &str) {
                     .unwrap_or(0)
             };
             println!(
-                "bench train-{name}-{optimizer} {:.4} {} {}  (per batch of 128; runs of 1 and {many} batches: {:.2} s and {:.2} s; peak resident {}; the original system's table, seconds per batch on three 4-core machines: {theirs})",
+                "bench {label} {:.4} {} {}  (per batch of 128; runs of 1 and {many} batches: {:.2} s and {:.2} s; peak resident {}; {theirs})",
                 (three.seconds - one.seconds) / extra,
                 per(&one.rounds, &three.rounds),
                 per(&one.bytes, &three.bytes),

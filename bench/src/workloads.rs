@@ -166,16 +166,16 @@ fn child_peak(name: &str) -> Option<u64> {
 /// In a child process: runs workload `name` with `1 + REPS` iterations once and prints the
 /// peak resident bytes.
 pub fn memory_child(name: &str) {
-    let (base, pond) = match name.strip_prefix("pond-") {
-        Some(base) => (base, true),
-        None => (name, false),
-    };
+    let (protocol, base) = PROTOCOLS[1..]
+        .iter()
+        .find_map(|p| Some((*p, name.strip_prefix(&format!("{p}-"))?)))
+        .unwrap_or(("aby3", name));
     let (src, dir) = match base {
         "lr-step-128x784" => (lr_program(1 + REPS), lr_data()),
         "mlp-784-128-128-10-inference-128" => (mlp_program(1 + REPS), mlp_data()),
         other => panic!("no workload {other}"),
     };
-    let src = if pond { on_pond(&src) } else { src };
+    let src = on_protocol(&src, protocol);
     let r = run(&src, &dir);
     println!("{}", r.peak_rss.unwrap_or(0));
 }
@@ -185,33 +185,50 @@ fn share_bytes(elements: usize) -> u64 {
     (3 * 2 * 8 * elements) as u64
 }
 
-/// A program of these workloads (`secret rep = aby3(s0, s1, s2);`) switched to pond by its
-/// `secret` line, with s2 as the dealer.
-pub fn on_pond(src: &str) -> String {
-    src.replace(
-        "secret rep = aby3(s0, s1, s2);",
-        "secret rep = pond(s0, s1, dealer = s2);",
-    )
+/// The protocols the whole-program workloads run on, in the order they are printed.
+pub const PROTOCOLS: [&str; 3] = ["aby3", "pond", "securenn"];
+
+/// A program of these workloads (`secret rep = aby3(s0, s1, s2);`) switched to `protocol` by its
+/// `secret` line alone, with s2 as pond's dealer or securenn's helper.
+pub fn on_protocol(src: &str, protocol: &str) -> String {
+    let line = "secret rep = aby3(s0, s1, s2);";
+    assert!(src.contains(line), "the program declares `{line}`");
+    match protocol {
+        "aby3" => src.to_string(),
+        other => src.replace(line, &format!("secret rep = {other}(s0, s1, dealer = s2);")),
+    }
+}
+
+/// A workload's name under `protocol`: aby3's unprefixed, the others' prefixed.
+fn named(protocol: &str, base: &str) -> String {
+    match protocol {
+        "aby3" => base.to_string(),
+        other => format!("{other}-{base}"),
+    }
 }
 
 /// One logistic-regression training step (batch 128, 784 features, the original system's
-/// "LR (SGD)" row), under aby3 and under pond.
+/// "LR (SGD)" row), under each protocol.
 pub fn lr_step() {
     let dir = lr_data();
-    measure(
-        "lr-step-128x784",
-        "one SGD step of logistic regression, the whole stack, 5 parties in one process",
-        &dir,
-        share_bytes(128 * 784 + 128),
-        lr_program,
-    );
-    measure(
-        "pond-lr-step-128x784",
-        "the same under pond (s2 deals); bytes by party: alice, analyst, s0, s1, dealer",
-        &dir,
-        share_bytes(128 * 784 + 128),
-        |steps| on_pond(&lr_program(steps)),
-    );
+    for protocol in PROTOCOLS {
+        let note = match protocol {
+            "aby3" => {
+                "one SGD step of logistic regression, the whole stack, 5 parties in one process"
+                    .to_string()
+            }
+            other => format!(
+                "the same under {other} (s2 deals); bytes by party: alice, analyst, s0, s1, s2"
+            ),
+        };
+        measure(
+            &named(protocol, "lr-step-128x784"),
+            &note,
+            &dir,
+            share_bytes(128 * 784 + 128),
+            |steps| on_protocol(&lr_program(steps), protocol),
+        );
+    }
 }
 
 pub fn lr_data() -> PathBuf {
@@ -249,20 +266,26 @@ pub fn lr_program(steps: usize) -> String {
 pub fn mlp_inference() {
     let weights = 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10;
     let dir = mlp_data();
-    measure(
-        "mlp-784-128-128-10-inference-128",
-        "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11",
-        &dir,
-        share_bytes(128 * 784 + weights),
-        mlp_program,
-    );
-    measure(
-        "pond-mlp-784-128-128-10-inference-128",
-        "the same under pond (s2 deals); theory per inference: 3 products of 1 round + 2 ReLUs of 9",
-        &dir,
-        share_bytes(128 * 784 + weights),
-        |reps| on_pond(&mlp_program(reps)),
-    );
+    for protocol in PROTOCOLS {
+        let note = match protocol {
+            "aby3" => {
+                "private inference of 128 images, the whole stack; theory per inference: 3 products of 1 round + 2 ReLUs of 11"
+            }
+            "pond" => {
+                "the same under pond (s2 deals); theory per inference: 3 products of 1 round + 2 ReLUs of 9"
+            }
+            _ => {
+                "the same under securenn (s2 deals and helps compare); theory per inference: 3 products of 1 round + 2 ReLUs of 9"
+            }
+        };
+        measure(
+            &named(protocol, "mlp-784-128-128-10-inference-128"),
+            note,
+            &dir,
+            share_bytes(128 * 784 + weights),
+            |reps| on_protocol(&mlp_program(reps), protocol),
+        );
+    }
 }
 
 pub fn mlp_data() -> PathBuf {
@@ -379,6 +402,26 @@ pub fn examples() {
             31.0,
             "network A training, SGD with momentum; the original system's table, seconds per batch of 128 on three 4-core machines: 0.098 (MP-SPDZ), 0.138 (TF Encrypted)",
             None,
+        ),
+        (
+            "mnist_train.tfe",
+            31.0,
+            "network A training, SGD with momentum, on pond (s2 deals)",
+            Some((
+                "-pond",
+                "secret rep = aby3(s0, s1, s2);",
+                "secret rep = pond(s0, s1, dealer = s2);",
+            )),
+        ),
+        (
+            "mnist_train.tfe",
+            31.0,
+            "network A training, SGD with momentum, on securenn (s2 deals and helps compare)",
+            Some((
+                "-securenn",
+                "secret rep = aby3(s0, s1, s2);",
+                "secret rep = securenn(s0, s1, dealer = s2);",
+            )),
         ),
         (
             "mnist_train_adam.tfe",

@@ -166,8 +166,9 @@ Right:
         code: "E0104",
         title: "unknown protocol",
         text: "A secret placement names a protocol tfe does not have. The protocols are `aby3(p0, p1, p2)`
-(replicated sharing among three parties, honest majority) and `pond(p0, p1, dealer = p2)`
-(additive sharing between two parties with a dealer of correlated randomness).
+(replicated sharing among three parties, honest majority), `pond(p0, p1, dealer = p2)`
+(additive sharing between two parties with a dealer of correlated randomness) and
+`securenn(p0, p1, dealer = p2)` (pond's sharing; the dealer also helps in exact comparisons).
 
 Wrong:
     secret rep = spdz(s0, s1);
@@ -178,8 +179,8 @@ Right:
     Explanation {
         code: "E0105",
         title: "wrong number of parties for a protocol",
-        text: "`aby3` computes among exactly three parties; `pond` between exactly two, with a third as its
-`dealer`.
+        text: "`aby3` computes among exactly three parties; `pond` and `securenn` between exactly two,
+with a third as their `dealer`.
 
 Wrong:
     secret rep = aby3(s0, s1);
@@ -191,7 +192,8 @@ Right:
         code: "E0106",
         title: "a party plays two roles in a protocol",
         text: "The security of a protocol rests on its parties being distinct: in aby3 no party may hold two
-sets of shares (it would see the secret), and pond's dealer must not be a share holder.
+sets of shares (it would see the secret), and the dealer of pond or securenn must not be a share
+holder.
 
 Wrong:
     secret rep = aby3(s0, s1, s0);
@@ -204,7 +206,7 @@ Right:
         title: "invalid protocol option",
         text: "A protocol option that does not exist, or a value it does not allow. `ring` is the ring size
 in bits (64 or 128); `frac` is the number of fractional bits of fixed-point values (smaller than
-`ring`); `dealer` (pond only) names a party.
+`ring`); `dealer` (pond and securenn only) names a party.
 
 Wrong:
     secret rep = aby3(s0, s1, s2, ring = 32);

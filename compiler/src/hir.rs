@@ -42,14 +42,64 @@ pub enum Protocol {
     Aby3,
     /// Additive two-party sharing with a dealer of correlated randomness.
     Pond,
+    /// pond's sharing, with the third party also helping in exact comparisons (SecureNN).
+    SecureNn,
 }
 
+/// How a `secret` line names a protocol and its parties: the checker's table of protocols.
+#[derive(Debug, Clone, Copy)]
+pub struct ProtocolForm {
+    pub protocol: Protocol,
+    pub name: &'static str,
+    /// Parties that hold shares.
+    pub holders: usize,
+    /// Whether a third party deals randomness (`dealer = p`).
+    pub dealer: bool,
+    /// The line as written.
+    pub form: &'static str,
+    /// Why no party may play two roles.
+    pub distinct: &'static str,
+}
+
+/// Every protocol a program may name.
+pub const PROTOCOLS: &[ProtocolForm] = &[
+    ProtocolForm {
+        protocol: Protocol::Aby3,
+        name: "aby3",
+        holders: 3,
+        dealer: false,
+        form: "aby3(p0, p1, p2)",
+        distinct: "aby3's security needs three distinct parties: no party may hold two sets of shares",
+    },
+    ProtocolForm {
+        protocol: Protocol::Pond,
+        name: "pond",
+        holders: 2,
+        dealer: true,
+        form: "pond(p0, p1, dealer = p2)",
+        distinct: "pond's dealer must not be one of the two share holders, or it would learn the secrets",
+    },
+    ProtocolForm {
+        protocol: Protocol::SecureNn,
+        name: "securenn",
+        holders: 2,
+        dealer: true,
+        form: "securenn(p0, p1, dealer = p2)",
+        distinct: "securenn's helper must not be one of the two share holders, or it would learn the secrets",
+    },
+];
+
 impl Protocol {
+    /// The protocol's entry in [`PROTOCOLS`].
+    pub fn form(self) -> &'static ProtocolForm {
+        PROTOCOLS
+            .iter()
+            .find(|f| f.protocol == self)
+            .expect("every protocol has a form")
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Aby3 => "aby3",
-            Protocol::Pond => "pond",
-        }
+        self.form().name
     }
 }
 
@@ -63,7 +113,8 @@ pub struct Party {
 pub struct SecretPlacement {
     pub name: String,
     pub protocol: Protocol,
-    /// The compute parties in protocol order; for pond, the two holders then the dealer.
+    /// The compute parties in protocol order; for pond and securenn, the two holders then the
+    /// dealer.
     pub parties: Vec<PartyId>,
     /// Bits of the ring the shares live in (64 or 128).
     pub ring_bits: u32,

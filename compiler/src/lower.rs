@@ -113,6 +113,7 @@ fn protocol(p: hir::Protocol) -> ir::Protocol {
     match p {
         hir::Protocol::Aby3 => ir::Protocol::Aby3,
         hir::Protocol::Pond => ir::Protocol::Pond,
+        hir::Protocol::SecureNn => ir::Protocol::SecureNn,
     }
 }
 

@@ -427,6 +427,10 @@ pub fn render(program: &Program, policy: &Policy, file_name: &str, src: &str) ->
                 "additive shares between {} and {}, with {} as dealer; no value held there is seen by any one of them (semi-honest, no collusion with the dealer)",
                 members[0], members[1], members[2]
             ),
+            Protocol::SecureNn => format!(
+                "additive shares between {} and {}, with {} dealing and helping in comparisons; no value held there is seen by any one of them (semi-honest, no collusion with the helper)",
+                members[0], members[1], members[2]
+            ),
         };
         let _ = writeln!(
             out,

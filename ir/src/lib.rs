@@ -37,6 +37,8 @@ pub enum Protocol {
     Aby3,
     /// Additive sharing between two servers; the third member deals correlated randomness.
     Pond,
+    /// pond's sharing; the third member also helps in exact comparisons (SecureNN).
+    SecureNn,
 }
 
 impl Protocol {
@@ -44,6 +46,7 @@ impl Protocol {
         match self {
             Protocol::Aby3 => "aby3",
             Protocol::Pond => "pond",
+            Protocol::SecureNn => "securenn",
         }
     }
 }
@@ -483,6 +486,8 @@ pub enum Size {
     ResultFraction(u64, u64),
     /// This many ring elements per element of the op's argument `i`.
     Arg(usize, u64),
+    /// `num / den` one-byte values (small field elements) per element of the op's result.
+    ResultBytes(u64, u64),
     /// A shape: one word per dimension of the result.
     Shape,
 }
@@ -494,16 +499,18 @@ impl Size {
             Size::Result(a) => Size::Result(a * k),
             Size::ResultFraction(num, den) => Size::ResultFraction(num * k, den),
             Size::Arg(i, a) => Size::Arg(i, a * k),
+            Size::ResultBytes(num, den) => Size::ResultBytes(num * k, den),
             Size::Shape => Size::Shape,
         }
     }
 
-    /// The words of this size for an op whose result has `result` elements and whose arguments
-    /// have `args[i]` elements, and whose result has rank `rank`.
+    /// The elements (words, or bytes for [`Size::ResultBytes`]) of this size for an op whose
+    /// result has `result` elements and whose arguments have `args[i]` elements, and whose
+    /// result has rank `rank`.
     pub fn words(self, result: u64, args: &[u64], rank: u64) -> u64 {
         match self {
             Size::Result(k) => k * result,
-            Size::ResultFraction(num, den) => result * num / den,
+            Size::ResultFraction(num, den) | Size::ResultBytes(num, den) => result * num / den,
             Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
             Size::Shape => rank,
         }
@@ -697,10 +704,13 @@ impl Program {
                 for m in messages {
                     let size = match m.size {
                         Size::Result(k) => self.elements_text(k, dst, "of the result"),
-                        Size::ResultFraction(num, den) => self.fraction_text(num, den, dst),
+                        Size::ResultFraction(num, den) => {
+                            self.fraction_text(num, den, dst, "word")
+                        }
                         Size::Arg(i, k) => {
                             self.elements_text(k, args.get(i).copied(), &format!("of argument {i}"))
                         }
+                        Size::ResultBytes(num, den) => self.fraction_text(num, den, dst, "byte"),
                         Size::Shape => "a shape".to_string(),
                     };
                     let _ = writeln!(
@@ -716,14 +726,15 @@ impl Program {
         }
     }
 
-    /// "k ring elements per element of X (N in all)", with N when X's shape is known.
-    /// `num / den` words per element of the result: `num` per `den` elements (per row of
-    /// `max_onehot`'s result).
-    fn fraction_text(&self, num: u64, den: u64, reg: Option<Reg>) -> String {
-        let per = format!(
-            "{num} word{} per {den} elements of the result",
-            if num == 1 { "" } else { "s" }
-        );
+    /// `num / den` words (or bytes, the `unit`) per element of the result: `num` per `den`
+    /// elements (per row of `max_onehot`'s result).
+    fn fraction_text(&self, num: u64, den: u64, reg: Option<Reg>, unit: &str) -> String {
+        let plural = if num == 1 { "" } else { "s" };
+        let per = if den == 1 {
+            format!("{num} {unit}{plural} per element of the result")
+        } else {
+            format!("{num} {unit}{plural} per {den} elements of the result")
+        };
         let known: Option<u64> = reg.and_then(|r| {
             self.regs[r as usize]
                 .shape
@@ -740,6 +751,7 @@ impl Program {
         }
     }
 
+    /// "k ring elements per element of X (N in all)", with N when X's shape is known.
     fn elements_text(&self, k: u64, reg: Option<Reg>, of: &str) -> String {
         let per = format!("{k} word{} per element {of}", if k == 1 { "" } else { "s" });
         let known: Option<u64> = reg.and_then(|r| {

@@ -45,6 +45,7 @@ pub fn encode(session: u64, messages: &[(MsgKey, Payload)]) -> Vec<u8> {
             Payload::Bool(t) => (3, t.shape()),
             Payload::Key(_) => (4, &[]),
             Payload::Shape(s) => (5, s),
+            Payload::Bytes(t) => (6, t.shape()),
         };
         out.push(kind);
         out.push(shape.len() as u8);
@@ -64,6 +65,7 @@ pub fn encode(session: u64, messages: &[(MsgKey, Payload)]) -> Vec<u8> {
             Payload::Bool(t) => t.iter().for_each(|v| out.push(u8::from(*v))),
             Payload::Key(k) => out.extend_from_slice(k),
             Payload::Shape(_) => {}
+            Payload::Bytes(t) => t.iter().for_each(|v| out.push(*v)),
         }
     }
     out
@@ -191,6 +193,7 @@ pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, Stri
             }
             4 if rank == 0 => Payload::Key(r.take(16)?.try_into().expect("16 bytes")),
             5 => Payload::Shape(shape),
+            6 => Payload::Bytes(tensor(&shape, key, r.elements(n, 1)?.to_vec())?),
             other => return Err(format!("message {key} is of unknown kind {other}")),
         };
         out.push((key, payload));

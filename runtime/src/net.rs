@@ -28,6 +28,8 @@ pub enum Payload {
     Bool(ArrayD<bool>),
     Key([u8; 16]),
     Shape(Vec<usize>),
+    /// Small numbers, one byte each (SecureNN's elements of Z_67).
+    Bytes(ArrayD<u8>),
 }
 
 impl Payload {
@@ -40,6 +42,7 @@ impl Payload {
             Payload::Bool(t) => format!("booleans of shape {:?}", t.shape()),
             Payload::Key(_) => "a key".to_string(),
             Payload::Shape(s) => format!("a shape of rank {}", s.len()),
+            Payload::Bytes(t) => format!("bytes of shape {:?}", t.shape()),
         }
     }
 
@@ -52,6 +55,7 @@ impl Payload {
             Payload::Bool(t) => (t.len(), 1, t.ndim()),
             Payload::Key(_) => (16, 1, 0),
             Payload::Shape(s) => (s.len(), 8, 0),
+            Payload::Bytes(t) => (t.len(), 1, t.ndim()),
         };
         (n * width + 8 * rank) as u64
     }

@@ -46,6 +46,7 @@ fn words(p: &Payload) -> u64 {
         Payload::Bool(t) => t.len() as u64,
         Payload::Key(_) => 2,
         Payload::Shape(s) => s.len() as u64,
+        Payload::Bytes(t) => t.len() as u64,
     }
 }
 
@@ -367,6 +368,11 @@ fn check_protocol(secret_line: &str) {
 
 fn sends_exactly_its_table(protocol: Protocol) {
     check_protocol(&protocol.secret_line());
+}
+
+#[test]
+fn securenn_sends_exactly_its_table() {
+    check_protocol("secret rep = securenn(s0, s1, dealer = s2);");
 }
 
 /// pond's dealer receives nothing from the servers: its only messages in are keys and the

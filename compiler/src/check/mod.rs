@@ -340,23 +340,25 @@ impl<'a> Checker<'a> {
     }
 
     fn declare_secret(&mut self, decl: &ast::SecretDecl) -> Option<hir::SecretPlacement> {
-        let protocol = match decl.protocol.name.as_str() {
-            "aby3" => hir::Protocol::Aby3,
-            "pond" => hir::Protocol::Pond,
-            other => {
-                self.error(
-                    Diagnostic::error(
-                        "E0104",
-                        format!("unknown protocol `{other}`"),
-                        Label::new(decl.protocol.span, "not a protocol"),
-                    )
-                    .with_help(
-                        "the protocols are `aby3(p0, p1, p2)` and `pond(p0, p1, dealer = p2)`",
-                    ),
-                );
-                return None;
-            }
+        let Some(form) = hir::PROTOCOLS
+            .iter()
+            .find(|f| f.name == decl.protocol.name.as_str())
+        else {
+            let forms: Vec<String> = hir::PROTOCOLS
+                .iter()
+                .map(|f| format!("`{}`", f.form))
+                .collect();
+            self.error(
+                Diagnostic::error(
+                    "E0104",
+                    format!("unknown protocol `{}`", decl.protocol.name),
+                    Label::new(decl.protocol.span, "not a protocol"),
+                )
+                .with_help(format!("the protocols are {}", forms.join(", "))),
+            );
+            return None;
         };
+        let protocol = form.protocol;
         let mut parties: Vec<(PartyId, Span)> = Vec::new();
         let mut dealer = None;
         let mut ring_bits = 64;
@@ -369,7 +371,7 @@ impl<'a> Checker<'a> {
                     None => ok = false,
                 },
                 ast::ProtocolArg::Option { key, value } => match key.name.as_str() {
-                    "dealer" if protocol == hir::Protocol::Pond => match &value.kind {
+                    "dealer" if form.dealer => match &value.kind {
                         ast::ExprKind::Var(name) => match self.party(name) {
                             Some(p) => dealer = Some((p, name.span)),
                             None => ok = false,
@@ -409,10 +411,10 @@ impl<'a> Checker<'a> {
                                 format!("`{}` has no option `{other}`", protocol.name()),
                                 Label::new(key.span, "unknown option"),
                             )
-                            .with_help(match protocol {
-                                hir::Protocol::Aby3 => "aby3 takes three parties and the options `ring` and `frac`",
-                                hir::Protocol::Pond => "pond takes two parties, `dealer = party`, and the options `ring` and `frac`",
-                            }),
+                            .with_help(format!(
+                                "write `{}`, with the options `ring` and `frac`",
+                                form.form
+                            )),
                         );
                         ok = false;
                     }
@@ -422,28 +424,24 @@ impl<'a> Checker<'a> {
         if !ok {
             return None;
         }
-        let (expected, form) = match protocol {
-            hir::Protocol::Aby3 => (3, "aby3(p0, p1, p2)"),
-            hir::Protocol::Pond => (2, "pond(p0, p1, dealer = p2)"),
-        };
-        if parties.len() != expected || (protocol == hir::Protocol::Pond && dealer.is_none()) {
+        let expected = form.holders;
+        if parties.len() != expected || (form.dealer && dealer.is_none()) {
             self.error(
                 Diagnostic::error(
                     "E0105",
                     format!(
                         "`{}` takes {expected} computing parties{}, but {} {} given",
                         protocol.name(),
-                        if protocol == hir::Protocol::Pond {
-                            " and a dealer"
-                        } else {
-                            ""
-                        },
+                        if form.dealer { " and a dealer" } else { "" },
                         parties.len(),
                         if parties.len() == 1 { "is" } else { "are" }
                     ),
                     Label::new(decl.span, "in this secret placement"),
                 )
-                .with_help(format!("write `secret {} = {form};`", decl.name.name)),
+                .with_help(format!(
+                    "write `secret {} = {};`",
+                    decl.name.name, form.form
+                )),
             );
             return None;
         }
@@ -461,14 +459,14 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::error(
                         "E0106",
-                        format!("`{}` plays two roles in `{}`", self.parties[*p].name, decl.name.name),
+                        format!(
+                            "`{}` plays two roles in `{}`",
+                            self.parties[*p].name, decl.name.name
+                        ),
                         Label::new(*span, "used again here"),
                     )
                     .with_secondary(Label::new(*first, "first used here"))
-                    .with_help(match protocol {
-                        hir::Protocol::Aby3 => "aby3's security needs three distinct parties: no party may hold two sets of shares",
-                        hir::Protocol::Pond => "pond's dealer must not be one of the two share holders, or it would learn the secrets",
-                    }),
+                    .with_help(form.distinct),
                 );
                 return None;
             }

@@ -48,7 +48,8 @@ const KEY_AGREEMENT: u32 = u32::MAX;
 
 /// Agrees on a fresh key with every set of two or three parties this party belongs to: the
 /// lowest-numbered member of each set draws it from the operating system and sends it to the
-/// others over the (authenticated, and with TLS encrypted) channels.
+/// others over the (authenticated, and with TLS encrypted) channels. The party also draws a key
+/// of its own (the set of itself alone), which it never sends.
 pub fn agree_keys(
     n_parties: usize,
     me: PartyId,
@@ -65,6 +66,13 @@ pub fn agree_keys(
         }
     }
     let mut store = KeyStore::default();
+    // This party's own key, for randomness no other party may know (securenn's helper draws
+    // its comparison masks from it).
+    let own = match seed {
+        Some(seed) => SharedKey::from_seed(seed, (1 << 32) + me as u64),
+        None => SharedKey::random().map_err(RunError::Io)?,
+    };
+    store.insert(vec![me], own);
     let mut pending = Vec::new();
     for (i, set) in sets.iter().enumerate() {
         if !set.contains(&me) {
@@ -148,6 +156,32 @@ impl Ctx<'_> {
         let n: usize = shape.iter().product();
         let data = prg::draw(self.keys.get(set)?, self.session, key, stream, n);
         Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements"))
+    }
+
+    /// `n` pseudo-random bytes that every party of `set` draws alike (the first `n` bytes of
+    /// [`Ctx::draw`]'s words for the same arguments).
+    pub fn draw_bytes(
+        &self,
+        set: &[PartyId],
+        key: MsgKey,
+        stream: u16,
+        n: usize,
+    ) -> Result<Vec<u8>, RunError> {
+        let words = prg::draw(
+            self.keys.get(set)?,
+            self.session,
+            key,
+            stream,
+            n.div_ceil(8),
+        );
+        // Little-endian whatever the machine, so parties on any two machines agree.
+        let mut bytes: Vec<u8> = if cfg!(target_endian = "little") {
+            bytemuck::cast_slice(&words).to_vec()
+        } else {
+            words.iter().flat_map(|w| w.to_le_bytes()).collect()
+        };
+        bytes.truncate(n);
+        Ok(bytes)
     }
 
     pub fn send(&mut self, to: PartyId, key: MsgKey, t: RingTensor) -> Result<(), RunError> {
@@ -236,6 +270,36 @@ impl Ctx<'_> {
             });
         }
         Ok(t)
+    }
+
+    /// Sends small numbers, one byte each.
+    pub fn send_bytes(&mut self, to: PartyId, key: MsgKey, bytes: Vec<u8>) -> Result<(), RunError> {
+        let n = bytes.len();
+        let t = ArrayD::from_shape_vec(IxDyn(&[n]), bytes).expect("n bytes");
+        self.net
+            .send(to, key, Payload::Bytes(t))
+            .map_err(RunError::Net)
+    }
+
+    /// Receives `n` small numbers sent with [`Ctx::send_bytes`]; anything else is the sender's
+    /// fault.
+    pub fn recv_bytes(
+        &mut self,
+        from: PartyId,
+        key: MsgKey,
+        n: usize,
+    ) -> Result<Vec<u8>, RunError> {
+        match self.net.recv(from, key).map_err(RunError::Net)? {
+            Payload::Bytes(t) if t.len() == n && t.ndim() == 1 => Ok(if t.is_standard_layout() {
+                t.into_raw_vec_and_offset().0
+            } else {
+                t.iter().copied().collect()
+            }),
+            other => Err(RunError::BadMessage {
+                from,
+                detail: format!("expected {n} bytes for {key}, got {}", other.describe()),
+            }),
+        }
     }
 
     pub fn send_shape(

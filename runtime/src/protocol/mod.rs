@@ -6,8 +6,9 @@
 //!                     │                  │
 //!                     ▼                  ▼
 //!                   dyn Protocol: the primitives every protocol provides
-//!                     ├── aby3  (replicated, three parties, honest majority)
-//!                     └── pond  (additive, two servers and a dealer of correlated randomness)
+//!                     ├── aby3      (replicated, three parties, honest majority)
+//!                     ├── pond      (additive, two servers and a dealer of correlated randomness)
+//!                     └── securenn  (pond's sharing; the dealer also helps in comparisons)
 //! ```
 //!
 //! A protocol is one module that implements [`Protocol`]: moving values in and out (share,
@@ -24,6 +25,7 @@ pub mod aby3;
 pub mod composite;
 pub mod context;
 pub mod pond;
+pub mod securenn;
 pub mod shares;
 pub mod table;
 
@@ -222,6 +224,15 @@ pub fn for_secret(info: &SecretInfo) -> Result<Box<dyn Protocol>, RunError> {
             [a, b, dealer] => Box::new(pond::Pond {
                 members: [*a, *b, *dealer],
                 frac: info.frac_bits,
+            }),
+            _ => return Err(members_error(info)),
+        },
+        tfe_ir::Protocol::SecureNn => match parties.as_slice() {
+            [a, b, helper] => Box::new(securenn::SecureNn {
+                pond: pond::Pond {
+                    members: [*a, *b, *helper],
+                    frac: info.frac_bits,
+                },
             }),
             _ => return Err(members_error(info)),
         },

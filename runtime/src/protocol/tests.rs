@@ -27,6 +27,12 @@ fn protocols() -> Vec<Arc<dyn Protocol>> {
             members: [0, 1, 2],
             frac: FRAC,
         }),
+        Arc::new(securenn::SecureNn {
+            pond: pond::Pond {
+                members: [0, 1, 2],
+                frac: FRAC,
+            },
+        }),
     ]
 }
 
@@ -70,7 +76,7 @@ fn run_parties<R: Send + 'static>(
 }
 
 /// [`run_parties`] with the three members only.
-fn run3<R: Send + 'static>(
+pub(super) fn run3<R: Send + 'static>(
     p: &Arc<dyn Protocol>,
     f: impl Fn(&mut Ctx<'_>, &dyn Protocol) -> Result<R, RunError> + Send + Sync + 'static,
 ) -> Vec<R> {
@@ -96,6 +102,7 @@ fn test_keys(n: usize) -> Vec<(Vec<PartyId>, SharedKey)> {
 
 fn keystore(keys: &[(Vec<PartyId>, SharedKey)], me: PartyId) -> KeyStore {
     let mut store = KeyStore::default();
+    store.insert(vec![me], SharedKey([200 + me as u8; 16]));
     for (set, key) in keys {
         if set.contains(&me) {
             store.insert(set.clone(), *key);
@@ -640,5 +647,212 @@ fn pond_rounds_and_bytes_match_the_theory() {
             assert_eq!(messages, 14, "msb dealer");
             assert_eq!(bytes, 14 * tensor_bytes(n, 1), "msb dealer");
         }
+    }
+}
+
+/// Rounds and bytes of securenn's sign against its module header: the servers send 4 words and
+/// 128 bytes per element, the helper 6 words and 128 bytes (to P1 only), in 8 rounds.
+#[test]
+fn securenn_rounds_and_bytes_match_the_theory() {
+    let p = protocols().remove(2);
+    assert_eq!(p.name(), "securenn");
+    let n = 1000;
+    let x = p.deal(&tensor((0..n as u64).map(|v| v * 77).collect(), &[n]), 1);
+    let bytes = |count: usize| (count + 8) as u64;
+    let t = traffic(&p, move |ctx, p| p.msb(ctx, &x[ctx.me]));
+    for (role, &(sent, messages, rounds)) in t.iter().enumerate() {
+        assert!(rounds <= 8, "role {role}: {rounds} rounds");
+        if role < 2 {
+            // ã, the opened r, e and f: 4 words; two PrivateCompares: 64 bytes each.
+            assert_eq!(messages, 6, "server {role}");
+            assert_eq!(
+                sent,
+                4 * tensor_bytes(n, 1) + 2 * bytes(64 * n),
+                "server {role}"
+            );
+        } else {
+            // x, x[0], δ, η', β', the product's c_1: 6 words; the bits of x and of ã.
+            assert_eq!(messages, 8, "helper");
+            assert_eq!(sent, 6 * tensor_bytes(n, 1) + 2 * bytes(64 * n), "helper");
+        }
+    }
+}
+
+/// What securenn's helper receives — the masked shares `ã_j` of ShareConvert and the servers'
+/// PrivateCompare shares — is distributed the same whatever the secret: two secrets (0 and
+/// -5000) over 400 runs of 16 elements each. Each word of `ã_j` has half its bits set; each
+/// PrivateCompare share is uniform on Z_67; and what the helper reconstructs from them, `d_i`,
+/// is 0 in exactly one of the 64 positions of half the comparisons (the masking bit) and
+/// uniform on the non-zero values elsewhere.
+#[test]
+fn securenns_helper_sees_uniform_values_whatever_the_secret() {
+    use std::sync::Mutex;
+
+    let p = protocols().remove(2);
+    let view = |secret: i64| -> View {
+        let seen = Arc::new(Mutex::new(View::default()));
+        for run in 0..400u64 {
+            let x = tensor(vec![secret as u64; 16], &[16]);
+            let shares = p.deal(&x, run * 7919 + 1);
+            let keys = test_keys(3);
+            let handles: Vec<_> = local_network(3, Duration::from_secs(10))
+                .into_iter()
+                .enumerate()
+                .map(|(me, net)| {
+                    let (p, keys, shares, seen) =
+                        (p.clone(), keys.clone(), shares.clone(), seen.clone());
+                    std::thread::spawn(move || {
+                        let store = keystore(&keys, me);
+                        let mut spy = Spy {
+                            inner: net,
+                            seen: (me == 2).then_some(seen),
+                            pending: std::collections::HashMap::new(),
+                        };
+                        let mut ctx = Ctx {
+                            me,
+                            // A fresh session per run: fresh randomness.
+                            session: run,
+                            keys: &store,
+                            net: &mut spy,
+                            op: 1,
+                            count: 0,
+                            step: 0,
+                        };
+                        p.msb(&mut ctx, &shares[me]).unwrap();
+                        p.end_op(&mut ctx).unwrap();
+                        ctx.net.flush().unwrap();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+        let v = seen.lock().unwrap();
+        v.clone()
+    };
+    let (a, b) = (view(0), view(-5000));
+    for (name, v) in [("0", &a), ("-5000", &b)] {
+        let ones = v.ones as f64 / (v.words as f64 * 64.0);
+        assert!(
+            (ones - 0.5).abs() < 0.01,
+            "secret {name}: bits of ã set {ones}"
+        );
+        let shares: u64 = v.share_values.iter().sum();
+        for (value, count) in v.share_values.iter().enumerate() {
+            let f = *count as f64 / shares as f64;
+            assert!(
+                (f - 1.0 / 67.0).abs() < 0.002,
+                "secret {name}: share {value} at {f}"
+            );
+        }
+        let comparisons = v.comparisons as f64;
+        let with_zero = v.with_zero as f64 / comparisons;
+        assert!(
+            (with_zero - 0.5).abs() < 0.03,
+            "secret {name}: zeros in {with_zero} of comparisons"
+        );
+        assert_eq!(
+            v.opened[0], v.with_zero,
+            "secret {name}: at most one zero per comparison"
+        );
+        let nonzero: u64 = v.opened[1..].iter().sum();
+        for (value, count) in v.opened.iter().enumerate().skip(1) {
+            let f = *count as f64 / nonzero as f64;
+            assert!(
+                (f - 1.0 / 66.0).abs() < 0.003,
+                "secret {name}: d = {value} at {f}"
+            );
+        }
+    }
+}
+
+/// What the helper saw.
+#[derive(Debug, Clone, Default)]
+struct View {
+    /// Set bits and words of the ring elements received from the servers.
+    ones: u64,
+    words: u64,
+    /// How often each value of Z_67 came as a PrivateCompare share.
+    share_values: Vec<u64>,
+    /// Of the reconstructed PrivateCompare values: how often each occurred, how many
+    /// comparisons (of 64 values) there were, and how many had a zero.
+    opened: Vec<u64>,
+    comparisons: u64,
+    with_zero: u64,
+}
+
+/// A transport that records, for the helper, what it receives from the servers.
+struct Spy {
+    inner: crate::net::LocalTransport,
+    seen: Option<Arc<std::sync::Mutex<View>>>,
+    /// PrivateCompare shares waiting for the other server's.
+    pending: std::collections::HashMap<tfe_ir::MsgKey, Vec<u8>>,
+}
+
+impl crate::net::Transport for Spy {
+    fn me(&self) -> PartyId {
+        self.inner.me()
+    }
+    fn send(
+        &mut self,
+        to: PartyId,
+        key: tfe_ir::MsgKey,
+        payload: crate::net::Payload,
+    ) -> Result<(), crate::net::NetError> {
+        self.inner.send(to, key, payload)
+    }
+    fn flush(&mut self) -> Result<(), crate::net::NetError> {
+        self.inner.flush()
+    }
+    fn recv(
+        &mut self,
+        from: PartyId,
+        key: tfe_ir::MsgKey,
+    ) -> Result<crate::net::Payload, crate::net::NetError> {
+        let payload = self.inner.recv(from, key)?;
+        if let Some(seen) = &self.seen {
+            let mut v = seen.lock().unwrap();
+            if v.share_values.is_empty() {
+                v.share_values = vec![0; 67];
+                v.opened = vec![0; 67];
+            }
+            match &payload {
+                crate::net::Payload::Ring(t) => {
+                    for w in t.iter() {
+                        v.ones += u64::from(w.count_ones());
+                        v.words += 1;
+                    }
+                }
+                crate::net::Payload::Bytes(t) => {
+                    let bytes: Vec<u8> = t.iter().copied().collect();
+                    for b in &bytes {
+                        v.share_values[*b as usize] += 1;
+                    }
+                    if let Some(other) = self.pending.remove(&key) {
+                        for (chunk, other) in bytes.chunks(64).zip(other.chunks(64)) {
+                            let mut zero = false;
+                            for (p, q) in chunk.iter().zip(other) {
+                                let d = (u64::from(*p) + u64::from(*q)) % 67;
+                                v.opened[d as usize] += 1;
+                                zero |= d == 0;
+                            }
+                            v.comparisons += 1;
+                            v.with_zero += u64::from(zero);
+                        }
+                    } else {
+                        self.pending.insert(key, bytes);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(payload)
+    }
+    fn abort(&mut self, reason: &str) {
+        self.inner.abort(reason)
+    }
+    fn stats(&self) -> crate::net::NetStats {
+        self.inner.stats()
     }
 }
