@@ -152,11 +152,6 @@ fn draw_zp(
     Ok(out)
 }
 
-/// The bits of `v`, lowest first, as elements of Z_p.
-fn bits_of(v: u64) -> impl Iterator<Item = u8> {
-    (0..BITS).map(move |i| bit(v, i) as u8)
-}
-
 /// The message keys of one sign, in the order every party allocates them.
 struct Keys {
     /// ShareConvert: the servers' common randomness (r, its shares, η'').
@@ -821,6 +816,11 @@ mod tests {
     use crate::protocol::pond::Pond;
     use crate::protocol::tests::run3;
 
+    /// The bits of `v`, lowest first, as elements of Z_p.
+    fn bits_of(v: u64) -> impl Iterator<Item = u8> {
+        (0..BITS).map(move |i| bit(v, i) as u8)
+    }
+
     fn securenn() -> SecureNn {
         SecureNn {
             pond: Pond {
@@ -931,16 +931,15 @@ mod tests {
                 0..P as usize
             };
             let expected = n as f64 / range.len() as f64;
-            for v in 0..P as usize {
+            for (v, count) in counts.iter().enumerate() {
                 if range.contains(&v) {
                     // Within 5 standard deviations of a binomial count.
                     assert!(
-                        (counts[v] as f64 - expected).abs() < 5.0 * expected.sqrt(),
-                        "{v} drawn {} times, expected {expected}",
-                        counts[v]
+                        (*count as f64 - expected).abs() < 5.0 * expected.sqrt(),
+                        "{v} drawn {count} times, expected {expected}"
                     );
                 } else {
-                    assert_eq!(counts[v], 0, "{v} is not in Z_p^*");
+                    assert_eq!(*count, 0, "{v} is not in Z_p^*");
                 }
             }
         }
