@@ -68,6 +68,7 @@ pub fn program(t: &Translation<'_>, done: &Translated, options: &Options) -> Str
         match o.protocol {
             Protocol::Aby3 => format!("aby3({s0}, {s1}, {s2})"),
             Protocol::Pond => format!("pond({s0}, {s1}, dealer = {s2})"),
+            Protocol::SecureNn => format!("securenn({s0}, {s1}, dealer = {s2})"),
         }
     );
     let _ = writeln!(out);

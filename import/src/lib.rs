@@ -33,8 +33,9 @@ pub enum Protocol {
     /// `aby3(s0, s1, s2)`: replicated sharing, honest majority.
     Aby3,
     /// `pond(s0, s1, dealer = s2)`: two servers and a dealer of correlated randomness.
-    /// (SecureNN joins when the checker knows it: `tfec import` checks what it writes.)
     Pond,
+    /// `securenn(s0, s1, dealer = s2)`: pond, with the dealer helping in comparisons.
+    SecureNn,
 }
 
 /// What the program is called and who its parties are.

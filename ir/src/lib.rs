@@ -704,9 +704,7 @@ impl Program {
                 for m in messages {
                     let size = match m.size {
                         Size::Result(k) => self.elements_text(k, dst, "of the result"),
-                        Size::ResultFraction(num, den) => {
-                            self.fraction_text(num, den, dst, "word")
-                        }
+                        Size::ResultFraction(num, den) => self.fraction_text(num, den, dst, "word"),
                         Size::Arg(i, k) => {
                             self.elements_text(k, args.get(i).copied(), &format!("of argument {i}"))
                         }

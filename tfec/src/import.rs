@@ -50,6 +50,8 @@ enum ProtocolArg {
     /// Two servers and a dealer of correlated randomness, the third server (assumed to collude
     /// with neither server).
     Pond,
+    /// pond, with the third server also a helper in comparisons (SecureNN; same trust).
+    Securenn,
 }
 
 pub fn import(args: ImportArgs) -> Result<(), Failure> {
@@ -83,6 +85,7 @@ pub fn import(args: ImportArgs) -> Result<(), Failure> {
         protocol: match args.protocol {
             ProtocolArg::Aby3 => tfe_import::Protocol::Aby3,
             ProtocolArg::Pond => tfe_import::Protocol::Pond,
+            ProtocolArg::Securenn => tfe_import::Protocol::SecureNn,
         },
         output: args.output.clone(),
     };
