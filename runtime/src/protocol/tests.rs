@@ -717,6 +717,7 @@ fn securenns_helper_sees_uniform_values_whatever_the_secret() {
                             op: 1,
                             count: 0,
                             step: 0,
+                            result: None,
                         };
                         p.msb(&mut ctx, &shares[me]).unwrap();
                         p.end_op(&mut ctx).unwrap();
