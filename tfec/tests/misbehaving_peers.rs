@@ -129,6 +129,9 @@ fn corrupt(p: &Payload, c: Corruption) -> Payload {
         (Payload::Shape(s), _) => Payload::Ring(ArrayD::zeros(IxDyn(s))),
         (Payload::Key(k), Corruption::Kind) => Payload::Shape(vec![k.len()]),
         (Payload::Key(_), _) => Payload::Ring(ArrayD::zeros(IxDyn(&[16]))),
+        (Payload::Bytes(t), Reshape) => Payload::Bytes(reshape(t)),
+        (Payload::Bytes(t), Longer | Shorter | Oversized) => Payload::Bytes(resize(t, rows(c))),
+        (Payload::Bytes(t), _) => Payload::Ring(t.mapv(u64::from)),
     }
 }
 

@@ -20,7 +20,7 @@ use ndarray::Array2;
 /// [`per_protocol!`] follow. (`$then` is called with `$args` and the rows.)
 macro_rules! with_protocols {
     ($then:ident ! $args:tt) => {
-        $then! { $args [Aby3 aby3] [Pond pond] }
+        $then! { $args [Aby3 aby3] [Pond pond] [SecureNn securenn] }
     };
 }
 
@@ -50,11 +50,12 @@ with_protocols!(define_protocols!());
 
 impl Protocol {
     /// The declaration of secret placement `name` over three members: aby3's three parties;
-    /// pond's two servers and, the third, its dealer.
+    /// pond's and securenn's two servers and, the third, its dealer.
     pub fn declare(self, name: &str, [a, b, c]: [&str; 3]) -> String {
         match self {
             Protocol::Aby3 => format!("secret {name} = aby3({a}, {b}, {c});"),
             Protocol::Pond => format!("secret {name} = pond({a}, {b}, dealer = {c});"),
+            Protocol::SecureNn => format!("secret {name} = securenn({a}, {b}, dealer = {c});"),
         }
     }
 

@@ -19,7 +19,7 @@ pub struct Seen {
     pub from: PartyId,
     pub to: PartyId,
     pub key: MsgKey,
-    /// `ring`, `f64`, `i64`, `bool`, `key` or `shape`.
+    /// `ring`, `f64`, `i64`, `bool`, `key`, `shape` or `bytes`.
     pub kind: &'static str,
     /// Elements (a shape's rank; 2 for a key).
     pub words: u64,
@@ -35,6 +35,7 @@ fn describe(p: &Payload) -> (&'static str, u64) {
         Payload::Bool(t) => ("bool", t.len() as u64),
         Payload::Key(_) => ("key", 2),
         Payload::Shape(s) => ("shape", s.len() as u64),
+        Payload::Bytes(t) => ("bytes", t.len() as u64),
     }
 }
 

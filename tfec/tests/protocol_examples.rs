@@ -1,19 +1,19 @@
-//! Every example, switched to pond by its `secret` line and nothing else
+//! Every example, switched to pond and to securenn by its `secret` line and nothing else
 //! (`secret rep = pond(s0, s1, dealer = s2);`), gives what it gives under aby3 within the bounds
 //! its own test documents; and while it runs, pond's dealer receives nothing from the servers
 //! (only its keys, the shapes of values sized at run time from the party sharing them, and what
 //! the program reveals to every party).
 //!
-//! Each example runs in this process under both protocols, every party on its own thread, with
+//! Each example runs in this process under every protocol, every party on its own thread, with
 //! the messages recorded ([`support::wire`]). Each output (a file written, a line printed) is
 //! compared with a bound derived from the example's own test, which holds each protocol's
-//! output within a bound of a plaintext reference: the two protocols' outputs are then within
+//! output within a bound of a plaintext reference: two protocols' outputs are then within
 //! the sum of those bounds. Outputs that are exact on shares (sorting, maxima) must be equal.
 //! The examples' own tests (one per protocol: `tfec/tests/mnist_train.rs` and the others) check
 //! each protocol against the plaintext reference.
 //!
 //! The two trainings of network A (`mnist_train`, `mnist_train_adam`) take minutes each in a
-//! debug build, so CI skips their comparison here (`cargo test --test pond_examples --
+//! debug build, so CI skips their comparison here (`cargo test --test protocol_examples --
 //! --ignored` runs it): tfec/tests/mnist_train.rs runs each example on pond against f64
 //! training within one point, which bounds pond against aby3 (also within one point of f64)
 //! within two.
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use support::wire::{DealerInbox, check_dealer_inbox, compile, run_recorded};
 use support::{Protocol, examples, read_matrix, scratch_data};
 
-/// How far pond's value of an output may be from aby3's.
+/// How far another protocol's value of an output may be from aby3's.
 #[derive(Debug, Clone, Copy)]
 enum Bound {
     /// Bit for bit.
@@ -151,7 +151,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn run(example: &str, protocol: Protocol) -> (Results, Option<DealerInbox>) {
     let source = std::fs::read_to_string(examples().join(example)).unwrap();
     let ir = compile(&protocol.switch(&source));
-    let data = scratch_data(&format!("pond-examples-{example}-{}", protocol.name()));
+    let data = scratch_data(&format!("protocol-examples-{example}-{}", protocol.name()));
     let before = files(&data);
     // Only metadata: the dealer's inbox is checked by kind and sender, not content.
     let recorded = run_recorded(&ir, &data, Some(3), Arc::new(|_, _| false));
@@ -176,46 +176,58 @@ fn run(example: &str, protocol: Protocol) -> (Results, Option<DealerInbox>) {
     (results, inbox)
 }
 
-/// Runs `example` under aby3 and pond and compares every output within its bound.
+/// Runs `example` under aby3 and under every other protocol, and compares each one's outputs
+/// with aby3's within their bounds.
 fn compare(example: &str) {
     let table = outputs(example);
     assert!(!table.is_empty(), "{example} has no row in `outputs`");
     let (aby3, _) = run(example, Protocol::Aby3);
-    let (pond, inbox) = run(example, Protocol::Pond);
-    let inbox = inbox.unwrap();
-    eprintln!("{example}: pond's dealer received {inbox:?}");
     let names = |r: &Results| r.keys().cloned().collect::<Vec<_>>();
-    assert_eq!(names(&aby3), names(&pond), "{example}: the same outputs");
     let listed: Vec<String> = table.iter().map(|o| o.name.to_string()).collect();
     let mut want = listed.clone();
     want.sort();
     assert_eq!(names(&aby3), want, "{example}: the outputs `outputs` lists");
-    for o in &table {
-        let (a, p) = (&aby3[o.name], &pond[o.name]);
-        assert_eq!(a.len(), p.len(), "{example}: {}: sizes", o.name);
-        let worst = a
-            .iter()
-            .zip(p)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max);
-        let differ = a.iter().zip(p).filter(|(x, y)| x != y).count();
-        eprintln!(
-            "{example}: {}: {differ} of {} values differ between aby3 and pond, by at most {worst:.2e}",
-            o.name,
-            a.len()
+    for &protocol in support::PROTOCOLS {
+        if protocol == Protocol::Aby3 {
+            continue;
+        }
+        let name = protocol.name();
+        let (other, inbox) = run(example, protocol);
+        if let Some(inbox) = inbox {
+            eprintln!("{example}: {name}'s dealer received {inbox:?}");
+        }
+        assert_eq!(
+            names(&aby3),
+            names(&other),
+            "{example}: the same outputs under {name}"
         );
-        match o.bound {
-            Bound::Exact => assert_eq!(a, p, "{example}: {}", o.name),
-            Bound::Within(bound) => assert!(
-                worst <= bound,
-                "{example}: {}: aby3 and pond differ by {worst} > {bound}",
-                o.name
-            ),
-            Bound::Differ(most) => assert!(
-                differ <= most,
-                "{example}: {}: {differ} values differ (at most {most})",
-                o.name
-            ),
+        for o in &table {
+            let (a, p) = (&aby3[o.name], &other[o.name]);
+            assert_eq!(a.len(), p.len(), "{example}: {}: sizes", o.name);
+            let worst = a
+                .iter()
+                .zip(p)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            let differ = a.iter().zip(p).filter(|(x, y)| x != y).count();
+            eprintln!(
+                "{example}: {}: {differ} of {} values differ between aby3 and {name}, by at most {worst:.2e}",
+                o.name,
+                a.len()
+            );
+            match o.bound {
+                Bound::Exact => assert_eq!(a, p, "{example}: {} under {name}", o.name),
+                Bound::Within(bound) => assert!(
+                    worst <= bound,
+                    "{example}: {}: aby3 and {name} differ by {worst} > {bound}",
+                    o.name
+                ),
+                Bound::Differ(most) => assert!(
+                    differ <= most,
+                    "{example}: {}: {differ} values differ under {name} (at most {most})",
+                    o.name
+                ),
+            }
         }
     }
 }
