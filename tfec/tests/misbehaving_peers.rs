@@ -425,7 +425,8 @@ fn faults(ir: &Program, fake: PartyId, corruption: Corruption, o: &Outcome) -> V
 
 /// The programs the fake peer plays a part in: shares of known and of run-time shapes, products,
 /// truncations, comparisons, a maximum, reveals to a party, to a member and to everyone, a party's
-/// value revealed to another; aby3, and pond with its dealer.
+/// value revealed to another; aby3, pond with its dealer, and securenn with its helper (whose
+/// comparisons send bytes of Z_67).
 const PROGRAMS: &[&str] = &[
     "party a, b, c, d;
 secret rep = aby3(b, c, d);
@@ -451,6 +452,15 @@ fn main() {
     let z = y * y + y;
     print(reveal(z < 2.0, to: b));
     print(reveal(z, to: a));
+}",
+    "party a, b, c;
+secret sn = securenn(a, b, dealer = c);
+fn main() {
+    let x: fixed[3] @a = ones([3]);
+    let y: fixed[3] @sn = x;
+    let z = y * y + y;
+    print(reveal(max(z, axis: 0), to: b));
+    print(reveal(z > 1.5, to: a));
 }",
 ];
 

@@ -402,7 +402,7 @@ impl SecureNn {
         keys: &Keys,
         a: Option<&[u64]>,
         n: usize,
-    ) -> Result<Vec<u64>, RunError> {
+    ) -> Result<(Vec<u64>, Dealt), RunError> {
         let role = self.pond.role_of(ctx.me).expect("a member");
         if role == HELPER {
             let m0 = ctx.recv_shaped(self.server(0), keys.sc_masked, &[n])?;
@@ -414,7 +414,7 @@ impl SecureNn {
             self.helper_shares(ctx, keys.sc_delta, Some(&delta), n, Modulus::Odd)?;
             let eta_prime = self.private_compare(ctx, keys.sc_compare, None, n)?;
             self.helper_shares(ctx, keys.sc_eta, Some(&eta_prime), n, Modulus::Odd)?;
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Dealt::Helper));
         }
         let a = a.ok_or_else(|| RunError::Internal("a server without its shares".into()))?;
         let j = role;
@@ -438,6 +438,14 @@ impl SecureNn {
             RingTensor::from_shape_vec(ndarray::IxDyn(&[n]), masked)
                 .map_err(|e| shape_err(e.to_string()))?,
         )?;
+        // What P2 dealt for ComputeMSB came first on its link: taken first, so that every
+        // message from P2 is asked for in the order it was sent (a party holding a message it
+        // has not asked for while the run stalls blames its sender: `net::Mailbox::recv`).
+        let dealt = Dealt::Server {
+            x: self.helper_shares(ctx, keys.msb_x, None, n, Modulus::Odd)?,
+            x_bits: self.helper_bits(ctx, keys.msb_bits, None, n)?,
+            x_lsb: self.helper_shares(ctx, keys.msb_lsb, None, n, Modulus::Ring)?,
+        };
         let x_bits = self.helper_bits(ctx, keys.sc_bits, None, n)?;
         let delta = self.helper_shares(ctx, keys.sc_delta, None, n, Modulus::Odd)?;
         let r_minus_1: Vec<u64> = r0
@@ -447,7 +455,7 @@ impl SecureNn {
             .collect();
         self.private_compare(ctx, keys.sc_compare, Some((&x_bits, &r_minus_1, &eta2)), n)?;
         let eta_prime = self.helper_shares(ctx, keys.sc_eta, None, n, Modulus::Odd)?;
-        Ok((0..n)
+        let y: Vec<u64> = (0..n)
             .map(|e| {
                 let alpha = wraps(r0[e], r1[e]);
                 // η_j = η'_j + (1 - j) η'' - 2 η'' η'_j
@@ -462,7 +470,8 @@ impl SecureNn {
                 }
                 odd_sub(a[e], theta)
             })
-            .collect())
+            .collect();
+        Ok((y, dealt))
     }
 
     /// Algorithm 3, ComputeMSB: shares of `y` over Z_{L-1} to shares of its top bit over Z_L.
@@ -660,7 +669,7 @@ impl Protocol for SecureNn {
         let shape = x.shape().to_vec();
         // P2 deals ComputeMSB's randomness first: it depends on nothing, so it travels in the
         // first round, beside the servers' masked shares.
-        let dealt = if role == HELPER {
+        if role == HELPER {
             // From P2's own key: a value neither server may know.
             let xs: Vec<u64> = draw(ctx, &[self.helper()], keys.msb_x, 7, n)?
                 .into_iter()
@@ -670,14 +679,7 @@ impl Protocol for SecureNn {
             self.helper_shares(ctx, keys.msb_x, Some(&xs), n, Modulus::Odd)?;
             self.helper_bits(ctx, keys.msb_bits, Some(&xs), n)?;
             self.helper_shares(ctx, keys.msb_lsb, Some(&lsb), n, Modulus::Ring)?;
-            Dealt::Helper
-        } else {
-            Dealt::Server {
-                x: Vec::new(),
-                x_bits: Vec::new(),
-                x_lsb: Vec::new(),
-            }
-        };
+        }
         let doubled: Option<Vec<u64>> = if role == HELPER {
             None
         } else {
@@ -695,15 +697,7 @@ impl Protocol for SecureNn {
                     .collect(),
             )
         };
-        let y = self.share_convert(ctx, &keys, doubled.as_deref(), n)?;
-        let dealt = match dealt {
-            Dealt::Helper => Dealt::Helper,
-            Dealt::Server { .. } => Dealt::Server {
-                x: self.helper_shares(ctx, keys.msb_x, None, n, Modulus::Odd)?,
-                x_bits: self.helper_bits(ctx, keys.msb_bits, None, n)?,
-                x_lsb: self.helper_shares(ctx, keys.msb_lsb, None, n, Modulus::Ring)?,
-            },
-        };
+        let (y, dealt) = self.share_convert(ctx, &keys, doubled.as_deref(), n)?;
         let y = (role != HELPER).then_some(y);
         self.compute_msb(ctx, &keys, dealt, y.as_deref(), n, &shape)
     }
@@ -773,6 +767,7 @@ impl Protocol for SecureNn {
             t.send(sc_masked, s1, helper, n),
         ];
         masked.into_iter().for_each(|m| t.recv(m));
+        dealt.into_iter().for_each(|m| t.recv(m));
         let from_helper = [
             t.send(sc_bits, helper, s1, bits),
             t.send(sc_delta, helper, s1, n),
@@ -785,7 +780,6 @@ impl Protocol for SecureNn {
         compare.into_iter().for_each(|m| t.recv(m));
         let eta = t.send(sc_eta, helper, s1, n);
         t.recv(eta);
-        dealt.into_iter().for_each(|m| t.recv(m));
         // ComputeMSB.
         let open = [t.send(msb_open, s0, s1, n), t.send(msb_open, s1, s0, n)];
         open.into_iter().for_each(|m| t.recv(m));
