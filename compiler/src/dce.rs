@@ -42,6 +42,8 @@ fn pure_dst(op: &Op) -> Option<Reg> {
         | Op::ReadCsv { .. }
         | Op::WriteCsv { .. }
         | Op::Print { .. }
+        | Op::StoreShares { .. }
+        | Op::LoadShares { .. }
         | Op::For { .. }
         | Op::While { .. }
         | Op::If { .. } => None,

@@ -732,6 +732,64 @@ Right:
 ",
     },
     Explanation {
+        code: "E0312",
+        title: "`write_shares` of a value that is not secret, or inside an `on` block",
+        text: "`write_shares(x, \"name\")` keeps a secret value for a later run: each member of x's secret
+placement stores its own share in its own data directory, and nothing is revealed. A party's
+own value or a public one has no shares to keep (write it with `write_csv` at its party, or
+share it first); and an `on` block runs at one party alone, while every member must store.
+
+Wrong:
+    let w: fixed[3] @alice = read_csv(\"w.csv\");
+    write_shares(w, \"model\");
+Right:
+    let w: fixed[3] @alice = read_csv(\"w.csv\");
+    let ws: fixed[3] @rep = w;
+    write_shares(ws, \"model\");
+",
+    },
+    Explanation {
+        code: "E0313",
+        title: "`read_shares` at no secret placement",
+        text: "`read_shares(\"name\")` loads the shares an earlier run stored with `write_shares`: each member
+of a secret placement loads its own. The `let` says which placement and which type, the ones
+the value was stored with (the run checks both against the files, with the protocol and the
+parties). It cannot run at a party, or inside an `on` block (which runs at one party alone).
+
+Wrong:
+    let m: Mlp @alice = read_shares(\"model\");
+Right:
+    let m: Mlp @rep = read_shares(\"model\");
+",
+    },
+    Explanation {
+        code: "E0314",
+        title: "a stored value's name is not a plain name",
+        text: "Each member keeps its share of a stored value as `NAME.shares` in its own data directory, so
+the name of `write_shares` and `read_shares` is a plain file name: letters, digits, `_` and
+`-`, at most 128 of them. A path (`../model`, `models/a`) could reach outside the data
+directory.
+
+Wrong:
+    write_shares(m, \"models/digits\");
+Right:
+    write_shares(m, \"digits_model\");
+",
+    },
+    Explanation {
+        code: "E0315",
+        title: "shares kept of a tuple",
+        text: "`write_shares` and `read_shares` keep a tensor or a struct (the file records the struct's name
+and fields, so that a later run loads it as the same type). Store the parts of a tuple one by
+one, or gather them in a struct.
+
+Wrong:
+    write_shares((w, b), \"model\");
+Right:
+    write_shares(Model { w: w, b: b }, \"model\");
+",
+    },
+    Explanation {
         code: "E0401",
         title: "not supported by the runtime yet",
         text: "The program is valid, but the lowering to the protocol IR does not handle this construct\n\

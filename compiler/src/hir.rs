@@ -278,6 +278,14 @@ pub enum Builtin {
     WriteNpy {
         path: String,
     },
+    /// `write_shares(x, name)`: each member of x's secret placement stores its share.
+    WriteShares {
+        name: String,
+    },
+    /// `read_shares(name)`: each member loads the share it stored under `name`.
+    ReadShares {
+        name: String,
+    },
     Print,
     Zeros,
     Ones,
@@ -319,6 +327,8 @@ impl Builtin {
             Builtin::WriteCsv { .. } => "write_csv",
             Builtin::ReadNpy { .. } => "read_npy",
             Builtin::WriteNpy { .. } => "write_npy",
+            Builtin::WriteShares { .. } => "write_shares",
+            Builtin::ReadShares { .. } => "read_shares",
             Builtin::Print => "print",
             Builtin::Zeros => "zeros",
             Builtin::Ones => "ones",

@@ -217,7 +217,9 @@ impl Dumper<'_> {
                     Builtin::ReadCsv { path }
                     | Builtin::WriteCsv { path }
                     | Builtin::ReadNpy { path }
-                    | Builtin::WriteNpy { path } => format!(" {path:?}"),
+                    | Builtin::WriteNpy { path }
+                    | Builtin::WriteShares { name: path }
+                    | Builtin::ReadShares { name: path } => format!(" {path:?}"),
                     Builtin::Concat { axis } => format!(" axis {axis}"),
                     Builtin::Sum { axis: Some(axis) }
                     | Builtin::Max { axis: Some(axis) }

@@ -89,6 +89,13 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
     if !l.errors.is_empty() {
         return Err(l.errors);
     }
+    // Loads of stored shares run first, so that a missing or mismatched file ends the run
+    // before anything is computed (they read nothing but their files; the refresh of what they
+    // load stays where the program has it). A load inside a loop or a branch stays there.
+    let (loads, rest): (Vec<ir::Node>, Vec<ir::Node>) = body
+        .into_iter()
+        .partition(|n| matches!(n.op, Op::LoadShares { .. }));
+    let body: Vec<ir::Node> = loads.into_iter().chain(rest).collect();
     Ok(ir::Program {
         parties: program.parties.iter().map(|p| p.name.clone()).collect(),
         secrets: program
@@ -214,6 +221,23 @@ impl Lowerer<'_> {
                     .collect(),
             ),
             _ => Value::Reg(self.reg(name, ty, at)),
+        }
+    }
+
+    /// How a stored value is laid out: a tensor, or a struct's fields.
+    fn stored_type(&self, ty: &Type) -> ir::StoredType {
+        match ty {
+            Type::Struct(st) => {
+                let def = &self.hir.structs[st.id];
+                ir::StoredType {
+                    name: Some(def.name.clone()),
+                    fields: def.fields.iter().map(|(f, _)| f.clone()).collect(),
+                }
+            }
+            _ => ir::StoredType {
+                name: None,
+                fields: vec![String::new()],
+            },
         }
     }
 
@@ -880,6 +904,52 @@ impl Lowerer<'_> {
                     }
                     None
                 }
+                Builtin::WriteShares { name } => {
+                    let value = self.expr(frame, &hargs[0], out)?;
+                    let Placement::Secret(secret) = e.placement else {
+                        return None;
+                    };
+                    let ty = self.stored_type(&hargs[0].ty);
+                    self.emit(
+                        out,
+                        Op::StoreShares {
+                            srcs: value.leaves(),
+                            secret,
+                            name: name.clone(),
+                            ty,
+                        },
+                    );
+                    None
+                }
+                Builtin::ReadShares { name } => {
+                    let Placement::Secret(secret) = e.placement else {
+                        return None;
+                    };
+                    // Loaded, then refreshed: the shares computed with are not the stored ones.
+                    let loaded = self.temp_value(&e.ty, e.placement);
+                    let fresh = self.temp_value(&e.ty, e.placement);
+                    self.emit(
+                        out,
+                        Op::LoadShares {
+                            dsts: loaded.leaves(),
+                            secret,
+                            name: name.clone(),
+                            ty: self.stored_type(&e.ty),
+                        },
+                    );
+                    for (src, dst) in loaded.leaves().into_iter().zip(fresh.leaves()) {
+                        self.emit(
+                            out,
+                            Op::Compute {
+                                dst,
+                                at: placement(e.placement),
+                                kernel: Kernel::Refresh,
+                                args: vec![src],
+                            },
+                        );
+                    }
+                    Some(fresh)
+                }
                 Builtin::Print => {
                     let src = self.expr(frame, &hargs[0], out)?.reg();
                     self.emit(
@@ -971,6 +1041,8 @@ impl Lowerer<'_> {
                         | Builtin::WriteCsv { .. }
                         | Builtin::ReadNpy { .. }
                         | Builtin::WriteNpy { .. }
+                        | Builtin::WriteShares { .. }
+                        | Builtin::ReadShares { .. }
                         | Builtin::Print
                         | Builtin::ZerosLike
                         | Builtin::Rows

@@ -2,6 +2,11 @@
 //! reads can flow (into which secret placements, to which parties through which reveals), and
 //! every declassification with its line.
 //!
+//! Shares kept between runs are listed too: each `write_shares` (not a declassification: every
+//! member keeps its own share) with the data it depends on, and each `read_shares`, whose
+//! values count as a source of their own (the data of the run that stored them), so that a
+//! reveal of something computed from a stored model says so.
+//!
 //! The analysis follows the data from each `read_csv` through the program. It is conservative:
 //! a value depends on every input any of its operands depends on, a loop's variables on what
 //! any iteration gives them, a function's result on all its arguments. Only the user's program
@@ -45,21 +50,68 @@ pub struct Declassification {
     pub sources: Sources,
 }
 
+/// A `write_shares`: a secret value kept as shares under `name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Store {
+    pub name: String,
+    pub at: SecretId,
+    /// What is stored (the span of the stored expression).
+    pub value: Span,
+    pub span: Span,
+    pub sources: Sources,
+}
+
+/// A `read_shares`: shares stored by an earlier run, loaded into a secret placement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Load {
+    pub name: String,
+    pub at: SecretId,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
     pub inputs: BTreeSet<Input>,
     pub shares: BTreeSet<ShareFlow>,
     pub declassifications: BTreeSet<Declassification>,
+    pub stores: BTreeSet<Store>,
+    pub loads: BTreeSet<Load>,
+    /// The names of the stored shares the program loads; in [`Sources`], the one at index `k`
+    /// is the source `parties + k`.
+    pub stored: Vec<String>,
 }
 
 /// Computes the policy of a checked program.
 pub fn analyze(program: &Program) -> Policy {
     let n = program.functions.len();
+    // Every stored value the program loads: a source of its own.
+    let mut stored: Vec<String> = Vec::new();
+    for f in &program.functions {
+        visit_block(&f.body, &mut |e| {
+            if let ExprKind::Builtin {
+                builtin: Builtin::ReadShares { name },
+                ..
+            } = &e.kind
+                && !stored.contains(name)
+            {
+                stored.push(name.clone());
+            }
+        });
+    }
+    let sources = Origins {
+        parties: program.parties.len(),
+        stored: &stored,
+    };
     // Bottom-up: which parties' files each function reads, itself or through its callees.
     let mut internal_reads: Vec<Sources> = vec![Sources::new(); n];
     for id in 0..n {
         let mut reads = Sources::new();
-        collect_reads(&program.functions[id].body, &internal_reads, &mut reads);
+        collect_reads(
+            &program.functions[id].body,
+            &internal_reads,
+            &sources,
+            &mut reads,
+        );
         internal_reads[id] = reads;
     }
     // Top-down: what each parameter may carry, over all call sites, callers first.
@@ -68,7 +120,10 @@ pub fn analyze(program: &Program) -> Policy {
         .iter()
         .map(|f| vec![Sources::new(); f.params.len()])
         .collect();
-    let mut policy = Policy::default();
+    let mut policy = Policy {
+        stored: stored.clone(),
+        ..Policy::default()
+    };
     for id in (0..n).rev() {
         let function = &program.functions[id];
         let mut walker = Walker {
@@ -76,6 +131,7 @@ pub fn analyze(program: &Program) -> Policy {
             env: vec![Sources::new(); function.locals.len()],
             context: Sources::new(),
             internal_reads: &internal_reads,
+            origins: &sources,
             calls: Vec::new(),
             policy: &mut policy,
         };
@@ -92,7 +148,24 @@ pub fn analyze(program: &Program) -> Policy {
     policy
 }
 
-fn collect_reads(block: &Block, internal: &[Sources], out: &mut Sources) {
+/// How sources are numbered: the parties, then the stored values loaded.
+struct Origins<'a> {
+    parties: usize,
+    stored: &'a [String],
+}
+
+impl Origins<'_> {
+    fn stored(&self, name: &str) -> PartyId {
+        self.parties
+            + self
+                .stored
+                .iter()
+                .position(|s| s == name)
+                .expect("every loaded name was collected")
+    }
+}
+
+fn collect_reads(block: &Block, internal: &[Sources], origins: &Origins, out: &mut Sources) {
     visit_block(block, &mut |e| match &e.kind {
         ExprKind::Builtin {
             builtin: Builtin::ReadCsv { .. } | Builtin::ReadNpy { .. },
@@ -101,6 +174,12 @@ fn collect_reads(block: &Block, internal: &[Sources], out: &mut Sources) {
             if let Placement::Party(p) = e.placement {
                 out.insert(p);
             }
+        }
+        ExprKind::Builtin {
+            builtin: Builtin::ReadShares { name },
+            ..
+        } => {
+            out.insert(origins.stored(name));
         }
         ExprKind::Call { function, .. } | ExprKind::Grad { function, .. } => {
             out.extend(internal[*function].iter().copied())
@@ -195,6 +274,7 @@ struct Walker<'p> {
     /// them too (an implicit flow).
     context: Sources,
     internal_reads: &'p [Sources],
+    origins: &'p Origins<'p>,
     calls: Vec<(FunctionId, Vec<Sources>)>,
     policy: &'p mut Policy,
 }
@@ -305,6 +385,28 @@ impl Walker<'_> {
                         });
                     }
                 }
+                match (builtin, e.placement) {
+                    (Builtin::ReadShares { name }, Placement::Secret(at)) => {
+                        s.insert(self.origins.stored(name));
+                        if self.record {
+                            self.policy.loads.insert(Load {
+                                name: name.clone(),
+                                at,
+                                span: e.span,
+                            });
+                        }
+                    }
+                    (Builtin::WriteShares { name }, Placement::Secret(at)) if self.record => {
+                        self.policy.stores.insert(Store {
+                            name: name.clone(),
+                            at,
+                            value: args[0].span,
+                            span: e.span,
+                            sources: s.clone(),
+                        });
+                    }
+                    _ => {}
+                }
                 s
             }
             ExprKind::Call { function, args } | ExprKind::Grad { function, args, .. } => {
@@ -392,7 +494,28 @@ pub fn render(program: &Program, policy: &Policy, file_name: &str, src: &str) ->
     let lines = LineIndex::new(src);
     let line = |span: Span| lines.line_col(src, span.start).0;
     let party = |p: PartyId| program.parties[p].name.as_str();
-    let names = |s: &Sources| s.iter().map(|p| party(*p)).collect::<Vec<_>>().join(", ");
+    let n_parties = program.parties.len();
+    let names = |s: &Sources| {
+        let parties: Vec<&str> = s
+            .iter()
+            .filter(|p| **p < n_parties)
+            .map(|p| party(*p))
+            .collect();
+        let stored: Vec<String> = s
+            .iter()
+            .filter_map(|p| policy.stored.get(p.wrapping_sub(n_parties)))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        match (parties.is_empty(), stored.is_empty()) {
+            (_, true) => format!("the data of {}", parties.join(", ")),
+            (true, false) => format!("the shares stored as {}", stored.join(", ")),
+            (false, false) => format!(
+                "the data of {} and the shares stored as {}",
+                parties.join(", "),
+                stored.join(", ")
+            ),
+        }
+    };
     let line_list = |spans: &BTreeSet<usize>| {
         let v: Vec<String> = spans.iter().map(|l| l.to_string()).collect();
         format!(
@@ -481,12 +604,61 @@ pub fn render(program: &Program, policy: &Policy, file_name: &str, src: &str) ->
                 line_list(at)
             );
         }
+        let kept: BTreeSet<String> = policy
+            .stores
+            .iter()
+            .filter(|s| s.sources.contains(&p))
+            .map(|s| format!("`{}` (line {})", s.name, line(s.span)))
+            .collect();
+        if !kept.is_empty() {
+            let kept: Vec<String> = kept.into_iter().collect();
+            let _ = writeln!(out, "    - is kept as shares in {}", kept.join(", "));
+        }
         if shared.is_empty() && revealed.is_empty() {
             let _ = writeln!(out, "    - stays at {}", info.name);
         }
     }
     if !without_inputs.is_empty() {
         let _ = writeln!(out, "  {} read no data", without_inputs.join(", "));
+    }
+
+    if !policy.stores.is_empty() || !policy.loads.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nShares kept between runs (not declassifications: each member keeps only its own share):"
+        );
+    }
+    for s in &policy.stores {
+        let info = &program.secrets[s.at];
+        let holders: Vec<&str> = match info.protocol {
+            Protocol::Aby3 => info.parties.iter().map(|p| party(*p)).collect(),
+            Protocol::Pond | Protocol::SecureNn => {
+                info.parties[..2].iter().map(|p| party(*p)).collect()
+            }
+        };
+        let depends = if s.sources.is_empty() {
+            "it depends on no party's data".to_string()
+        } else {
+            format!("it depends on {}", names(&s.sources))
+        };
+        let _ = writeln!(
+            out,
+            "  line {}: `{}` (secret at {}) is stored as `{}` by {}, each its own share; {depends}",
+            line(s.span),
+            snippet(s.value),
+            info.name,
+            s.name,
+            holders.join(", ")
+        );
+    }
+    for l in &policy.loads {
+        let _ = writeln!(
+            out,
+            "  line {}: `{}` is loaded into {}: shares an earlier run stored, refreshed before use",
+            line(l.span),
+            l.name,
+            program.secrets[l.at].name
+        );
     }
 
     let _ = writeln!(out, "\nDeclassifications (every reveal in the program):");
@@ -504,7 +676,7 @@ pub fn render(program: &Program, policy: &Policy, file_name: &str, src: &str) ->
         let depends = if d.sources.is_empty() {
             "depends on no party's data".to_string()
         } else {
-            format!("depends on the data of {}", names(&d.sources))
+            format!("depends on {}", names(&d.sources))
         };
         let _ = writeln!(
             out,

@@ -252,6 +252,9 @@ pub enum Kernel {
     Convert {
         to: Scalar,
     },
+    /// A fresh sharing of the same value (new randomness, the old shares no longer linked to
+    /// it): shares loaded from a file are refreshed before use.
+    Refresh,
 }
 
 impl Kernel {
@@ -317,6 +320,7 @@ impl Kernel {
             Kernel::Rows => "rows".into(),
             Kernel::Shape => "shape".into(),
             Kernel::Convert { to } => format!("convert.{}", to.name()),
+            Kernel::Refresh => "refresh".into(),
         }
     }
 }
@@ -365,6 +369,24 @@ pub enum Op {
         src: Reg,
         at: Placement,
     },
+    /// `write_shares(value, name)`: each member of `secret` that holds components stores its
+    /// share of the value's parts (`srcs`, laid out as `ty` says) under `name` in its own data
+    /// directory. Nothing is revealed.
+    StoreShares {
+        srcs: Vec<Reg>,
+        secret: SecretId,
+        name: String,
+        ty: StoredType,
+    },
+    /// `read_shares(name)`: each member loads its share of the parts (`dsts`) stored under
+    /// `name`, after checking with the other members that the files are of one save and of this
+    /// type, protocol and placement.
+    LoadShares {
+        dsts: Vec<Reg>,
+        secret: SecretId,
+        name: String,
+        ty: StoredType,
+    },
     /// `for var in start..end`; the bounds are public or at the party that runs the loop.
     For {
         var: Reg,
@@ -393,6 +415,8 @@ impl Op {
             Op::Share { dst, src, .. } | Op::Reveal { dst, src, .. } => (vec![*src], vec![*dst]),
             Op::ReadCsv { dst, .. } => (Vec::new(), vec![*dst]),
             Op::WriteCsv { src, .. } | Op::Print { src, .. } => (vec![*src], Vec::new()),
+            Op::StoreShares { srcs, .. } => (srcs.clone(), Vec::new()),
+            Op::LoadShares { dsts, .. } => (Vec::new(), dsts.clone()),
             Op::For {
                 var, start, end, ..
             } => (vec![*start, *end], vec![*var]),
@@ -429,6 +453,26 @@ impl Op {
                 ..
             } => vec![then_body, else_body],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// The type of a value kept as shares ([`Op::StoreShares`], [`Op::LoadShares`]): a tensor, or a
+/// struct whose fields are the op's registers in order. The scalar and shape of each part are
+/// its register's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StoredType {
+    /// The struct's name; `None` for a tensor.
+    pub name: Option<String>,
+    /// The field names in order (for a tensor, one empty name).
+    pub fields: Vec<String>,
+}
+
+impl fmt::Display for StoredType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name} {{ {} }}", self.fields.join(", ")),
+            None => f.write_str("tensor"),
         }
     }
 }
@@ -490,6 +534,8 @@ pub enum Size {
     ResultBytes(u64, u64),
     /// A shape: one word per dimension of the result.
     Shape,
+    /// This many words, whatever the op's shapes (a save id, the shapes of a stored value).
+    Words(u64),
 }
 
 impl Size {
@@ -501,6 +547,7 @@ impl Size {
             Size::Arg(i, a) => Size::Arg(i, a * k),
             Size::ResultBytes(num, den) => Size::ResultBytes(num * k, den),
             Size::Shape => Size::Shape,
+            Size::Words(n) => Size::Words(n * k),
         }
     }
 
@@ -513,6 +560,7 @@ impl Size {
             Size::ResultFraction(num, den) | Size::ResultBytes(num, den) => result * num / den,
             Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
             Size::Shape => rank,
+            Size::Words(n) => n,
         }
     }
 }
@@ -641,6 +689,34 @@ impl Program {
                         self.placement_name(*at)
                     );
                 }
+                Op::StoreShares {
+                    srcs,
+                    secret,
+                    name,
+                    ty,
+                } => {
+                    let srcs: Vec<String> = srcs.iter().map(|r| self.reg(*r)).collect();
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: store_shares {} {name:?} {ty} @{}",
+                        srcs.join(" "),
+                        self.secrets[*secret].name
+                    );
+                }
+                Op::LoadShares {
+                    dsts,
+                    secret,
+                    name,
+                    ty,
+                } => {
+                    let dsts: Vec<String> = dsts.iter().map(|r| self.reg_decl(*r)).collect();
+                    let _ = writeln!(
+                        out,
+                        "{pad}{id:>4}: {} = load_shares {name:?} {ty} @{}",
+                        dsts.join(", "),
+                        self.secrets[*secret].name
+                    );
+                }
                 Op::For {
                     var,
                     start,
@@ -710,6 +786,7 @@ impl Program {
                         }
                         Size::ResultBytes(num, den) => self.fraction_text(num, den, dst, "byte"),
                         Size::Shape => "a shape".to_string(),
+                        Size::Words(n) => format!("{n} word{}", if n == 1 { "" } else { "s" }),
                     };
                     let _ = writeln!(
                         out,
@@ -779,6 +856,7 @@ impl Program {
                 ..
             } => Some(*s),
             Op::Share { to, .. } => Some(*to),
+            Op::StoreShares { secret, .. } | Op::LoadShares { secret, .. } => Some(*secret),
             _ => None,
         };
         match role {
@@ -872,6 +950,9 @@ pub fn participants(program: &Program, node: &Node) -> Vec<bool> {
         }
         Op::ReadCsv { party, .. } => out[*party] = true,
         Op::WriteCsv { at, .. } | Op::Print { at, .. } => mark_placement(&mut out, *at),
+        Op::StoreShares { secret, .. } | Op::LoadShares { secret, .. } => {
+            mark_placement(&mut out, Placement::Secret(*secret))
+        }
         Op::For { body, .. } => mark_block(program, body, &mut out),
         Op::While {
             cond_body, body, ..
@@ -919,6 +1000,9 @@ fn takes_part(program: &Program, op: &Op, party: PartyId) -> bool {
                 }
         }
         Op::ReadCsv { party: p, .. } => *p == party,
+        Op::StoreShares { secret, .. } | Op::LoadShares { secret, .. } => {
+            at(Placement::Secret(*secret))
+        }
         Op::For { .. } | Op::While { .. } | Op::If { .. } => false,
     }
 }

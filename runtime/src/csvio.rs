@@ -185,55 +185,93 @@ pub fn write(path: &Path, value: &Value) -> Result<(), RunError> {
 /// readable by others, not even between its creation and a `chmod`.
 ///
 /// Every file tfe writes goes through here: `write_csv`'s results and `tfec certs`' certificates
-/// and keys.
+/// and keys; `write_shares`' files through its two halves ([`Staged`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
+    Staged::write(path, bytes, private)?.commit()
+}
 
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("`{}` is not a file name", path.display()),
-        )
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if private { 0o600 } else { 0o666 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let written = options.open(&temp).and_then(|mut file| {
+/// A file written to its temporary name and flushed, not yet renamed over its target: the first
+/// half of [`write_atomic`], for writes that several parties commit together (`write_shares`:
+/// each party renames only once every party has written). Dropped without [`Staged::commit`],
+/// the temporary file is removed and the target left as it was.
+#[derive(Debug)]
+pub struct Staged {
+    temp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Writes `bytes` to a temporary file beside `path` and flushes it to disk.
+    pub fn write(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<Staged> {
+        use std::io::Write as _;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("`{}` is not a file name", path.display()),
+            )
+        })?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let staged = Staged {
+            temp: dir.join(temp_name),
+            path: path.to_path_buf(),
+            committed: false,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if private { 0o600 } else { 0o666 });
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        // On an error from here on, dropping `staged` removes what was written.
+        let mut file = options.open(&staged.temp)?;
         file.write_all(bytes)?;
-        file.sync_all()
-    });
-    let renamed = written.and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = renamed {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
+        file.sync_all()?;
+        Ok(staged)
     }
-    // The rename itself reaches the disk with the directory (Unix); failing that changes nothing
-    // for readers, so it is not an error.
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+
+    /// Renames the temporary file over the target.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.temp, &self.path)?;
+        self.committed = true;
+        // The rename itself reaches the disk with the directory (Unix); failing that changes
+        // nothing for readers, so it is not an error.
+        #[cfg(unix)]
+        if let Some(dir) = self.path.parent()
+            && let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
 
 /// A value as text for `print`: a number, or nested brackets.

@@ -385,6 +385,59 @@ impl Exec<'_> {
             } => {
                 files::write(*format, &self.data_dir.join(path), self.get(*src)?)?;
             }
+            Op::StoreShares {
+                srcs,
+                secret,
+                name,
+                ty,
+            } => {
+                let site = crate::stored::Site {
+                    program: self.program,
+                    secret: *secret,
+                    name,
+                    ty,
+                    regs: srcs,
+                    data_dir: self.data_dir,
+                };
+                let (regs, program, me) = (&self.regs, self.program, self.me);
+                let values: Vec<&Shares> = srcs
+                    .iter()
+                    .map(|r| match register(regs, program, me, *r)? {
+                        Value::Shares(s) => Ok(s),
+                        other => Err(RunError::Internal(format!(
+                            "write_shares of {}",
+                            other.kind()
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                let p = &*self.protocols[*secret];
+                let mut ctx = ctx!(self, node.id, count);
+                let stored = crate::stored::store(p, &mut ctx, &site, &values);
+                p.end_op(&mut ctx)?;
+                stored?;
+            }
+            Op::LoadShares {
+                dsts,
+                secret,
+                name,
+                ty,
+            } => {
+                let site = crate::stored::Site {
+                    program: self.program,
+                    secret: *secret,
+                    name,
+                    ty,
+                    regs: dsts,
+                    data_dir: self.data_dir,
+                };
+                let p = &*self.protocols[*secret];
+                let mut ctx = ctx!(self, node.id, count);
+                let loaded = crate::stored::load(p, &mut ctx, &site);
+                p.end_op(&mut ctx)?;
+                for (r, shares) in dsts.iter().zip(loaded?) {
+                    self.set(*r, Value::Shares(shares));
+                }
+            }
             Op::Print { src, at } => {
                 // A public value is printed once, by the first party.
                 if *at != Placement::Public || self.me == 0 {
@@ -770,6 +823,7 @@ fn secret_kernel(
                 }
             }
         }
+        Kernel::Refresh => p.refresh(ctx, &*arg(0)?)?,
         Kernel::Convert { to: Scalar::Fixed } => {
             let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
             arg(0)?.mul_public(&scale)?

@@ -50,6 +50,8 @@ fn count_uses(nodes: &[Node], reads: &mut [u32], writes: &mut [u32]) {
             }
             Op::ReadCsv { dst, .. } => writes[*dst as usize] += 1,
             Op::WriteCsv { src, .. } | Op::Print { src, .. } => reads[*src as usize] += 1,
+            Op::StoreShares { srcs, .. } => srcs.iter().for_each(|r| reads[*r as usize] += 1),
+            Op::LoadShares { dsts, .. } => dsts.iter().for_each(|r| writes[*r as usize] += 1),
             Op::For {
                 var,
                 start,

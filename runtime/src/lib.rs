@@ -108,4 +108,5 @@ pub mod exec;
 pub mod files;
 pub mod npyio;
 pub mod plain;
+pub mod stored;
 pub mod value;

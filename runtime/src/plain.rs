@@ -128,7 +128,7 @@ macro_rules! on_any {
 pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
     let x = args[0];
     Ok(match kernel {
-        Kernel::Copy => x.clone(),
+        Kernel::Copy | Kernel::Refresh => x.clone(),
         Kernel::Transpose => on_any!(x, |t| value::transpose(t)),
         Kernel::Im2Col(g) => on_any!(x, |t| value::im2col(t, g).map_err(shape_err)?),
         Kernel::Col2Im(g) => match x {
@@ -296,7 +296,9 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         Kernel::Const(Literal::Fixed(v)) => Value::F64(scalar(*v)),
         Kernel::Const(Literal::Int(v)) => Value::I64(scalar(*v)),
         Kernel::Const(Literal::Bool(v)) => Value::Bool(scalar(*v)),
+        // A plaintext value has no randomness to refresh.
         Kernel::Copy
+        | Kernel::Refresh
         | Kernel::Transpose
         | Kernel::Im2Col(_)
         | Kernel::Col2Im(_)

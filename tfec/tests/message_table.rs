@@ -192,6 +192,10 @@ fn expected(program: &Program, runtime_rows: u64) -> Wire {
                 },
                 None,
             ),
+            Op::StoreShares { srcs, secret, .. } => {
+                (srcs[0], srcs.clone(), Some(*secret), None, None)
+            }
+            Op::LoadShares { dsts, secret, .. } => (dsts[0], Vec::new(), Some(*secret), None, None),
             Op::Reveal { dst, src, from, to } => (
                 *dst,
                 vec![*src],
@@ -325,9 +329,12 @@ fn program(secret_line: &str) -> String {
              let am = argmax(e, axis: 0);\n\
              let all = max(e);\n\
              let gm = grad(top, e);\n\
+             let kept: fixed[4, 3] @rep = read_shares(\"kept\");\n\
+             let some: fixed[_, 3] @rep = read_shares(\"some\");\n\
+             write_shares(d, \"d\");\n\
              let l = log2_lookup(e, [1.0, 2.0, 4.0], from: -2);\n\
-             let s = sum(x, axis: 0) + sum(w, axis: 0);\n\
-             let total = sum(p + r + l + gm, axis: 1) + m + all;\n\
+             let s = sum(x, axis: 0) + sum(w, axis: 0) + sum(some, axis: 0);\n\
+             let total = sum(p + r + l + gm + kept, axis: 1) + m + all;\n\
              write_csv(reveal(total, to: analyst), \"total.csv\");\n\
              write_csv(reveal(q, to: s0), \"q.csv\");\n\
              write_csv(reveal(s, to: alice), \"s.csv\");\n\
@@ -336,8 +343,27 @@ fn program(secret_line: &str) -> String {
     )
 }
 
-fn data() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tfe-message-table-{}", std::process::id()));
+/// Stores the shares [`program`] loads: a struct with a `_` dimension (whose shape pond's dealer
+/// learns from server 0) and a tensor of known shape (whose it does not).
+fn store_program(secret_line: &str) -> String {
+    format!(
+        "party alice, bob, analyst;\n\
+         party s0, s1, s2;\n\
+         {secret_line}\n\
+         fn main() {{\n\
+             let a: fixed[4, 3] @alice = ones([4, 3]) * 0.75;\n\
+             let k: fixed[4, 3] @rep = a;\n\
+             write_shares(k, \"kept\");\n\
+             let xa: fixed[_, 3] @alice = read_csv(\"x.csv\");\n\
+             let x: fixed[_, 3] @rep = xa;\n\
+             write_shares(x, \"some\");\n\
+         }}\n"
+    )
+}
+
+/// The parties' data directories, one set per test (`tag`): the programs store shares there.
+fn data(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tfe-message-table-{}-{tag}", std::process::id()));
     for party in ["alice", "bob", "analyst", "s0", "s1", "s2"] {
         std::fs::create_dir_all(dir.join(party)).unwrap();
     }
@@ -347,8 +373,18 @@ fn data() -> PathBuf {
     dir
 }
 
-fn check_protocol(secret_line: &str) {
-    let dir = data();
+fn check_protocol(secret_line: &str, tag: &str) {
+    let dir = data(tag);
+    // The stores first: their messages are checked too, and the program loads what they keep.
+    let store = store_program(secret_line);
+    let (ir, wire) = run_recorded(&store, &dir);
+    let problems = compare(&ir, &expected(&ir, 5), &wire);
+    assert!(
+        problems.is_empty(),
+        "{secret_line}: storing: the wire differs from the table:\n{}\n\n{}",
+        problems.join("\n"),
+        ir.to_text()
+    );
     let src = program(secret_line);
     let (ir, wire) = run_recorded(&src, &dir);
     let want = expected(&ir, 5);
@@ -367,21 +403,27 @@ fn check_protocol(secret_line: &str) {
 }
 
 fn sends_exactly_its_table(protocol: Protocol) {
-    check_protocol(&protocol.secret_line());
+    check_protocol(&protocol.secret_line(), protocol.name());
 }
 
 #[test]
 fn securenn_sends_exactly_its_table() {
-    check_protocol("secret rep = securenn(s0, s1, dealer = s2);");
+    check_protocol(
+        "secret rep = securenn(s0, s1, dealer = s2);",
+        "securenn-direct",
+    );
 }
 
 /// pond's dealer receives nothing from the servers: its only messages in are keys and the
 /// shapes of values known only at run time, from the party sharing them (here alice and s1,
-/// which shares a `_`-shaped value of its own).
+/// which shares a `_`-shaped value of its own), or from server 0 for shares loaded from files
+/// (the `_`-shaped one; the other's shape is the program's).
 #[test]
 fn ponds_dealer_receives_only_shapes() {
-    let dir = data();
-    let src = program("secret rep = pond(s0, s1, dealer = s2);");
+    let dir = data("pond-dealer");
+    let secret_line = "secret rep = pond(s0, s1, dealer = s2);";
+    run_recorded(&store_program(secret_line), &dir);
+    let src = program(secret_line);
     let (ir, wire) = run_recorded(&src, &dir);
     let dealer = ir.parties.iter().position(|p| p == "s2").unwrap();
     let s1 = ir.parties.iter().position(|p| p == "s1").unwrap();
@@ -394,8 +436,21 @@ fn ponds_dealer_receives_only_shapes() {
         let node = nodes.iter().find(|n| n.id == *op).unwrap();
         let is_shape_of_share = matches!(node.op, Op::Share { .. }) && *step == 1;
         let is_public_reveal = matches!(node.op, Op::Reveal { to: None, .. });
+        let is_shape_of_load = match &node.op {
+            Op::LoadShares { dsts, .. } => {
+                *step == 1
+                    && ir.parties[*from] == "s0"
+                    && dsts.iter().any(|r| {
+                        ir.regs[*r as usize]
+                            .shape
+                            .iter()
+                            .any(|d| *d == tfe_ir::Dim::Runtime)
+                    })
+            }
+            _ => false,
+        };
         assert!(
-            is_shape_of_share || is_public_reveal,
+            is_shape_of_share || is_public_reveal || is_shape_of_load,
             "the dealer received {words} words from {} for op {op} step {step}",
             ir.parties[*from]
         );

@@ -7,6 +7,8 @@
 //! - Masks are fresh: products inside a loop, and the same program run twice, never send the
 //!   same message twice. (TF Encrypted replays the masks of a traced function on every
 //!   execution; from two such products one curious server recovers the secret exactly.)
+//! - Shares kept between runs are fresh when loaded: a run that loads stored shares sends none
+//!   of the stored words, and no word of any earlier run (`write_shares`, `read_shares`).
 //! - pond's dealer receives nothing from the servers: in these runs here, and in every example
 //!   (`tfec/tests/protocol_examples.rs` checks its inbox while it runs each example on pond).
 
@@ -25,6 +27,7 @@ use tfe_runtime::net::Payload;
 per_protocol!(
     a_members_view_does_not_depend_on_the_secret,
     masks_are_fresh_across_loop_iterations_and_runs,
+    masks_are_fresh_across_a_save_and_a_load,
 );
 
 /// Runs every party of `ir` in threads and returns every message sent (payloads included), in
@@ -306,4 +309,114 @@ fn masks_are_fresh_across_loop_iterations_and_runs(protocol: Protocol) {
         a.len(),
         "no two messages of one run are equal"
     );
+}
+
+/// [`LOOP_PROGRAM`], keeping `x` as shares.
+const SAVE_PROGRAM: &str = "
+party alice, analyst;
+party s0, s1, s2;
+secret rep = aby3(s0, s1, s2);
+
+fn main() {
+    let xa: fixed[256, 1] @alice = read_csv(\"x.csv\");
+    let x: fixed[256, 1] @rep = xa;
+    let mut acc: fixed[256, 1] @rep = zeros([256, 1]);
+    for i in 0..10 {
+        acc = acc + x * x;
+    }
+    write_shares(x, \"x\");
+    print(reveal(sum(acc), to: analyst));
+}
+";
+
+/// The same products on `x` loaded from the shares [`SAVE_PROGRAM`] kept.
+const LOAD_PROGRAM: &str = "
+party alice, analyst;
+party s0, s1, s2;
+secret rep = aby3(s0, s1, s2);
+
+fn main() {
+    let x: fixed[256, 1] @rep = read_shares(\"x\");
+    let mut acc: fixed[256, 1] @rep = zeros([256, 1]);
+    for i in 0..10 {
+        acc = acc + x * x;
+    }
+    print(reveal(sum(acc), to: analyst));
+}
+";
+
+fn masks_are_fresh_across_a_save_and_a_load(protocol: Protocol) {
+    let save = compile(&protocol.switch(SAVE_PROGRAM));
+    let load = compile(&protocol.switch(LOAD_PROGRAM));
+    let values: Vec<f64> = (0..N).map(|i| i as f64 / 8.0 - 16.0).collect();
+    let dir = data_dir(&format!("kept-{}", protocol.name()), &values);
+    let saved = run_recorded(&save, &dir, None, Arc::new(|_, _| true));
+    check_dealer_inbox(&save, &saved.messages);
+    // The words each holder stored.
+    let mut stored = HashSet::new();
+    for party in ["s0", "s1", "s2"] {
+        let path = dir.join(party).join("x.shares");
+        if let Ok(bytes) = std::fs::read(&path) {
+            let (_, parts) = tfe_runtime::stored::decode(&bytes).unwrap();
+            for component in parts.iter().flatten() {
+                stored.extend(component.iter().copied());
+            }
+        }
+    }
+    assert!(stored.len() >= 2 * N, "the holders stored their shares");
+    let first = run_recorded(&load, &dir, None, Arc::new(|_, _| true));
+    let second = run_recorded(&load, &dir, None, Arc::new(|_, _| true));
+    check_dealer_inbox(&load, &first.messages);
+    // The loaded value is the stored one: the same sum of squares.
+    let total =
+        |r: &support::wire::Recorded| r.printed.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>();
+    assert_eq!(total(&first), total(&saved));
+    assert_eq!(total(&second), total(&saved));
+    // The computation's words: not the save ids and header digests that the store and the
+    // load send every other holder alike (public bookkeeping, not shares).
+    let shares = |ir: &Program, log: &[Seen]| -> Vec<(MsgKey, Vec<u64>)> {
+        let mut ops = Vec::new();
+        support::wire::all_ops(&ir.body, &mut ops);
+        let bookkeeping: HashSet<u32> = ops
+            .iter()
+            .filter(|n| {
+                matches!(
+                    n.op,
+                    tfe_ir::Op::StoreShares { .. } | tfe_ir::Op::LoadShares { .. }
+                )
+            })
+            .map(|n| n.id)
+            .collect();
+        server_words(ir, log)
+            .into_iter()
+            .filter(|(k, _)| !bookkeeping.contains(&k.op))
+            .collect()
+    };
+    let mut seen = HashSet::new();
+    let mut words = 0;
+    for (key, message) in shares(&save, &saved.messages)
+        .iter()
+        .chain(&shares(&load, &first.messages))
+        .chain(&shares(&load, &second.messages))
+    {
+        for w in message {
+            words += 1;
+            assert!(
+                seen.insert(*w),
+                "a word of message {key:?} was sent before: a mask was reused across a save and a load"
+            );
+        }
+    }
+    assert!(words >= 3 * 10 * 2 * N);
+    for (key, message) in shares(&load, &first.messages)
+        .iter()
+        .chain(&shares(&load, &second.messages))
+    {
+        for w in message {
+            assert!(
+                !stored.contains(w),
+                "message {key:?} carries a stored share word: loaded shares were not refreshed"
+            );
+        }
+    }
 }

@@ -112,6 +112,8 @@ pub(super) const BUILTINS: &[&str] = &[
     "write_csv",
     "read_npy",
     "write_npy",
+    "write_shares",
+    "read_shares",
     "print",
     "reveal",
     "zeros",
@@ -1845,6 +1847,46 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The name of a value kept as shares: a string literal that is a plain file name (letters,
+    /// digits, `_` and `-`), since it names `NAME.shares` in each member's data directory and
+    /// must not reach outside it.
+    fn stored_name(&mut self, value: &ast::Expr, builtin: &str) -> Option<String> {
+        let name = self.path_arg(value, builtin)?;
+        let plain = name.len() <= 128
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            self.error(
+                Diagnostic::error(
+                    "E0314",
+                    format!("`{builtin}` takes a plain name, not a path"),
+                    Label::new(value.span, format!("`{name}` is not a plain name")),
+                )
+                .with_help("each member keeps its share as `NAME.shares` in its own data directory: use letters, digits, `_` and `-` (at most 128)"),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// Whether shares of a value of this type can be kept: a tensor or a struct (whose fields are
+    /// tensors), not a tuple.
+    fn storable(&mut self, ty: &Type, span: Span, builtin: &str) -> bool {
+        if matches!(ty, Type::Tensor(_) | Type::Struct(_)) {
+            return true;
+        }
+        self.error(
+            Diagnostic::error(
+                "E0315",
+                format!("`{builtin}` keeps a tensor or a struct"),
+                Label::new(span, format!("this is {ty}")),
+            )
+            .with_help("store each part of a tuple on its own, or gather them in a struct"),
+        );
+        false
+    }
+
     /// The sizes of a `zeros`/`ones`/`reshape` shape argument: `[30, 1]`, `[rows(x), 1]`, `shape(x)`.
     fn shape_arg(
         &mut self,
@@ -1921,7 +1963,14 @@ impl<'a> Checker<'a> {
         if cx.module != MAIN_MODULE
             && matches!(
                 name,
-                "read_csv" | "write_csv" | "read_npy" | "write_npy" | "print" | "reveal"
+                "read_csv"
+                    | "write_csv"
+                    | "read_npy"
+                    | "write_npy"
+                    | "write_shares"
+                    | "read_shares"
+                    | "print"
+                    | "reveal"
             )
         {
             self.error(
@@ -2056,6 +2105,83 @@ impl<'a> Checker<'a> {
                     }
                     placement => Some(make(builtin, vec![value], Type::Unit, placement)),
                 }
+            }
+            "write_shares" => {
+                let (pos, _) = self.split_args(name, args, 2, &[], span)?;
+                let value = self.expr(cx, pos[0], &Expected::default());
+                let stored = self.stored_name(pos[1], name)?;
+                if value.ty == Type::Error || !self.storable(&value.ty, value.span, name) {
+                    return None;
+                }
+                match value.placement {
+                    Placement::Secret(s) if cx.on_party.is_none() => Some(make(
+                        Builtin::WriteShares { name: stored },
+                        vec![value],
+                        Type::Unit,
+                        Placement::Secret(s),
+                    )),
+                    Placement::Secret(_) => {
+                        self.error(
+                            Diagnostic::error("E0312", "`write_shares` inside an `on` block", Label::new(span, "stored here"))
+                                .with_help("an `on` block runs at one party alone, and every member of the placement stores its share: store before or after the block"),
+                        );
+                        None
+                    }
+                    placement => {
+                        let mut d = Diagnostic::error(
+                            "E0312",
+                            "`write_shares` of a value that is not secret",
+                            Label::new(
+                                value.span,
+                                format!("this is {}", super::flow::describe(self, placement)),
+                            ),
+                        );
+                        if let Some(origin) = self.origin(cx, &value) {
+                            d = d.with_secondary(origin);
+                        }
+                        self.error(d.with_help(
+                            "shares are kept only of a value at a secret placement; share it first (`let m: Mlp @rep = m0;`), or write a party's own value with `write_csv`",
+                        ));
+                        None
+                    }
+                }
+            }
+            "read_shares" => {
+                let (pos, _) = self.split_args(name, args, 1, &[], span)?;
+                let stored = self.stored_name(pos[0], name)?;
+                let Some(Placement::Secret(s)) = target else {
+                    self.error(
+                        Diagnostic::error("E0313", "`read_shares` loads shares into a secret placement, and this one does not say which", Label::new(span, "loaded where?"))
+                            .with_help("annotate the `let` with the type and the secret placement it was stored from: `let m: Mlp @rep = read_shares(\"model\");`"),
+                    );
+                    return None;
+                };
+                if cx.on_party.is_some() {
+                    self.error(
+                        Diagnostic::error("E0313", "`read_shares` inside an `on` block", Label::new(span, "loaded here"))
+                            .with_help("an `on` block runs at one party alone, and every member of the placement loads its share: load before the block"),
+                    );
+                    return None;
+                }
+                let ty = match &expected.ty {
+                    Some((ty @ (Type::Tensor(_) | Type::Struct(_)), false)) => ty.clone(),
+                    _ => {
+                        self.error(
+                            Diagnostic::error("E0211", "`read_shares` needs the type of the value it loads", Label::new(span, "of what type?"))
+                                .with_help("annotate the `let` with the type stored: `let m: Mlp @rep = read_shares(\"model\");` (`_` for a size the file decides)"),
+                        );
+                        return None;
+                    }
+                };
+                if !self.storable(&ty, span, name) {
+                    return None;
+                }
+                Some(make(
+                    Builtin::ReadShares { name: stored },
+                    Vec::new(),
+                    ty,
+                    Placement::Secret(s),
+                ))
             }
             "reveal" => {
                 let (pos, named) = self.split_args(name, args, 1, &["to"], span)?;

@@ -482,6 +482,8 @@ impl<'a, 'p> Backward<'a, 'p> {
             | Builtin::WriteCsv { .. }
             | Builtin::ReadNpy { .. }
             | Builtin::WriteNpy { .. }
+            | Builtin::WriteShares { .. }
+            | Builtin::ReadShares { .. }
             | Builtin::Print
             | Builtin::Zeros
             | Builtin::Ones

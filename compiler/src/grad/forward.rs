@@ -447,6 +447,8 @@ impl<'p> Forward<'p> {
                     | Builtin::WriteCsv { .. }
                     | Builtin::ReadNpy { .. }
                     | Builtin::WriteNpy { .. }
+                    | Builtin::WriteShares { .. }
+                    | Builtin::ReadShares { .. }
                     | Builtin::Print,
                 ..
             } => {

@@ -18,6 +18,7 @@
 //! - multiply / matmul (integer): 1 round, each party sends 1 (resharing);
 //! - multiply / matmul (fixed point, with truncation): 1 round, three messages (role 0 → 2,
 //!   1 → 2, 2 → 1), see [`trunc_reshare`];
+//! - refresh (a fresh sharing of loaded shares): 1 round, each party sends 1;
 //! - share from a member: 1 message (owner → one member); from an outside party: 2 messages;
 //! - reveal to one party: 1 message (to a member) or 2 (to an outsider);
 //! - the bits of a value ([`Protocol::bit_addends`] and the adder of
@@ -435,6 +436,15 @@ impl Protocol for Aby3 {
         Ok(Some(value))
     }
 
+    /// `x_i + alpha_i` from a fresh zero-sharing, then a resharing: the new shares are the old
+    /// value's, and uniformly random given the old ones. One round, one word per element each.
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+        let (xa, _) = ab(x)?;
+        let alpha = self.zero_share(ctx, x.shape())?;
+        let z = ring::add(xa, &alpha).map_err(shape_err)?;
+        self.reshare(ctx, z)
+    }
+
     /// The local part `x_i y_i + x_i y_{i+1} + x_{i+1} y_i` plus a zero-share, then one round
     /// (a resharing, or the truncating one of [`Aby3::trunc_reshare`]).
     fn mul(
@@ -662,6 +672,11 @@ impl Protocol for Aby3 {
         for m in sent {
             t.recv(m);
         }
+    }
+
+    fn refresh_table(&self, t: &mut Table, n: Size) {
+        let _zero_share = t.key();
+        self.reshare_table(t, n);
     }
 
     fn mul_table(&self, t: &mut Table, _matrix: bool, trunc: bool, sizes: [Size; 3]) {

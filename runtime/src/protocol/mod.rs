@@ -82,6 +82,12 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
         })
     }
 
+    /// Whether the member at `role` holds components of sharings (every member but pond's and
+    /// securenn's dealer). Only they store shares between runs.
+    fn holds(&self, role: usize) -> bool {
+        role < self.members().len()
+    }
+
     // ---- Values in and out -----------------------------------------------------------------
 
     /// The sharing of a public value that every member can make alone (no randomness, no
@@ -107,6 +113,10 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
         x: Option<&Shares>,
         targets: &[PartyId],
     ) -> Result<Option<RingTensor>, RunError>;
+
+    /// A fresh sharing of the same value: shares whose randomness is new, so that the old
+    /// shares (stored in a file by an earlier run) are not linked to the new ones.
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError>;
 
     // ---- Products -----------------------------------------------------------------------------
 
@@ -177,6 +187,9 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     /// The messages of [`Protocol::reveal`]: to a member (its role), to one outsider (`None`),
     /// or to every party (`all`).
     fn reveal_table(&self, t: &mut Table, target: Option<usize>, all: bool);
+
+    /// The messages of [`Protocol::refresh`] of a sharing of size `n`.
+    fn refresh_table(&self, t: &mut Table, n: tfe_ir::Size);
 
     /// The messages of [`Protocol::mul`] and [`Protocol::matmul`] (`matrix`); `x` and `y` are
     /// the sizes of the operands, `z` of the result (in the op's terms).

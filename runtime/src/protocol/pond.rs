@@ -20,6 +20,7 @@
 //! Messages, in ring elements (words) per element:
 //! - share from a server: none (its peer draws its share from their common key); from another
 //!   party: one message to server 1;
+//! - refresh (a fresh sharing of loaded shares): none (a mask from the servers' common key);
 //! - reveal: each server sends its share to each target (a server target needs only the
 //!   other's);
 //! - product `x · y` (elementwise, broadcasting) or matrix product: 1 round; each server sends
@@ -366,6 +367,29 @@ impl Protocol for Pond {
         Ok(Some(value))
     }
 
+    fn holds(&self, role: usize) -> bool {
+        role != DEALER
+    }
+
+    /// The servers add and subtract a mask drawn from their common key: no messages, and the
+    /// dealer (which never sees the key) learns nothing.
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+        let key = ctx.key();
+        let role = self.role(ctx)?;
+        if role == DEALER {
+            return Ok(Shares::shape_only(x.shape()));
+        }
+        let r = ctx.draw(&self.servers(), key, 0, x.shape())?;
+        let mine = self.mine(x)?;
+        let part = if role == 0 {
+            ring::add(mine, &r)
+        } else {
+            ring::sub(mine, &r)
+        }
+        .map_err(shape_err)?;
+        Ok(Shares::single(part))
+    }
+
     fn mul(
         &self,
         ctx: &mut Ctx<'_>,
@@ -664,6 +688,10 @@ impl Protocol for Pond {
     }
 
     fn trunc_table(&self, _t: &mut Table, _n: Size) {}
+
+    fn refresh_table(&self, t: &mut Table, _n: Size) {
+        let _mask = t.key();
+    }
 
     fn bit_addends_table(&self, _t: &mut Table, _n: Size) {}
 

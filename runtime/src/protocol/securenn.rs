@@ -595,8 +595,16 @@ impl Protocol for SecureNn {
         self.pond.frac()
     }
 
+    fn holds(&self, role: usize) -> bool {
+        self.pond.holds(role)
+    }
+
     fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
         self.pond.public(me, c)
+    }
+
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+        self.pond.refresh(ctx, x)
     }
 
     fn share(
@@ -720,6 +728,10 @@ impl Protocol for SecureNn {
 
     fn trunc_table(&self, t: &mut Table, n: Size) {
         self.pond.trunc_table(t, n)
+    }
+
+    fn refresh_table(&self, t: &mut Table, n: Size) {
+        self.pond.refresh_table(t, n)
     }
 
     fn bit_addends_table(&self, t: &mut Table, n: Size) {

@@ -119,6 +119,15 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
                 args.get(i).map(|r| program.regs[*r as usize].shape.clone())
             })?;
         }
+        Op::StoreShares { secret, .. } => crate::stored::store_table(&*protocol(*secret)?, &mut t),
+        Op::LoadShares { secret, dsts, .. } => {
+            let ranks = dsts
+                .iter()
+                .map(|r| program.regs[*r as usize].shape.len() as u64)
+                .sum();
+            let runtime = dsts.iter().any(|r| !known(*r));
+            crate::stored::load_table(&*protocol(*secret)?, &mut t, ranks, runtime)
+        }
         _ => {}
     }
     Ok(t.messages)
@@ -214,6 +223,7 @@ fn compute_table(
         | Kernel::Ones
         | Kernel::Div
         | Kernel::Rem => {}
+        Kernel::Refresh => p.refresh_table(t, unit),
     }
     Ok(())
 }

@@ -230,6 +230,27 @@ proptest! {
     }
 
     #[test]
+    fn refresh_keeps_the_value_and_renews_every_component(xs in prop::collection::vec(any::<u64>(), 1..40), seed in any::<u64>()) {
+        let x = tensor(xs.clone(), &[xs.len()]);
+        for p in protocols() {
+            let before = p.deal(&x, seed);
+            let dealt = before.clone();
+            let after = run3(&p, move |ctx, p| p.refresh(ctx, &dealt[ctx.me]));
+            prop_assert_eq!(p.open(&after).as_slice().unwrap(), &xs[..], "{}", p.name());
+            // Every component of every member is new: no word survives in place (each one is
+            // the old word plus a pseudo-random mask; equal with probability 2^-64 per word).
+            for (old, new) in before.iter().zip(&after) {
+                prop_assert_eq!(old.parts().len(), new.parts().len(), "{}", p.name());
+                for (a, b) in old.parts().iter().zip(new.parts()) {
+                    for (u, v) in a.iter().zip(b.iter()) {
+                        prop_assert_ne!(u, v, "{}: a share kept a word", p.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn msb_is_the_sign(xs in prop::collection::vec(-(1i64 << 62)..(1i64 << 62), 1..30), seed in any::<u64>()) {
         let x = tensor(xs.iter().map(|v| *v as u64).collect(), &[xs.len()]);
         let expected: Vec<u64> = xs.iter().map(|v| u64::from(*v < 0)).collect();

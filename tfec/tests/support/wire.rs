@@ -185,6 +185,17 @@ pub fn check_dealer_inbox(ir: &Program, messages: &[Seen]) -> DealerInbox {
                     ..
                 } if *owner == m.from && m.kind == "shape" => inbox.shapes += 1,
                 Op::Reveal { to, .. } if to.is_none() || *to == Some(dealer) => inbox.revealed += 1,
+                // Shares loaded from files: server 0 tells the dealer their shapes when the
+                // program leaves a dimension to run time.
+                Op::LoadShares { dsts, .. }
+                    if m.from == secret.parties[0]
+                        && m.key.step == 1
+                        && dsts.iter().any(|r| {
+                            ir.regs[*r as usize].shape.contains(&tfe_ir::Dim::Runtime)
+                        }) =>
+                {
+                    inbox.shapes += 1
+                }
                 op => panic!(
                     "the dealer {} received {} {} words from {} for op {} ({op:?})",
                     name(dealer),
