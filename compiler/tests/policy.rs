@@ -97,3 +97,38 @@ fn data_that_is_never_revealed_stays_put() {
         "{text}"
     );
 }
+
+#[test]
+fn stores_and_loads_are_listed_and_loaded_shares_are_a_source() {
+    let text = policy(
+        "party alice, bob, s0, s1, s2;\n\
+         secret two = pond(s0, s1, dealer = s2);\n\
+         fn main() {\n\
+             let a: fixed[_, 2] @alice = read_csv(\"a.csv\");\n\
+             let kept: fixed[2] @two = read_shares(\"old\");\n\
+             let s: fixed[2] @two = sum(a, axis: 0) + kept;\n\
+             write_shares(s, \"new\");\n\
+             print(reveal(kept * 2.0, to: bob));\n\
+         }\n",
+    );
+    assert!(
+        text.contains("    - is kept as shares in `new` (line 7)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "line 7: `s` (secret at two) is stored as `new` by s0, s1, each its own share; it depends on the data of alice and the shares stored as `old`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 5: `old` is loaded into two: shares an earlier run stored"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "line 8: `kept * 2.0` (secret at two) is revealed to bob; it depends on the shares stored as `old`"
+        ),
+        "{text}"
+    );
+}

@@ -698,3 +698,109 @@ fn read_checked(
     }
     Ok((header, parts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            protocol: "aby3".into(),
+            ring: 64,
+            frac: 16,
+            placement: "rep".into(),
+            parties: vec!["s0".into(), "s1".into(), "s2".into()],
+            role: 1,
+            save: [0x0123_4567_89ab_cdef, 42],
+            ty: "Mlp".into(),
+            parts: vec![
+                Part {
+                    name: "w".into(),
+                    scalar: Scalar::Fixed,
+                    shape: vec![2, 3],
+                    components: 2,
+                },
+                Part {
+                    name: "b".into(),
+                    scalar: Scalar::Int,
+                    shape: vec![],
+                    components: 2,
+                },
+            ],
+        }
+    }
+
+    fn shares(shape: &[usize], base: u64) -> Shares {
+        let n: usize = shape.iter().product();
+        let t = |k: u64| {
+            RingTensor::from_shape_vec(
+                IxDyn(shape),
+                (0..n as u64).map(|i| base.wrapping_mul(i + k)).collect(),
+            )
+            .unwrap()
+        };
+        Shares::pair(t(1), t(7))
+    }
+
+    #[test]
+    fn a_file_reads_back_as_written() {
+        let (w, b) = (shares(&[2, 3], u64::MAX - 5), shares(&[], 3));
+        let bytes = encode(&header(), &[&w, &b]);
+        assert_eq!(&bytes[..8], MAGIC);
+        let (h, parts) = decode(&bytes).unwrap();
+        assert_eq!(h, header());
+        assert_eq!(parts, vec![w.parts().to_vec(), b.parts().to_vec()]);
+        // The header is text a person can read with `head`.
+        let text = std::str::from_utf8(&bytes[16..16 + h.to_text().len()]).unwrap();
+        assert!(
+            text.contains("save 0123456789abcdef000000000000002a\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("part w fixed [2,3] 2\npart b int [] 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn damage_is_found() {
+        let (w, b) = (shares(&[2, 3], 99), shares(&[], 3));
+        let bytes = encode(&header(), &[&w, &b]);
+        for i in [0, 9, 20, bytes.len() - 30, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                decode(&bad).is_err(),
+                "a flipped bit at byte {i} went unnoticed"
+            );
+        }
+        for n in [0, 10, 24, bytes.len() - 8, bytes.len() - 1] {
+            assert!(
+                decode(&bytes[..n]).is_err(),
+                "a file cut at {n} bytes was read"
+            );
+        }
+        let mut longer = bytes[..bytes.len() - 8].to_vec();
+        longer.extend_from_slice(&[0; 8]);
+        let sum = fnv1a(&longer);
+        longer.extend_from_slice(&sum.to_le_bytes());
+        assert_eq!(
+            decode(&longer).unwrap_err(),
+            "the file is longer than its header says"
+        );
+    }
+
+    #[test]
+    fn the_digest_ignores_only_the_role_and_the_save() {
+        let a = header();
+        let mut b = header();
+        b.role = 2;
+        b.save = [1, 2];
+        assert_eq!(a.digest(), b.digest());
+        b.parts[0].shape = vec![3, 2];
+        assert_ne!(a.digest(), b.digest());
+        let mut c = header();
+        c.frac = 20;
+        assert_ne!(a.digest(), c.digest());
+    }
+}

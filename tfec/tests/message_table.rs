@@ -440,12 +440,9 @@ fn ponds_dealer_receives_only_shapes() {
             Op::LoadShares { dsts, .. } => {
                 *step == 1
                     && ir.parties[*from] == "s0"
-                    && dsts.iter().any(|r| {
-                        ir.regs[*r as usize]
-                            .shape
-                            .iter()
-                            .any(|d| *d == tfe_ir::Dim::Runtime)
-                    })
+                    && dsts
+                        .iter()
+                        .any(|r| ir.regs[*r as usize].shape.contains(&tfe_ir::Dim::Runtime))
             }
             _ => false,
         };

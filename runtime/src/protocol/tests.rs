@@ -236,7 +236,8 @@ proptest! {
             let before = p.deal(&x, seed);
             let dealt = before.clone();
             let after = run3(&p, move |ctx, p| p.refresh(ctx, &dealt[ctx.me]));
-            prop_assert_eq!(p.open(&after).as_slice().unwrap(), &xs[..], "{}", p.name());
+            let opened = p.open(&after);
+            prop_assert_eq!(opened.as_slice().unwrap(), &xs[..], "{}", p.name());
             // Every component of every member is new: no word survives in place (each one is
             // the old word plus a pseudo-random mask; equal with probability 2^-64 per word).
             for (old, new) in before.iter().zip(&after) {
