@@ -65,6 +65,12 @@ impl Value {
 /// Lowers a checked program. Errors are constructs the runtime cannot run yet. (Optimisations
 /// such as `cse` run after it, in the pipeline.)
 pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
+    lower_with(program, false)
+}
+
+/// [`lower`]; for the cleartext emulation (`tfec run --emulate`), which computes in any ring,
+/// `emulation` admits rings the protocols' runtime does not have yet (128 bits).
+pub fn lower_with(program: &hir::Program, emulation: bool) -> Result<ir::Program, Vec<Diagnostic>> {
     let mut l = Lowerer {
         hir: program,
         regs: Vec::new(),
@@ -74,13 +80,15 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         user_call: None,
         too_large: false,
         on_party: None,
+        here: None,
+        sources: Vec::new(),
     };
     for secret in &program.secrets {
-        if secret.ring_bits != 64 {
+        if secret.ring_bits != 64 && !emulation {
             l.unsupported(
                 secret.span,
                 "a 128-bit ring",
-                "drop `ring = 128`: shares live in the 64-bit ring (raise `frac` up to about 24 for precision)",
+                "drop `ring = 128`: shares live in the 64-bit ring (raise `frac` up to about 24 for precision); `tfec run --emulate` runs the program in cleartext with a 128-bit ring and reports where 64 bits would not do",
             );
         }
     }
@@ -112,6 +120,7 @@ pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
         regs: l.regs,
         body,
         n_ops: l.next_op,
+        sources: l.sources,
     })
 }
 
@@ -162,6 +171,10 @@ struct Lowerer<'h> {
     too_large: bool,
     /// Inside `on p`: public computations run at p alone (the block is p's local code).
     on_party: Option<usize>,
+    /// The innermost expression of the user's code being lowered: each op's source.
+    here: Option<tfe_grammar::Span>,
+    /// The source of each op, by id.
+    sources: Vec<Option<(u32, u32)>>,
 }
 
 /// The registers of one inlined function instance.
@@ -267,6 +280,8 @@ impl Lowerer<'_> {
     fn node(&mut self, op: Op) -> Node {
         let id = self.next_op;
         self.next_op += 1;
+        self.sources
+            .push(self.here.map(|s| (s.start as u32, s.end as u32)));
         Node { id, op }
     }
 
@@ -806,7 +821,24 @@ impl Lowerer<'_> {
         Some(Value::Parts(values))
     }
 
+    /// Lowers an expression; its ops' source is the expression itself in the user's code, or,
+    /// inside a library function, the user's call being inlined.
     fn expr(&mut self, frame: &mut Frame, e: &hir::Expr, out: &mut Vec<Node>) -> Option<Value> {
+        let saved = self.here;
+        if self.hir.functions[frame.function].module == "main" {
+            self.here = Some(e.span);
+        }
+        let value = self.expr_here(frame, e, out);
+        self.here = saved;
+        value
+    }
+
+    fn expr_here(
+        &mut self,
+        frame: &mut Frame,
+        e: &hir::Expr,
+        out: &mut Vec<Node>,
+    ) -> Option<Value> {
         let args = |l: &mut Self,
                     frame: &mut Frame,
                     out: &mut Vec<Node>,

@@ -104,6 +104,10 @@ pub struct Program {
     pub body: Vec<Node>,
     /// One more than the largest op id.
     pub n_ops: u32,
+    /// Where in the program's source each op comes from, by op id: the byte range of the
+    /// expression of the user's code it lowers (for an op of a library function, the user's
+    /// call), if any. Opaque to everything but reports that point at lines (`--emulate`).
+    pub sources: Vec<Option<(u32, u32)>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -102,6 +102,7 @@ impl std::fmt::Display for RunError {
     }
 }
 
+pub mod clear;
 pub mod csvio;
 pub mod embedded;
 pub mod exec;

@@ -54,11 +54,21 @@ pub struct RunArgs {
     /// Cranelift (the results are the same, bit for bit).
     #[arg(long)]
     no_jit: bool,
+    /// Emulate the run in cleartext: every party in this process, every secret placement
+    /// computed in the clear in its own fixed point (ring and frac, 128-bit rings included),
+    /// nothing shared or sent; writes and prints what the run would, then reports each
+    /// operation whose result would overflow the ring, fail its truncation or round a nonzero
+    /// value to 0, with its line. For a data owner's own testing on their own data.
+    #[arg(long, conflicts_with_all = ["players", "seed", "net_emulate", "stats"])]
+    pub(crate) emulate: bool,
 }
 
 pub fn run(args: RunArgs, render: RenderOptions) -> Result<(), Failure> {
     let src = read_source(&args.file)?;
-    let ir = lower(&args.file, &src, render)?;
+    let ir = lower(&args.file, &src, render, args.emulate)?;
+    if args.emulate {
+        return crate::emulate::emulate(&args.file, args.data.as_deref(), &ir, &src);
+    }
     tfe_runtime::fused::set_jit(!args.no_jit);
     match (&args.players, &args.as_party) {
         (None, _) => embedded(&args, &ir),
