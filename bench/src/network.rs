@@ -66,6 +66,8 @@ pub fn party_child(args: &[String]) {
         data_dir: Path::new(data).join(&ir.parties[me]),
         session: net.session(),
         seed: None,
+        profile: false,
+        progress: None,
     };
     let start = Instant::now();
     let report =
@@ -147,6 +149,8 @@ fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
             timeout: Duration::from_secs(120),
             seed: None,
             emulation: emulation.map(|e| Emulation::parse(e).expect("a spec")),
+            profile: false,
+            progress: None,
         },
         Arc::new(|_, _| {}),
     )

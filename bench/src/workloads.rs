@@ -79,6 +79,8 @@ pub(crate) fn run(src: &str, dir: &Path) -> Run {
             timeout: Duration::from_secs(120),
             seed: None,
             emulation: None,
+            profile: false,
+            progress: None,
         },
         Arc::new(move |party, line: &str| {
             if let Ok(mut lines) = sink.lock() {

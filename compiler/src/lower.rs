@@ -466,7 +466,27 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Lowers a statement; ops of its own (an assignment's copy, a loop) have the statement as
+    /// their source in the user's code.
     fn stmt(&mut self, frame: &mut Frame, stmt: &Stmt, out: &mut Vec<Node>) {
+        let saved = self.here;
+        if self.hir.functions[frame.function].module == "main" {
+            let span = match stmt {
+                Stmt::Let { span, .. }
+                | Stmt::LetTuple { span, .. }
+                | Stmt::Assign { span, .. }
+                | Stmt::For { span, .. }
+                | Stmt::While { span, .. }
+                | Stmt::Return { span, .. } => *span,
+                Stmt::Expr(e) => e.span,
+            };
+            self.here = Some(span);
+        }
+        self.stmt_here(frame, stmt, out);
+        self.here = saved;
+    }
+
+    fn stmt_here(&mut self, frame: &mut Frame, stmt: &Stmt, out: &mut Vec<Node>) {
         match stmt {
             Stmt::Let { local, value, .. } => {
                 let Some(v) = self.expr(frame, value, out) else {

@@ -23,7 +23,7 @@ pub struct Failure {
 }
 
 /// How to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// How long a receive waits at most.
     pub timeout: Duration,
@@ -31,6 +31,10 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Delay and pace every link as a network would.
     pub emulation: Option<crate::emulate::Emulation>,
+    /// Record each op's cost at each party ([`crate::exec::PartyReport::profile`]).
+    pub profile: bool,
+    /// A party that reports the progress of its outermost loops, and to what.
+    pub progress: Option<(PartyId, crate::exec::Progress)>,
 }
 
 /// Runs every party's program (`programs[p]` is party `p`'s projection) with data directories
@@ -46,6 +50,8 @@ pub fn run(
         timeout,
         seed,
         emulation,
+        profile,
+        progress,
     } = options;
     let session = if let Some(seed) = seed {
         seed
@@ -64,6 +70,10 @@ pub fn run(
         .enumerate()
         .map(|(me, ((mut net, program), data_dir))| {
             let sink = sink.clone();
+            let progress = progress
+                .as_ref()
+                .filter(|(p, _)| *p == me)
+                .map(|(_, f)| f.clone());
             std::thread::Builder::new()
                 .name(format!("party-{me}"))
                 .stack_size(64 << 20)
@@ -72,6 +82,8 @@ pub fn run(
                         data_dir,
                         session,
                         seed,
+                        profile,
+                        progress,
                     };
                     let mut out = |line: &str| sink(me, line);
                     let result = run_party(&program, me, &mut net, &config, &mut out);

@@ -29,6 +29,32 @@ pub struct PartyConfig {
     /// With a seed, the shared keys are derived from it instead of drawn from the operating
     /// system, so a run can be repeated exactly (tests, benchmarks). Never for real data.
     pub seed: Option<u64>,
+    /// Record each op's time, bytes and rounds ([`PartyReport::profile`]).
+    pub profile: bool,
+    /// Told after each iteration of the outermost loop of more than one iteration that is
+    /// running: what a progress display shows.
+    pub progress: Option<Progress>,
+}
+
+/// A progress callback: `(iterations done, iterations in all)` of the outermost loop running.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// What one op cost this party, over every time it ran (`tfec run --profile`). A fused chain of
+/// ops, or a batch of comparisons run as one, is counted at its first op.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OpProfile {
+    pub runs: u64,
+    /// Wall time, waiting for peers included.
+    pub time: std::time::Duration,
+    pub bytes: u64,
+    pub rounds: u64,
 }
 
 /// What a party did.
@@ -38,7 +64,23 @@ pub struct PartyReport {
     pub ops_run: u64,
     /// Wall time from the start of key agreement to the last message flushed.
     pub elapsed: std::time::Duration,
+    /// With [`PartyConfig::profile`], each op's cost, by op id (empty otherwise).
+    pub profile: Vec<OpProfile>,
+    /// With [`PartyConfig::profile`], each run of an op (the first [`MAX_TRACE`]): a timeline.
+    pub trace: Vec<TraceEvent>,
 }
+
+/// One run of an op at this party: its id, and when it started and how long it took, from the
+/// party's start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceEvent {
+    pub op: tfe_ir::OpId,
+    pub start: std::time::Duration,
+    pub time: std::time::Duration,
+}
+
+/// The most trace events a party keeps (16 MB); the profile counts every run regardless.
+pub const MAX_TRACE: usize = 1 << 20;
 
 /// Runs `program` (this party's projection) as party `me`. `print` lines go to `out`.
 pub fn run_party(
@@ -69,6 +111,15 @@ pub fn run_party(
         ops_run: 0,
         plan: crate::fuse::plan(program),
         frees: crate::liveness::plan(program),
+        profile: if config.profile {
+            vec![OpProfile::default(); program.n_ops as usize]
+        } else {
+            Vec::new()
+        },
+        trace: Vec::new(),
+        start,
+        progress: config.progress.clone(),
+        progress_shown: None,
     };
     exec.block(&program.body)?;
     exec.net.flush().map_err(RunError::Net)?;
@@ -76,6 +127,8 @@ pub fn run_party(
         net: exec.net.stats(),
         ops_run: exec.ops_run,
         elapsed: start.elapsed(),
+        profile: exec.profile,
+        trace: exec.trace,
     })
 }
 
@@ -113,6 +166,14 @@ struct Exec<'a> {
     plan: crate::fuse::Plan,
     /// Registers to drop once a block has moved past an op, by op id ([`crate::liveness`]).
     frees: Vec<Vec<Reg>>,
+    /// Each op's cost when profiling (empty otherwise).
+    profile: Vec<OpProfile>,
+    trace: Vec<TraceEvent>,
+    /// When this party started.
+    start: std::time::Instant,
+    progress: Option<Progress>,
+    /// The loop whose progress is being shown, if any.
+    progress_shown: Option<tfe_ir::OpId>,
 }
 
 impl Exec<'_> {
@@ -134,7 +195,30 @@ impl Exec<'_> {
         let mut i = 0;
         while i < nodes.len() {
             let from = i;
+            // Loops and branches are not counted themselves: the ops inside them are.
+            let measured = !self.profile.is_empty()
+                && !matches!(
+                    nodes[i].op,
+                    Op::For { .. } | Op::While { .. } | Op::If { .. }
+                );
+            let before = measured.then(|| (std::time::Instant::now(), self.net.stats()));
             i = self.step(nodes, i)?;
+            if let Some((t, net)) = before {
+                let after = self.net.stats();
+                let time = t.elapsed();
+                let p = &mut self.profile[nodes[from].id as usize];
+                p.runs += 1;
+                p.time += time;
+                p.bytes += after.bytes_sent - net.bytes_sent;
+                p.rounds += after.rounds - net.rounds;
+                if self.trace.len() < MAX_TRACE {
+                    self.trace.push(TraceEvent {
+                        op: nodes[from].id,
+                        start: t - self.start,
+                        time,
+                    });
+                }
+            }
             for node in &nodes[from..i] {
                 if let Some(dead) = self.frees.get(node.id as usize) {
                     for r in dead {
@@ -453,12 +537,26 @@ impl Exec<'_> {
             } => {
                 let s = self.get(*start)?.as_index().map_err(RunError::Internal)?;
                 let e = self.get(*end)?.as_index().map_err(RunError::Internal)?;
+                // The outermost loop of more than one iteration is the one whose progress is
+                // shown (an `EPOCHS = 1` loop around the batches is looked through).
+                let progress = (self.progress_shown.is_none() && e - s > 1)
+                    .then(|| self.progress.clone())
+                    .flatten();
+                if progress.is_some() {
+                    self.progress_shown = Some(node.id);
+                }
                 for i in s..e {
                     if (i - s) % 16 == 15 {
                         self.net.check().map_err(RunError::Net)?;
                     }
                     self.set(*var, Value::I64(scalar(i)));
                     self.block(body)?;
+                    if let Some(p) = &progress {
+                        (p.0)((i - s + 1) as u64, (e - s) as u64);
+                    }
+                }
+                if progress.is_some() {
+                    self.progress_shown = None;
                 }
             }
             Op::While {

@@ -12,6 +12,8 @@ use tfe_compiler::{Diagnostic, Options, Pass, RenderOptions, Stage};
 
 mod emulate;
 mod import;
+mod profile;
+mod progress;
 mod run;
 
 /// Machine learning on encrypted data, as a language.

@@ -54,12 +54,24 @@ pub struct RunArgs {
     /// Cranelift (the results are the same, bit for bit).
     #[arg(long)]
     no_jit: bool,
+    /// After the run, print where each party's time, rounds and bytes went: per source line,
+    /// and per protocol op under it, the costliest first.
+    #[arg(long)]
+    profile: bool,
+    /// With `--profile`: also write every op's cost as Chrome trace events (open the file in
+    /// Perfetto or chrome://tracing), one track per party.
+    #[arg(long, value_name = "FILE.json", requires = "profile")]
+    trace: Option<PathBuf>,
+    /// No progress display (by default, a long run shows the progress of the program's
+    /// outermost loop: a bar on a terminal, otherwise a line every 5 s).
+    #[arg(long, short)]
+    quiet: bool,
     /// Emulate the run in cleartext: every party in this process, every secret placement
     /// computed in the clear in its own fixed point (ring and frac, 128-bit rings included),
     /// nothing shared or sent; writes and prints what the run would, then reports each
     /// operation whose result would overflow the ring, fail its truncation or round a nonzero
     /// value to 0, with its line. For a data owner's own testing on their own data.
-    #[arg(long, conflicts_with_all = ["players", "seed", "net_emulate", "stats"])]
+    #[arg(long, conflicts_with_all = ["players", "seed", "net_emulate", "stats", "profile"])]
     pub(crate) emulate: bool,
 }
 
@@ -71,14 +83,14 @@ pub fn run(args: RunArgs, render: RenderOptions) -> Result<(), Failure> {
     }
     tfe_runtime::fused::set_jit(!args.no_jit);
     match (&args.players, &args.as_party) {
-        (None, _) => embedded(&args, &ir),
-        (Some(players), Some(name)) => one_party(&args, &ir, players, name),
+        (None, _) => embedded(&args, &ir, &src),
+        (Some(players), Some(name)) => one_party(&args, &ir, &src, players, name),
         (Some(players), None) => launch(&args, &ir, players),
     }
 }
 
 /// Every party in this process.
-fn embedded(args: &RunArgs, ir: &tfe_ir::Program) -> Result<(), Failure> {
+fn embedded(args: &RunArgs, ir: &tfe_ir::Program, src: &str) -> Result<(), Failure> {
     let root = match &args.data {
         Some(dir) => dir.clone(),
         None => args
@@ -95,13 +107,25 @@ fn embedded(args: &RunArgs, ir: &tfe_ir::Program) -> Result<(), Failure> {
     let sink: tfe_runtime::embedded::Sink = Arc::new(move |party, line: &str| {
         println!("[{}] {line}", sink_names[party]);
     });
+    let display = (!args.quiet)
+        .then(|| crate::progress::reporter(ir))
+        .flatten()
+        .map(|p| (p, crate::progress::Display::new(String::new())));
     let options = tfe_runtime::embedded::Options {
         timeout: Duration::from_secs(args.timeout),
         seed: args.seed,
         emulation: args.net_emulate,
+        profile: args.profile,
+        progress: display
+            .as_ref()
+            .map(|(p, d)| (*p, d.callback(String::new()))),
     };
     let start = Instant::now();
-    match tfe_runtime::embedded::run(programs, data_dirs, options, sink) {
+    let result = tfe_runtime::embedded::run(programs, data_dirs, options, sink);
+    if let Some((_, d)) = &display {
+        d.finish();
+    }
+    match result {
         Ok(reports) => {
             let secs = start.elapsed().as_secs_f64();
             let traffic: Vec<String> = names
@@ -124,6 +148,14 @@ fn embedded(args: &RunArgs, ir: &tfe_ir::Program) -> Result<(), Failure> {
             );
             if args.stats {
                 print_stats(&names, &reports.iter().collect::<Vec<_>>());
+            }
+            if args.profile {
+                let all: Vec<&PartyReport> = reports.iter().collect();
+                eprint!("{}", crate::profile::render(ir, src, &names, &all));
+                if let Some(path) = &args.trace {
+                    let parties: Vec<(usize, &PartyReport)> = reports.iter().enumerate().collect();
+                    write_trace(path, ir, src, &parties)?;
+                }
             }
             Ok(())
         }
@@ -165,7 +197,13 @@ fn load_players(
 }
 
 /// `--players FILE --as NAME`: this party alone, over the network.
-fn one_party(args: &RunArgs, ir: &tfe_ir::Program, path: &Path, name: &str) -> Result<(), Failure> {
+fn one_party(
+    args: &RunArgs,
+    ir: &tfe_ir::Program,
+    src: &str,
+    path: &Path,
+    name: &str,
+) -> Result<(), Failure> {
     let players = Players::load(path).map_err(Failure::Usage)?;
     let entries = players.for_program(&ir.parties).map_err(Failure::Usage)?;
     let Some(me) = ir.parties.iter().position(|p| p == name) else {
@@ -201,14 +239,22 @@ fn one_party(args: &RunArgs, ir: &tfe_ir::Program, path: &Path, name: &str) -> R
     let start = Instant::now();
     let mut net = tfe_net::link::connect(config).map_err(fail)?;
     let program = tfe_ir::project(ir, me);
+    let prefix = format!("[{name}] ");
+    let display = (!args.quiet && crate::progress::reporter(ir) == Some(me))
+        .then(|| crate::progress::Display::new(prefix.clone()));
     let party = PartyConfig {
         data_dir: entries[me].data.clone(),
         session: net.session(),
         seed: args.seed,
+        profile: args.profile,
+        progress: display.as_ref().map(|d| d.callback(prefix.clone())),
     };
     let result = run_party(&program, me, &mut net, &party, &mut |line: &str| {
         println!("[{name}] {line}");
     });
+    if let Some(d) = &display {
+        d.finish();
+    }
     match result {
         Ok(mut report) => {
             let stats = net
@@ -225,6 +271,15 @@ fn one_party(args: &RunArgs, ir: &tfe_ir::Program, path: &Path, name: &str) -> R
             if args.stats {
                 print_stats(&[name.to_string()], &[&report]);
             }
+            if args.profile {
+                eprint!(
+                    "{}",
+                    crate::profile::render(ir, src, &[name.to_string()], &[&report])
+                );
+                if let Some(path) = &args.trace {
+                    write_trace(path, ir, src, &[(me, &report)])?;
+                }
+            }
             Ok(())
         }
         Err(e) => {
@@ -233,6 +288,30 @@ fn one_party(args: &RunArgs, ir: &tfe_ir::Program, path: &Path, name: &str) -> R
             Err(fail(message))
         }
     }
+}
+
+/// Writes `--trace`'s file, or says why it could not.
+fn write_trace(
+    path: &Path,
+    ir: &tfe_ir::Program,
+    src: &str,
+    parties: &[(usize, &PartyReport)],
+) -> Result<(), Failure> {
+    crate::profile::write_trace(path, ir, src, parties)
+        .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!(
+        "trace written to {} (open it in Perfetto or chrome://tracing)",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The trace file of one party's process under the launcher: `t.json` becomes `t.s0.json`.
+fn party_trace(path: &Path, party: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "trace".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}.{party}.json"))
 }
 
 /// `--players FILE`: every party whose address is on this machine as its own process.
@@ -281,6 +360,15 @@ fn launch(args: &RunArgs, ir: &tfe_ir::Program, path: &Path) -> Result<(), Failu
             .arg(args.connect_timeout.to_string());
         if let Some(seed) = args.seed {
             cmd.arg("--seed").arg(seed.to_string());
+        }
+        if args.profile {
+            cmd.arg("--profile");
+        }
+        if args.quiet {
+            cmd.arg("--quiet");
+        }
+        if let Some(trace) = &args.trace {
+            cmd.arg("--trace").arg(party_trace(trace, name));
         }
         if let Some(e) = &args.net_emulate {
             let bandwidth = if e.bandwidth.is_finite() {

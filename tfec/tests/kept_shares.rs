@@ -404,6 +404,8 @@ fn a_run_that_fails_while_storing_leaves_the_previous_save() {
                     data_dir: dir.join(&ir.parties[me]),
                     session: 11,
                     seed: None,
+                    profile: false,
+                    progress: None,
                 };
                 std::thread::spawn(move || {
                     let mut net: Box<dyn Transport> = if me == crashing {

@@ -118,6 +118,8 @@ fn run_recorded(src: &str, data: &std::path::Path) -> (Program, Wire) {
                 data_dir: data.join(&ir.parties[me]),
                 session: 7,
                 seed: Some(7),
+                profile: false,
+                progress: None,
             };
             let log = log.clone();
             std::thread::spawn(move || {

@@ -247,6 +247,8 @@ fn run(ir: &Program, data: &Path, fake: PartyId, target: usize, corruption: Corr
             data_dir: data.join(&ir.parties[me]),
             session: 11,
             seed: Some(5),
+            profile: false,
+            progress: None,
         };
         let (corrupted, total, done) = (corrupted.clone(), total.clone(), done.clone());
         std::thread::Builder::new()

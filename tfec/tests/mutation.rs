@@ -1131,6 +1131,8 @@ fn record_wire_seeds() {
                         data_dir,
                         session,
                         seed: Some(7),
+                        profile: false,
+                        progress: None,
                     };
                     tfe_runtime::exec::run_party(&program, me, &mut net, &config, &mut |_| {})
                         .unwrap();

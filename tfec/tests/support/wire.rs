@@ -114,6 +114,8 @@ pub fn run_recorded(ir: &Program, data: &Path, seed: Option<u64>, keep: Keep) ->
                 data_dir: data.join(&ir.parties[me]),
                 session,
                 seed,
+                profile: false,
+                progress: None,
             };
             let mut net = Recorder {
                 inner,
