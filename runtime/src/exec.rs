@@ -474,6 +474,12 @@ impl Exec<'_> {
                 secret,
                 name,
                 ty,
+            }
+            | Op::LoadShares {
+                dsts: srcs,
+                secret,
+                name,
+                ty,
             } => {
                 let site = crate::stored::Site {
                     program: self.program,
@@ -483,6 +489,16 @@ impl Exec<'_> {
                     regs: srcs,
                     data_dir: self.data_dir,
                 };
+                let p = &*self.protocols[*secret];
+                if matches!(node.op, Op::LoadShares { .. }) {
+                    let mut ctx = ctx!(self, node.id, count);
+                    let loaded = crate::stored::load(p, &mut ctx, &site);
+                    p.end_op(&mut ctx)?;
+                    for (r, shares) in srcs.iter().zip(loaded?) {
+                        self.set(*r, Value::Shares(shares));
+                    }
+                    return Ok(());
+                }
                 let (regs, program, me) = (&self.regs, self.program, self.me);
                 let values: Vec<&Shares> = srcs
                     .iter()
@@ -494,33 +510,10 @@ impl Exec<'_> {
                         ))),
                     })
                     .collect::<Result<_, _>>()?;
-                let p = &*self.protocols[*secret];
                 let mut ctx = ctx!(self, node.id, count);
                 let stored = crate::stored::store(p, &mut ctx, &site, &values);
                 p.end_op(&mut ctx)?;
                 stored?;
-            }
-            Op::LoadShares {
-                dsts,
-                secret,
-                name,
-                ty,
-            } => {
-                let site = crate::stored::Site {
-                    program: self.program,
-                    secret: *secret,
-                    name,
-                    ty,
-                    regs: dsts,
-                    data_dir: self.data_dir,
-                };
-                let p = &*self.protocols[*secret];
-                let mut ctx = ctx!(self, node.id, count);
-                let loaded = crate::stored::load(p, &mut ctx, &site);
-                p.end_op(&mut ctx)?;
-                for (r, shares) in dsts.iter().zip(loaded?) {
-                    self.set(*r, Value::Shares(shares));
-                }
             }
             Op::Print { src, at } => {
                 // A public value is printed once, by the first party.

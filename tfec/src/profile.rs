@@ -71,14 +71,7 @@ fn op_names(ir: &Program) -> BTreeMap<OpId, String> {
     out
 }
 
-fn bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
-}
+use crate::run::human_bytes as bytes;
 
 #[derive(Default)]
 struct Line {

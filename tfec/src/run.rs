@@ -544,7 +544,7 @@ fn peak_memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     match n {
         0..1_000 => format!("{n} B"),
         1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),

@@ -155,6 +155,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let relative = e.path().strip_prefix(root).unwrap().to_path_buf();
+                out.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 /// A CSV file (gzip-compressed when its name ends in `.gz`) as a matrix; one column for a
 /// file of one value per line; a header row is skipped.
 pub fn read_matrix(path: &Path) -> Array2<f64> {
