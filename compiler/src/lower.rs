@@ -99,10 +99,13 @@ pub fn lower_with(program: &hir::Program, emulation: bool) -> Result<ir::Program
     }
     // Loads of stored shares run first, so that a missing or mismatched file ends the run
     // before anything is computed (they read nothing but their files; the refresh of what they
-    // load stays where the program has it). A load inside a loop or a branch stays there.
+    // load stays where the program has it). A load inside a loop or a branch stays there, and so
+    // does a load of a name the program also stores: it must read what the store wrote.
+    let mut stored = std::collections::HashSet::new();
+    collect_stores(&body, &mut stored);
     let (loads, rest): (Vec<ir::Node>, Vec<ir::Node>) = body
         .into_iter()
-        .partition(|n| matches!(n.op, Op::LoadShares { .. }));
+        .partition(|n| matches!(&n.op, Op::LoadShares { name, .. } if !stored.contains(name)));
     let body: Vec<ir::Node> = loads.into_iter().chain(rest).collect();
     Ok(ir::Program {
         parties: program.parties.iter().map(|p| p.name.clone()).collect(),
@@ -122,6 +125,18 @@ pub fn lower_with(program: &hir::Program, emulation: bool) -> Result<ir::Program
         n_ops: l.next_op,
         sources: l.sources,
     })
+}
+
+/// The names every `write_shares` of `body` stores under, loops and branches included.
+fn collect_stores(body: &[ir::Node], out: &mut std::collections::HashSet<String>) {
+    for n in body {
+        if let Op::StoreShares { name, .. } = &n.op {
+            out.insert(name.clone());
+        }
+        for block in n.op.blocks() {
+            collect_stores(block, out);
+        }
+    }
 }
 
 /// The runtime's protocol of a secret placement: one line per protocol.

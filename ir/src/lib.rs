@@ -256,8 +256,9 @@ pub enum Kernel {
     Convert {
         to: Scalar,
     },
-    /// A fresh sharing of the same value (new randomness, the old shares no longer linked to
-    /// it): shares loaded from a file are refreshed before use.
+    /// A fresh sharing of the same value (new randomness): shares loaded from a file are
+    /// refreshed before use, so that the shares a run computes with are not the bytes on disk
+    /// (what that does and does not protect against: docs/shares.md).
     Refresh,
 }
 

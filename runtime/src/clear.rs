@@ -163,6 +163,32 @@ impl Emulator<'_> {
                     vals[*i] = v;
                 }
                 let scalar_kind = self.program.regs[*dst as usize].scalar;
+                // Secret integer arithmetic in f64, so that what the ring would wrap is seen
+                // (and wrapped) rather than refused as the plaintext integers' overflow.
+                let integer_arithmetic = matches!(at, Placement::Secret(_))
+                    && scalar_kind == tfe_ir::Scalar::Int
+                    && matches!(
+                        kernel,
+                        Kernel::Add
+                            | Kernel::Sub
+                            | Kernel::Neg
+                            | Kernel::Mul { .. }
+                            | Kernel::MatMul { .. }
+                            | Kernel::Sum { .. }
+                    );
+                let widened: Vec<Value> = if integer_arithmetic {
+                    vals.iter()
+                        .map(|v| match v {
+                            Value::I64(t) => Value::F64(t.mapv(|x| x as f64)),
+                            other => (*other).clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if integer_arithmetic {
+                    vals = widened.iter().collect();
+                }
                 let exact = plain::compute(kernel, &vals, scalar_kind)?;
                 let differences = comparison_range(kernel, &vals);
                 let value = match at {
@@ -178,7 +204,7 @@ impl Emulator<'_> {
                         if let Some(d) = differences {
                             fit(r, &d, ring, frac);
                         }
-                        fixed_point(r, kernel, exact, ring, frac)
+                        fixed_point(r, kernel, exact, integer_arithmetic, ring, frac)
                     }
                     _ => exact,
                 };
@@ -313,22 +339,23 @@ fn comparison_range(kernel: &Kernel, vals: &[&Value]) -> Option<ArrayD<f64>> {
 
 /// The result of a kernel at a secret placement in fixed point: a product truncated, a table
 /// entry encoded; recorded in `r`.
-fn fixed_point(r: &mut OpReport, kernel: &Kernel, exact: Value, ring: u32, frac: u32) -> Value {
+fn fixed_point(
+    r: &mut OpReport,
+    kernel: &Kernel,
+    exact: Value,
+    integer: bool,
+    ring: u32,
+    frac: u32,
+) -> Value {
     r.runs += 1;
     let Value::F64(t) = exact else {
-        if let Value::I64(t) = &exact {
-            r.elements += t.len() as u64;
-            let limit = 2f64.powi(ring as i32 - 1);
-            for v in t.iter() {
-                let m = (*v as f64).abs();
-                r.largest = r.largest.max(m);
-                if m >= limit {
-                    r.overflows += 1;
-                }
-            }
-        }
         return exact;
     };
+    if integer {
+        // An integer's range is the whole ring; kept in i64 as the program's integers are.
+        let fitted = fit(r, &t, ring, 0);
+        return Value::I64(fitted.mapv(|v| wrap(v, 64) as i64));
+    }
     match kernel {
         Kernel::Mul { trunc } | Kernel::MatMul { trunc } if *trunc > 0 => {
             // Before the truncation the product holds 2 frac fractional bits; what does not fit

@@ -79,7 +79,7 @@ pub struct TraceEvent {
     pub time: std::time::Duration,
 }
 
-/// The most trace events a party keeps (16 MB); the profile counts every run regardless.
+/// The most trace events a party keeps (40 MB); the profile counts every run regardless.
 pub const MAX_TRACE: usize = 1 << 20;
 
 /// Runs `program` (this party's projection) as party `me`. `print` lines go to `out`.

@@ -389,6 +389,8 @@ pub fn store(
         for q in &peers {
             ctx.send(*q, id_key, words(&save))?;
         }
+        // Sent now, so that the holders write their files at the same time.
+        ctx.flush()?;
         save
     } else {
         let id = ctx.recv_shaped(holders[0], id_key, &[2])?;
@@ -409,6 +411,7 @@ pub fn store(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| RunError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        remove_leftovers(dir, &file_name(site.name));
     }
     let staged = Staged::write(&path, &encode(&header, values), true)
         .map_err(|e| RunError::Io(format!("cannot write {}: {e}", path.display())))?;
@@ -433,6 +436,20 @@ pub fn store(
     staged
         .commit()
         .map_err(|e| RunError::Io(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Removes the temporary files of `file` that a killed store left in `dir` (`.FILE.tmp-…`: they
+/// hold a share, and nothing else would ever remove them).
+fn remove_leftovers(dir: &Path, file: &str) {
+    let prefix = format!(".{file}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The messages of [`store`]: the first holder sends the save id to the others, then each

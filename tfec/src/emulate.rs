@@ -109,7 +109,7 @@ fn finding(line: usize, text: &str, r: &OpReport, ring: i32, frac: i32) -> Strin
             r.overflows, r.elements, r.largest
         ));
     }
-    if r.truncation_failures > 1e-6 {
+    if r.truncation_failures > tfe_runtime::clear::TRUNCATION_ALERT {
         out.push_str(&format!(
             "  {at}: truncation: {:.3e} failed truncations expected {runs} (of {} products; largest magnitude {:.4e}): each failure is off by about 2^{}; use a wider ring\n",
             r.truncation_failures,

@@ -280,3 +280,25 @@ fn the_contract_program_with_three_placements_emulates() {
         assert_eq!(wide[i], a[i] * a[i] * b[i]);
     }
 }
+
+/// Secret integers that leave the ring are reported at their line (and wrapped), not refused.
+#[test]
+fn integer_overflows_are_reported_by_line() {
+    let dir = scratch("int");
+    std::fs::write(dir.join("alice/n.csv"), "3000000000\n7\n").unwrap();
+    let source = "party alice, bob, analyst;\nparty s0, s1, s2;\nsecret rep = aby3(s0, s1, s2);\n\
+                  fn main() {\n    let na: int[_] @alice = read_csv(\"n.csv\");\n    let n: int[_] @rep = na;\n\
+                  let sq = n * n * 2;\n    print(reveal(sq, to: analyst));\n}\n";
+    let (code, out, report) = tfec(&dir, "n.tfe", source, &["--emulate"]);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.contains("line 7: `n * n * 2`: overflow: 1 of 2 results"),
+        "{report}"
+    );
+    // 3e9 · 3e9 · 2 = 1.8e19 wraps to 1.8e19 - 2^64; 7 · 7 · 2 = 98.
+    let wrapped = 18_000_000_000_000_000_000f64 - 2f64.powi(64);
+    assert!(
+        out.contains(&format!("{}", wrapped as i64)) && out.contains("98"),
+        "{out}"
+    );
+}

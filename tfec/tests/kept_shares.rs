@@ -476,3 +476,29 @@ fn loaded_shares_are_refreshed_before_any_use() {
         }
     }
 }
+
+/// A program that stores a name and then loads it reads what it stored (the load is not moved
+/// ahead of the store), with no earlier save; and the store removes the temporary file a killed
+/// store left behind.
+#[test]
+fn a_load_after_a_store_of_the_same_name_reads_it() {
+    let dir = scratch("same-run");
+    std::fs::create_dir_all(dir.join("s1")).unwrap();
+    let leftover = dir.join("s1/.model.shares.tmp-99999-0");
+    std::fs::write(&leftover, b"a share a killed run left").unwrap();
+    let source = format!(
+        "{PARTIES}{}\n{MODEL}\
+         fn main() {{\n\
+             let w: fixed[3] @alice = read_csv(\"w.csv\");\n\
+             let k: int[2] @alice = read_csv(\"k.csv\");\n\
+             let m: Model @rep = Model {{ w: w, b: 0.5, k: k }};\n\
+             write_shares(m, \"model\");\n\
+             let again: Model @rep = read_shares(\"model\");\n\
+             write_csv(reveal(again.w, to: analyst), \"w.csv\");\n\
+         }}\n",
+        Protocol::Aby3.secret_line()
+    );
+    run_ok(&dir, "same.tfe", &source);
+    assert_eq!(csv(&dir.join("analyst/w.csv")), "1.5,-2,0.25");
+    assert!(!leftover.exists(), "the leftover temporary file is removed");
+}

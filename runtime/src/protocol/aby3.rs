@@ -436,8 +436,11 @@ impl Protocol for Aby3 {
         Ok(Some(value))
     }
 
-    /// `x_i + alpha_i` from a fresh zero-sharing, then a resharing: the new shares are the old
-    /// value's, and uniformly random given the old ones. One round, one word per element each.
+    /// `x_i + alpha_i` from a fresh zero-sharing, then a resharing: new shares of the same value.
+    /// An outsider who holds one member's old shares and another member's new ones learns
+    /// nothing (each new component carries a mask that only the members know); a member itself
+    /// can relate its old and new shares (it learns `alpha_{i+1}` from `x_{i+1} + alpha_{i+1}`),
+    /// as in any refresh among the holders alone. One round, one word per element each.
     fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
         let (xa, _) = ab(x)?;
         let alpha = self.zero_share(ctx, x.shape())?;

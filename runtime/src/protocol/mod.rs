@@ -114,8 +114,10 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
         targets: &[PartyId],
     ) -> Result<Option<RingTensor>, RunError>;
 
-    /// A fresh sharing of the same value: shares whose randomness is new, so that the old
-    /// shares (stored in a file by an earlier run) are not linked to the new ones.
+    /// A fresh sharing of the same value: shares whose randomness is new, so that the shares a
+    /// run computes with are not the ones stored in a file by an earlier run. (Against an
+    /// outsider who gets one member's stored shares and another member's new ones; the members
+    /// themselves can relate their old and new shares.)
     fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError>;
 
     // ---- Products -----------------------------------------------------------------------------
