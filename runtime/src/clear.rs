@@ -54,6 +54,76 @@ pub struct OpReport {
     /// A public operand (a constant) that is 0 in the placement's fixed point though it is not:
     /// its smallest such magnitude.
     pub constant_lost: Option<f64>,
+    /// The largest product before its truncation (real value, not ring units).
+    pub largest_product: f64,
+    /// The smallest nonzero magnitude of an exact result (before rounding), 0 if none.
+    pub smallest_nonzero: f64,
+}
+
+impl OpReport {
+    fn note_smallest(&mut self, t: &ArrayD<f64>) {
+        for v in t.iter() {
+            let m = v.abs();
+            if m > 0.0 && (self.smallest_nonzero == 0.0 || m < self.smallest_nonzero) {
+                self.smallest_nonzero = m;
+            }
+        }
+    }
+}
+
+/// What a secret placement's values need, over all its ops: the magnitudes that bound the ring
+/// and frac a program needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Needs {
+    /// The largest result, and the largest product before its truncation (real values).
+    pub largest: f64,
+    pub largest_product: f64,
+    /// The smallest nonzero exact result (0: none).
+    pub smallest_nonzero: f64,
+}
+
+impl Needs {
+    /// The ring bits needed at `frac` fractional bits for every value and product to fit (no
+    /// wrap-around): 1 + max(log2 largest + frac, log2 largest product + 2 frac).
+    pub fn ring_bits(&self, frac: u32) -> u32 {
+        let bits = |m: f64, f: u32| {
+            if m > 0.0 {
+                (m.log2().floor() as i64 + 1 + i64::from(f)).max(0) as u32
+            } else {
+                0
+            }
+        };
+        1 + bits(self.largest, frac).max(bits(self.largest_product, 2 * frac))
+    }
+
+    /// The fractional bits needed for the smallest nonzero result not to round to 0.
+    pub fn frac_bits(&self) -> u32 {
+        if self.smallest_nonzero > 0.0 {
+            (-self.smallest_nonzero.log2()).ceil().max(0.0) as u32
+        } else {
+            0
+        }
+    }
+}
+
+impl Report {
+    /// What secret placement `s` needs, from every op at it.
+    pub fn needs(&self, s: usize) -> Needs {
+        let mut n = Needs::default();
+        for (at, r) in self.ops.values() {
+            if *at != s {
+                continue;
+            }
+            n.largest = n.largest.max(r.largest);
+            n.largest_product = n.largest_product.max(r.largest_product);
+            if r.smallest_nonzero > 0.0
+                && (n.smallest_nonzero == 0.0 || r.smallest_nonzero < n.smallest_nonzero)
+            {
+                n.smallest_nonzero = r.smallest_nonzero;
+            }
+        }
+        n
+    }
 }
 
 impl OpReport {
@@ -155,6 +225,7 @@ impl Emulator<'_> {
                         let public =
                             self.program.regs[*a as usize].placement != Placement::Secret(*s);
                         if let (true, Value::F64(t)) = (public, vals[i]) {
+                            lost.note_smallest(t);
                             encoded.push((i, Value::F64(encode(&mut lost, t, frac, f64::round))));
                         }
                     }
@@ -195,6 +266,9 @@ impl Emulator<'_> {
                     Placement::Secret(s) => {
                         let (ring, frac) = self.format(*s);
                         let r = self.entry(node, *s);
+                        if lost.smallest_nonzero > 0.0 {
+                            r.note_smallest(&ndarray::arr0(lost.smallest_nonzero).into_dyn());
+                        }
                         if lost.underflows > 0 {
                             let m = r
                                 .constant_lost
@@ -217,6 +291,7 @@ impl Emulator<'_> {
                 let value = match value {
                     Value::F64(t) => {
                         r.runs += 1;
+                        r.note_smallest(&t);
                         let q = encode(r, &t, frac, |v| v.round());
                         Value::F64(fit(r, &q, ring, frac))
                     }
@@ -362,7 +437,9 @@ fn fixed_point(
             // wraps around, as in the protocol.
             let scale = 2f64.powi(2 * frac as i32);
             let limit = 2f64.powi(ring as i32 - 1);
-            r.largest = t.iter().fold(r.largest, |m, v| m.max(v.abs()));
+            r.largest_product = t.iter().fold(r.largest_product, |m, v| m.max(v.abs()));
+            r.largest = r.largest.max(r.largest_product);
+            r.note_smallest(&t);
             r.elements += t.len() as u64;
             let wrapped = t.mapv(|v| {
                 let z = v * scale;
@@ -377,6 +454,7 @@ fn fixed_point(
             Value::F64(encode(r, &wrapped, frac, f64::floor))
         }
         Kernel::Log2Lookup { .. } => {
+            r.note_smallest(&t);
             let q = encode(r, &t, frac, f64::round);
             Value::F64(fit(r, &q, ring, frac))
         }

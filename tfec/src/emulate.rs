@@ -64,6 +64,33 @@ pub fn render(ir: &Program, src: &str, report: &tfe_runtime::clear::Report) -> S
         for (_, text) in flagged {
             out.push_str(&text);
         }
+        let needs = report.needs(s);
+        if needs.largest > 0.0 {
+            let log = |m: f64| {
+                if m > 0.0 {
+                    format!("2^{:.1}", m.log2())
+                } else {
+                    "0".into()
+                }
+            };
+            let bits = needs.ring_bits(frac as u32);
+            out.push_str(&format!(
+                "  needs: values up to {}, products up to {} before truncation: a ring of >= {bits} bits at frac {frac} ({} for truncations that fail under 1 in 10^6 products)",
+                log(needs.largest),
+                log(needs.largest_product),
+                bits + 20,
+            ));
+            let f = needs.frac_bits();
+            if f > frac as u32 {
+                out.push_str(&format!(
+                    "; its smallest nonzero value, {:.1e}, needs frac >= {f} (then a ring of >= {} bits, {})",
+                    needs.smallest_nonzero,
+                    needs.ring_bits(f),
+                    needs.ring_bits(f) + 20
+                ));
+            }
+            out.push('\n');
+        }
     }
     out
 }
@@ -114,7 +141,7 @@ fn finding(line: usize, text: &str, r: &OpReport, ring: i32, frac: i32) -> Strin
             "  {at}: truncation: {:.3e} failed truncations expected {runs} (of {} products; largest magnitude {:.4e}): each failure is off by about 2^{}; use a wider ring\n",
             r.truncation_failures,
             r.elements,
-            r.largest,
+            r.largest_product,
             ring - frac
         ));
     }

@@ -102,6 +102,12 @@ fn a_sum_of_squares_overflows_64_bits_and_fits_128() {
         report.contains("line 9: `x * 0.000001`: underflow: the public operand 1.0000e-6 is 0"),
         "{report}"
     );
+    // What it needs: squares up to 2^35.8 before truncation, so 1 + 36 + 32 = 69 bits at frac 16;
+    // the constant 1e-6 needs frac 20, and then 1 + 36 + 40 = 77 bits.
+    assert!(
+        report.contains("a ring of >= 69 bits at frac 16 (89 for truncations that fail under 1 in 10^6 products); its smallest nonzero value, 1.0e-6, needs frac >= 20 (then a ring of >= 77 bits, 97)"),
+        "{report}"
+    );
     let emulated = numbers(&dir.join("analyst/sum.csv"))[0];
     assert!(
         (emulated - exact).abs() > 1e6,
