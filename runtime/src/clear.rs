@@ -14,7 +14,10 @@
 //!   lost).
 //!
 //! Values are computed by the plaintext kernels (`plain`), in f64, then put on the fixed-point
-//! grid where the protocol would: a product truncated (floor), a party's value encoded when it
+//! grid where the protocol would: a product truncated (to the nearest multiple of 2^-frac: the
+//! protocols' truncation gives the floor or one more, about as often as the fraction says, so
+//! nearest is what it gives on average; floor would drift through a chain of products), a
+//! party's value encoded when it
 //! is shared (round). f64 holds every value of a 64-bit ring with 16 fractional bits exactly;
 //! on wider rings it keeps 53 significant bits, which is all the ranges need. A comparison
 //! compares; the protocol's sign is exact as long as the difference fits, which the emulation
@@ -451,7 +454,7 @@ fn fixed_point(
                     v
                 }
             });
-            Value::F64(encode(r, &wrapped, frac, f64::floor))
+            Value::F64(encode(r, &wrapped, frac, f64::round))
         }
         Kernel::Log2Lookup { .. } => {
             r.note_smallest(&t);
