@@ -541,6 +541,9 @@ pub enum Size {
     Shape,
     /// This many words, whatever the op's shapes (a save id, the shapes of a stored value).
     Words(u64),
+    /// `planes` bit planes of `e = result · num / den` elements: one bit per element packed 64 to
+    /// a word, `planes · ⌈e / 64⌉` words (a comparison's ANDs on bit planes).
+    Planes { num: u64, den: u64, planes: u64 },
 }
 
 impl Size {
@@ -553,6 +556,25 @@ impl Size {
             Size::ResultBytes(num, den) => Size::ResultBytes(num * k, den),
             Size::Shape => Size::Shape,
             Size::Words(n) => Size::Words(n * k),
+            Size::Planes { num, den, planes } => Size::Planes {
+                num,
+                den,
+                planes: planes * k,
+            },
+        }
+    }
+
+    /// `planes` bit planes of the elements this size counts (a size of one word per element:
+    /// [`Size::Result`] or [`Size::ResultFraction`]); `None` for other sizes.
+    pub fn planes(self, planes: u64) -> Option<Size> {
+        match self {
+            Size::Result(k) => Some(Size::Planes {
+                num: k,
+                den: 1,
+                planes,
+            }),
+            Size::ResultFraction(num, den) => Some(Size::Planes { num, den, planes }),
+            _ => None,
         }
     }
 
@@ -566,6 +588,7 @@ impl Size {
             Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
             Size::Shape => rank,
             Size::Words(n) => n,
+            Size::Planes { num, den, planes } => planes * (result * num / den).div_ceil(64),
         }
     }
 }
@@ -792,6 +815,9 @@ impl Program {
                         Size::ResultBytes(num, den) => self.fraction_text(num, den, dst, "byte"),
                         Size::Shape => "a shape".to_string(),
                         Size::Words(n) => format!("{n} word{}", if n == 1 { "" } else { "s" }),
+                        Size::Planes { num, den, planes } => {
+                            self.planes_text(num, den, planes, dst)
+                        }
                     };
                     let _ = writeln!(
                         out,
@@ -803,6 +829,36 @@ impl Program {
                     );
                 }
             }
+        }
+    }
+
+    /// `planes` bit planes of `num / den` bits per element of the result, 64 bits to a word.
+    fn planes_text(&self, num: u64, den: u64, planes: u64, reg: Option<Reg>) -> String {
+        let per = if num == den {
+            "the result's elements".to_string()
+        } else if den == 1 {
+            format!("{num} per element of the result")
+        } else {
+            format!("{num} per {den} elements of the result")
+        };
+        let plural = if planes == 1 { "" } else { "s" };
+        let text = format!("{planes} bit plane{plural} of {per}, 64 bits to a word");
+        let known: Option<u64> = reg.and_then(|r| {
+            self.regs[r as usize]
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Known(n) => Some(*n),
+                    Dim::Runtime => None,
+                })
+                .product()
+        });
+        match known {
+            Some(n) => format!(
+                "{text} ({} words in all)",
+                planes * (n * num / den).div_ceil(64)
+            ),
+            None => text,
         }
     }
 

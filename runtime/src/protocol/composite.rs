@@ -62,15 +62,14 @@ pub fn a2b_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
 }
 
 /// The most significant bit (the sign of two's complement values of magnitude below 2^63), as
-/// an arithmetic 0/1 sharing: bit 63 of [`a2b`], injected.
+/// an arithmetic 0/1 sharing: the carry into bit 63 alone, on bit planes ([`super::carry`]),
+/// rather than every bit of [`a2b`].
 pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
-    let bits = a2b(p, ctx, x)?;
-    p.inject(ctx, &bits, 63, &[1])
+    super::carry::msb(p, ctx, x)
 }
 
 pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
-    a2b_table(p, t, n);
-    p.inject_table(t, n, 1);
+    super::carry::msb_table(p, t, n)
 }
 
 /// A public table read at each element's highest set bit: `table[j]` where the highest set bit

@@ -22,6 +22,7 @@
 //! its name in the compiler's lowering.
 
 pub mod aby3;
+pub mod carry;
 pub mod composite;
 pub mod context;
 pub mod pond;
@@ -165,7 +166,7 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     ) -> Result<Shares, RunError>;
 
     /// The most significant bit of each element, as an arithmetic 0/1 sharing: the sign of
-    /// two's complement values. By default the bit decomposition of [`composite::a2b`] and an
+    /// two's complement values. By default the carry into the top bit ([`carry`]) and an
     /// injection; a protocol with a cheaper comparison overrides it.
     fn msb(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
         composite::msb(self, ctx, x)

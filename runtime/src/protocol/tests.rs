@@ -261,6 +261,35 @@ proptest! {
     }
 
     #[test]
+    fn the_carry_tree_gives_bit_63_of_any_word(
+        rows in 1usize..5,
+        cols in 1usize..90,
+        transposed in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        // Any word (not only values below 2^62 in magnitude), blocks of 64 elements and a
+        // partial last block, and operands not in standard layout (a transposed view).
+        let words: Vec<u64> = (0..rows * cols)
+            .map(|i| (i as u64 ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i as u32))
+            .collect();
+        let x = tensor(words, &[rows, cols]);
+        // With `transposed`, the op sees the transpose as a column-major array.
+        let logical = if transposed { x.t().to_owned() } else { x.clone() };
+        let expected: Vec<u64> = logical.iter().map(|w| w >> 63).collect();
+        for (name, opened) in unary(&x, seed, move |ctx, p, x| {
+            let x = if transposed {
+                x.map_with(|t| Ok::<_, RunError>(t.t().to_owned()), |g| Ok(g.t().to_owned()))?
+            } else {
+                x.clone()
+            };
+            composite::msb(p, ctx, &x)
+        }) {
+            prop_assert_eq!(opened.shape(), logical.shape(), "{}", name);
+            prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), expected.clone(), "{}", name);
+        }
+    }
+
+    #[test]
     fn bit_decomposition_is_exact(xs in prop::collection::vec(any::<u64>(), 1..20), seed in any::<u64>()) {
         // The boolean sharing of a2b, opened with ^ (each protocol's open adds; for bits that
         // differ, open the XOR by revealing both sides separately is not possible, so compare
@@ -548,16 +577,21 @@ fn aby3_rounds_and_bytes_match_the_theory() {
     let t = traffic(&p, move |ctx, p| p.matmul(ctx, &a[ctx.me], &b[ctx.me], 0));
     assert_eq!(t, vec![(tensor_bytes(100, 2), 1, 1); 3], "matmul");
 
-    // Sign: role 0 shares x_0 + x_1 bitwise (1 message), the generate bits (1 round), 6
-    // Kogge–Stone levels of two ANDs (one message each), then the injection: role 0's part to
-    // role 2 and a resharing. At most 10 rounds, every message one word per element.
+    // Sign: role 0 shares x_0 + x_1 bitwise (1 message), then the carry tree on bit planes
+    // (⌈1000 / 64⌉ = 16 words per plane): the 63 generates (1 round) and 6 levels of 61, 31,
+    // 15, 7, 3 and 1 planes, one message each; then the injection: role 0's part to role 2 and
+    // a resharing. At most 10 rounds.
     let xs = x.clone();
     let t = traffic(&p, move |ctx, p| p.msb(ctx, &xs[ctx.me]));
+    let tree: u64 = CARRY_PLANES
+        .iter()
+        .map(|k| tensor_bytes(k * n.div_ceil(64), 2))
+        .sum();
     for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
         assert!(rounds <= 10, "msb role {role}: {rounds} rounds");
-        let expected_messages = if role == 0 { 16 } else { 14 };
-        assert_eq!(messages, expected_messages, "msb role {role}");
-        assert_eq!(bytes, messages * tensor_bytes(n, 1), "msb role {role}");
+        let words = if role == 0 { 3 } else { 1 };
+        assert_eq!(messages, words + 7, "msb role {role}");
+        assert_eq!(bytes, words * tensor_bytes(n, 1) + tree, "msb role {role}");
     }
 
     // A 24-entry lookup at the highest bit: A2B (role 0's sharing, the generate bits, 12
@@ -593,16 +627,26 @@ fn aby3_rounds_and_bytes_match_the_theory() {
     assert_eq!(pairs, n - 1, "a tournament makes n - 1 comparisons");
     for (role, &(bytes, _, rounds)) in t.iter().enumerate() {
         assert!(rounds <= 10 * 11, "max role {role}: {rounds} rounds");
-        // Per pair: the comparison's messages and the select's product, one word each.
-        let per_pair = if role == 0 { 16 + 1 } else { 14 + 1 };
-        let headers = 8 * 10 * per_pair;
-        assert_eq!(
-            bytes,
-            8 * per_pair * pairs as u64 + headers,
-            "max role {role}"
-        );
+        // Per level of `h` pairs: the comparison (its word messages, one word per pair each,
+        // and its carry tree on planes of ⌈h / 64⌉ words) and the select's product.
+        let mut expected = 0;
+        let mut m = n;
+        while m > 1 {
+            let h = m / 2;
+            let words = if role == 0 { 3 + 1 } else { 1 + 1 };
+            expected += words * tensor_bytes(h, 1);
+            expected += CARRY_PLANES
+                .iter()
+                .map(|k| tensor_bytes(k * h.div_ceil(64), 2))
+                .sum::<u64>();
+            m = m.div_ceil(2);
+        }
+        assert_eq!(bytes, expected, "max role {role}");
     }
 }
+
+/// The planes each AND of the carry tree of a comparison takes ([`super::carry`]).
+const CARRY_PLANES: [usize; 7] = [63, 61, 31, 15, 7, 3, 1];
 
 /// Rounds and bytes per op against pond's theory (its module header): the servers open the
 /// operands of a product, the dealer sends one word per result element to server 1 and receives
@@ -651,23 +695,26 @@ fn pond_rounds_and_bytes_match_the_theory() {
     let t = traffic(&p, move |ctx, p| p.trunc(ctx, &xs[ctx.me], FRAC));
     assert_eq!(t, vec![(0, 0, 0); 3], "trunc");
 
-    // Sign: 13 ANDs (2 words each way per element), then one opened word per element; 8 rounds.
-    // The dealer sends one word per AND and one for the injected bit.
+    // Sign: the carry tree's 7 ANDs on bit planes (both openings each way, 181 planes of
+    // ⌈n / 64⌉ words), then one opened word per element; 8 rounds. The dealer sends one plane per
+    // AND plane and one word per element for the injected bit.
     let xs = x.clone();
     let t = traffic(&p, move |ctx, p| p.msb(ctx, &xs[ctx.me]));
+    let nw = n.div_ceil(64);
     for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
         if role < 2 {
             assert!(rounds <= 8, "msb server {role}: {rounds} rounds");
-            assert_eq!(messages, 14, "msb server {role}");
-            assert_eq!(
-                bytes,
-                13 * tensor_bytes(2 * n, 1) + tensor_bytes(n, 1),
-                "msb server {role}"
-            );
+            assert_eq!(messages, 8, "msb server {role}");
+            let tree: u64 = CARRY_PLANES
+                .iter()
+                .map(|k| tensor_bytes(2 * k * nw, 1))
+                .sum();
+            assert_eq!(bytes, tree + tensor_bytes(n, 1), "msb server {role}");
         } else {
             assert_eq!(rounds, 0, "the dealer never waits");
-            assert_eq!(messages, 14, "msb dealer");
-            assert_eq!(bytes, 14 * tensor_bytes(n, 1), "msb dealer");
+            assert_eq!(messages, 8, "msb dealer");
+            let tree: u64 = CARRY_PLANES.iter().map(|k| tensor_bytes(k * nw, 2)).sum();
+            assert_eq!(bytes, tree + tensor_bytes(n, 1), "msb dealer");
         }
     }
 }

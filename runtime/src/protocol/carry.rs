@@ -1,0 +1,225 @@
+//! The sign of an arithmetic sharing from the carry into its top bit, computed on bit planes.
+//!
+//! With `x = u + v` (the protocol's two boolean addends, [`Protocol::bit_addends`]), bit 63 of
+//! `x` is `u_63 ^ v_63 ^ c`, where `c` is the carry into bit 63: the group generate of bits
+//! `0..=62`. A full bit decomposition ([`super::composite::a2b`], a Kogge–Stone adder) computes
+//! every carry, 13 word ANDs per element; a comparison needs only this one, which a tree of
+//! (generate, propagate) pairs gives in the same 7 rounds: level 0 the 63 generates `u_j & v_j`,
+//! then six levels that merge adjacent groups, `G = G_hi ^ (P_hi & G_lo)` and
+//! `P = P_hi & P_lo` (the lowest group never needs its `P`). That is 63 + 61 + 31 + 15 + 7 + 3
+//! + 1 = 181 ANDs of single bits per element instead of 13 · 64 = 832.
+//!
+//! Single bits are packed by transposing the elements' words into bit planes, 64 elements at a
+//! time: plane `j` holds bit `j` of 64 elements in one word, so each level ANDs whole planes
+//! (181 / 64 ≈ 2.8 words per element) and the choice of bits is a choice of planes, with no
+//! shuffling inside words. The transposition is GF(2)-linear, so each party applies it to its
+//! components of a boolean sharing.
+
+use ndarray::IxDyn;
+use tfe_ir::Size;
+
+use super::{And, Ctx, Protocol, Shares, Table};
+use crate::RunError;
+use crate::ring::RingTensor;
+
+/// Bits below the top one, whose carry the tree computes.
+const LOW_BITS: usize = 63;
+
+/// The most significant bit of each element of `x` as an arithmetic 0/1 sharing.
+pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    let (u, v) = p.bit_addends(ctx, x)?;
+    let n = x.len();
+    let (u, v) = (planes(&u)?, planes(&v)?);
+    let nw = n.div_ceil(64);
+    let low: Vec<(usize, usize)> = (0..LOW_BITS).map(|j| (0, j)).collect();
+    let (u_low, v_low) = (rows(&[&u], &low, nw)?, rows(&[&v], &low, nw)?);
+    // Level 0: group j is bit j alone, G = u_j & v_j and P = u_j ^ v_j; `props` holds the P of
+    // groups 1.. (row i is group i + 1's).
+    let mut gens = and1(p, ctx, &u_low, &v_low)?;
+    let props = u_low.xor(&v_low)?;
+    let mut props = rows(
+        &[&props],
+        &(1..LOW_BITS).map(|j| (0, j)).collect::<Vec<_>>(),
+        nw,
+    )?;
+    let mut k = LOW_BITS;
+    while k > 1 {
+        let h = k / 2;
+        // Pair j merges groups 2j (lo) and 2j + 1 (hi). One AND over the planes of all pairs:
+        // P_hi & G_lo for every pair, then P_hi & P_lo for the pairs above the lowest.
+        let mut left: Vec<(usize, usize)> = (0..h).map(|j| (0, 2 * j)).collect();
+        left.extend((1..h).map(|j| (0, 2 * j)));
+        let mut right: Vec<(usize, usize)> = (0..h).map(|j| (0, 2 * j)).collect();
+        right.extend((1..h).map(|j| (1, 2 * j - 1)));
+        let both = and1(
+            p,
+            ctx,
+            &rows(&[&props], &left, nw)?,
+            &rows(&[&gens, &props], &right, nw)?,
+        )?;
+        let hi_gens = rows(
+            &[&gens],
+            &(0..h).map(|j| (0, 2 * j + 1)).collect::<Vec<_>>(),
+            nw,
+        )?;
+        let merged = hi_gens.xor(&rows(
+            &[&both],
+            &(0..h).map(|j| (0, j)).collect::<Vec<_>>(),
+            nw,
+        )?)?;
+        let mut next_props: Vec<(usize, usize)> = (1..h).map(|j| (0, h + j - 1)).collect();
+        let mut next_gens: Vec<(usize, usize)> = (0..h).map(|j| (0, j)).collect();
+        if k % 2 == 1 {
+            // The odd group out (the top one) waits for the next level as it is.
+            next_gens.push((1, k - 1));
+            next_props.push((1, k - 2));
+        }
+        gens = rows(&[&merged, &gens], &next_gens, nw)?;
+        props = rows(&[&both, &props], &next_props, nw)?;
+        k -= h;
+    }
+    // gens holds one plane: the carry into bit 63.
+    let top = rows(&[&u, &v], &[(0, LOW_BITS), (1, LOW_BITS)], nw)?;
+    let sign = rows(&[&top], &[(0, 0)], nw)?
+        .xor(&rows(&[&top], &[(0, 1)], nw)?)?
+        .xor(&gens)?;
+    let bits = unplane(&sign, x.shape())?;
+    p.inject(ctx, &bits, 0, &[1])
+}
+
+/// The messages of [`msb`] of `n` elements (a size of one word per element).
+pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+    let planes = |k: u64| {
+        n.planes(k)
+            .expect("a comparison is sized by its result's elements")
+    };
+    p.bit_addends_table(t, n);
+    p.and_table(t, planes(LOW_BITS as u64), 1);
+    let mut k = LOW_BITS as u64;
+    while k > 1 {
+        let h = k / 2;
+        p.and_table(t, planes(2 * h - 1), 1);
+        k -= h;
+    }
+    p.inject_table(t, n, 1);
+}
+
+fn and1<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    y: &Shares,
+) -> Result<Shares, RunError> {
+    Ok(p.and(ctx, &[And { x, y, shift: 0 }])?.remove(0))
+}
+
+/// A boolean sharing's words as 64 bit planes `[64, ⌈n / 64⌉]`: bit `b` of word `w` of plane
+/// `j` is bit `j` of element `64 w + b` (in the tensor's logical order; missing elements of
+/// the last block are 0).
+fn planes(s: &Shares) -> Result<Shares, RunError> {
+    let nw = s.len().div_ceil(64);
+    s.map_with(
+        |t| {
+            let mut out = vec![0u64; 64 * nw];
+            let mut block = [0u64; 64];
+            let mut words = t.iter();
+            for w in 0..nw {
+                for slot in block.iter_mut() {
+                    *slot = words.next().copied().unwrap_or(0);
+                }
+                transpose64(&mut block);
+                for (j, plane) in block.iter().enumerate() {
+                    out[j * nw + w] = *plane;
+                }
+            }
+            RingTensor::from_shape_vec(IxDyn(&[64, nw]), out)
+                .map_err(|e| RunError::Internal(e.to_string()))
+        },
+        |_| Ok::<_, RunError>(super::shares::ghost(&[64, nw])),
+    )
+}
+
+/// One plane `[1, ⌈n / 64⌉]` as a tensor of `shape` whose words are the planes' bits (0 or 1).
+fn unplane(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
+    let n: usize = shape.iter().product();
+    s.map_with(
+        |t| {
+            let plane = t
+                .as_slice()
+                .ok_or_else(|| RunError::Internal("a bit plane not in place".into()))?;
+            let bits = (0..n).map(|e| (plane[e / 64] >> (e % 64)) & 1).collect();
+            RingTensor::from_shape_vec(IxDyn(shape), bits)
+                .map_err(|e| RunError::Internal(e.to_string()))
+        },
+        |_| Ok::<_, RunError>(super::shares::ghost(shape)),
+    )
+}
+
+/// `[picks.len(), nw]`: row `r` is row `picks[r].1` of `sources[picks[r].0]` (planes of one
+/// protocol, each `[_, nw]` in standard layout).
+fn rows(sources: &[&Shares], picks: &[(usize, usize)], nw: usize) -> Result<Shares, RunError> {
+    if !sources[0].holds() {
+        return Ok(Shares::shape_only(&[picks.len(), nw]));
+    }
+    let k = sources[0].parts().len();
+    let parts = (0..k)
+        .map(|c| {
+            let mut out = Vec::with_capacity(picks.len() * nw);
+            for &(s, r) in picks {
+                let words = sources[s]
+                    .part(c)?
+                    .as_slice()
+                    .ok_or_else(|| RunError::Internal("bit planes not in place".into()))?;
+                out.extend_from_slice(&words[r * nw..(r + 1) * nw]);
+            }
+            RingTensor::from_shape_vec(IxDyn(&[picks.len(), nw]), out)
+                .map_err(|e| RunError::Internal(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
+    Shares::new(parts)
+}
+
+/// Transposes a 64×64 bit matrix in place: afterwards bit `i` of `a[j]` is what bit `j` of
+/// `a[i]` was. Six rounds of swapping blocks across the diagonal, halving the block each time
+/// (Hacker's Delight, section 7-3).
+fn transpose64(a: &mut [u64; 64]) {
+    let mut width = 32;
+    let mut mask: u64 = 0x0000_0000_ffff_ffff;
+    while width != 0 {
+        let mut k = 0;
+        while k < 64 {
+            // Rows k and k + width: the high `width` bits of row k's blocks swap with the low
+            // `width` bits of row k + width's.
+            let t = ((a[k] >> width) ^ a[k + width]) & mask;
+            a[k] ^= t << width;
+            a[k + width] ^= t;
+            k = (k + width + 1) & !width;
+        }
+        width >>= 1;
+        mask ^= mask << width;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_moves_bit_i_of_row_j_to_bit_j_of_row_i() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut a = [0u64; 64];
+        for w in a.iter_mut() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *w = state;
+        }
+        let before = a;
+        transpose64(&mut a);
+        for i in 0..64 {
+            for j in 0..64 {
+                assert_eq!((a[j] >> i) & 1, (before[i] >> j) & 1, "bit {i} of row {j}");
+            }
+        }
+    }
+}
