@@ -16,6 +16,7 @@ pub mod cse;
 pub mod dce;
 pub mod diagnostics;
 pub mod explain;
+pub mod fold;
 pub mod grad;
 pub mod hir;
 pub mod hir_dump;

@@ -1,7 +1,8 @@
 //! The compiler's front door: one named list of passes from source text to the protocol IR.
 //!
 //! ```text
-//! source -[parse]-> AST -[check]-> HIR -[gradients]-> HIR -[lower]-> IR -[cse]-> IR -[dce]-> IR
+//! source -[parse]-> AST -[check]-> HIR -[gradients]-> HIR -[lower]-> IR -[cse]-> IR -[fold]-> IR
+//!        -[dce]-> IR
 //!        (then `tfe_ir::project` gives each party its own program)
 //! ```
 //!
@@ -31,6 +32,9 @@ pub enum Pass {
     Lower,
     /// Repeated secret comparisons in a block computed once (`cse`).
     Cse,
+    /// A matrix product on shares read only by a `col2im` becomes one op that reshares the
+    /// images, not the windows (`fold`).
+    Fold,
     /// Computations whose results nothing reads are dropped (`dce`): a loss's value where only
     /// its gradient is used.
     Dce,
@@ -38,12 +42,13 @@ pub enum Pass {
 
 impl Pass {
     /// Every pass, in pipeline order.
-    pub const ALL: [Pass; 6] = [
+    pub const ALL: [Pass; 7] = [
         Pass::Parse,
         Pass::Check,
         Pass::Gradients,
         Pass::Lower,
         Pass::Cse,
+        Pass::Fold,
         Pass::Dce,
     ];
 
@@ -58,6 +63,7 @@ impl Pass {
             Pass::Gradients => "gradients",
             Pass::Lower => "lower",
             Pass::Cse => "cse",
+            Pass::Fold => "fold",
             Pass::Dce => "dce",
         }
     }
@@ -70,7 +76,7 @@ impl Pass {
     /// [`Options::skip`] may leave it out.
     pub fn optional(self) -> bool {
         match self {
-            Pass::Cse | Pass::Dce => true,
+            Pass::Cse | Pass::Fold | Pass::Dce => true,
             Pass::Parse | Pass::Check | Pass::Gradients | Pass::Lower => false,
         }
     }
@@ -169,6 +175,10 @@ fn run_pass(
         }
         (Pass::Cse, Some(Stage::Ir(mut program))) => {
             crate::cse::comparisons(&mut program.body);
+            Ok(Stage::Ir(program))
+        }
+        (Pass::Fold, Some(Stage::Ir(mut program))) => {
+            crate::fold::col2im_products(&mut program.body);
             Ok(Stage::Ir(program))
         }
         (Pass::Dce, Some(Stage::Ir(mut program))) => {

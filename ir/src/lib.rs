@@ -228,6 +228,15 @@ pub enum Kernel {
     /// The adjoint of `Im2Col` (`col2im`): window rows summed back into images, the backward
     /// pass of a convolution. A public scatter-add, so local on shares.
     Col2Im(Window),
+    /// `col2im(matmul(x, y))` with `trunc` fractional bits removed, at a secret placement: the
+    /// product's local parts are summed into images before they are reshared, so the message
+    /// is the images, not the windows (kh·kw/stride² times fewer words for a convolution's input
+    /// gradient), and one truncation follows the sums. The compiler's `fold` pass makes it from
+    /// a matrix product read only by a `col2im`.
+    MatMulCol2Im {
+        trunc: u32,
+        window: Window,
+    },
     /// `log2_lookup(x, table, from: k)`: per element, `table[e - k]` where `2^e <= x < 2^(e+1)`,
     /// and 0 where `e` is outside `k .. k + len(table)` (so for `x <= 0`). The table is a list
     /// of constants.
@@ -302,6 +311,17 @@ impl Kernel {
             Kernel::Col2Im(w) => format!(
                 "col2im.{}x{}x{}.k{}x{}.s{}.p{}",
                 w.h, w.w, w.c, w.kh, w.kw, w.stride, w.pad
+            ),
+            Kernel::MatMulCol2Im { trunc, window: w } => format!(
+                "{}.col2im.{}x{}x{}.k{}x{}.s{}.p{}",
+                Kernel::MatMul { trunc: *trunc }.name(),
+                w.h,
+                w.w,
+                w.c,
+                w.kh,
+                w.kw,
+                w.stride,
+                w.pad
             ),
             Kernel::Log2Lookup { from, table } => {
                 let entries: Vec<String> = table.iter().map(|v| format!("{v:?}")).collect();

@@ -248,6 +248,7 @@ impl Emulator<'_> {
                             | Kernel::Neg
                             | Kernel::Mul { .. }
                             | Kernel::MatMul { .. }
+                            | Kernel::MatMulCol2Im { .. }
                             | Kernel::Sum { .. }
                     );
                 let widened: Vec<Value> = if integer_arithmetic {
@@ -435,9 +436,12 @@ fn fixed_point(
         return Value::I64(fitted.mapv(|v| wrap(v, 64) as i64));
     }
     match kernel {
-        Kernel::Mul { trunc } | Kernel::MatMul { trunc } if *trunc > 0 => {
+        Kernel::Mul { trunc } | Kernel::MatMul { trunc } | Kernel::MatMulCol2Im { trunc, .. }
+            if *trunc > 0 =>
+        {
             // Before the truncation the product holds 2 frac fractional bits; what does not fit
-            // wraps around, as in the protocol.
+            // wraps around, as in the protocol. (A product folded with `col2im` is truncated
+            // after the sums, so the sums are what must fit.)
             let scale = 2f64.powi(2 * frac as i32);
             let limit = 2f64.powi(ring as i32 - 1);
             r.largest_product = t.iter().fold(r.largest_product, |m, v| m.max(v.abs()));

@@ -12,7 +12,7 @@ use ndarray::IxDyn;
 use tfe_ir::{Kernel, MsgKey, Node, Op, PartyId, Placement, Program, Reg, Scalar};
 
 use crate::net::{NetStats, Payload, Transport};
-use crate::protocol::{self, Ctx, KeyStore, Protocol, Shares, composite};
+use crate::protocol::{self, Ctx, KeyStore, Linear, Protocol, Shares, composite};
 use crate::ring::{self, RingTensor};
 use crate::value::{Value, scalar};
 use crate::{RunError, csvio, files, plain};
@@ -70,13 +70,15 @@ pub struct PartyReport {
     pub trace: Vec<TraceEvent>,
 }
 
-/// One run of an op at this party: its id, and when it started and how long it took, from the
-/// party's start.
+/// One run of an op at this party: its id, when it started and how long it took, from the
+/// party's start, and what it sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TraceEvent {
     pub op: tfe_ir::OpId,
     pub start: std::time::Duration,
     pub time: std::time::Duration,
+    pub bytes: u64,
+    pub rounds: u64,
 }
 
 /// The most trace events a party keeps (40 MB); the profile counts every run regardless.
@@ -216,6 +218,8 @@ impl Exec<'_> {
                         op: nodes[from].id,
                         start: t - self.start,
                         time,
+                        bytes: after.bytes_sent - net.bytes_sent,
+                        rounds: after.rounds - net.rounds,
                     });
                 }
             }
@@ -875,6 +879,59 @@ fn secret_kernel(
                         p.trunc(ctx, &product, *trunc)?
                     } else {
                         product
+                    }
+                }
+                _ => {
+                    return Err(RunError::Internal(
+                        "a product of two public values at a secret placement".into(),
+                    ));
+                }
+            }
+        }
+        Kernel::MatMulCol2Im { trunc, window } => {
+            let apply = |t: &RingTensor| {
+                crate::value::col2im(t, window, u64::wrapping_add).map_err(RunError::Shape)
+            };
+            let shape_after = |product: &[usize]| -> Result<Vec<usize>, RunError> {
+                let ghost = crate::protocol::shares::ghost(product);
+                Ok(crate::value::col2im(&ghost, window, |_, _| ())
+                    .map_err(RunError::Shape)?
+                    .shape()
+                    .to_vec())
+            };
+            match (vals[0], vals[1]) {
+                (Value::Shares(x), Value::Shares(y)) => {
+                    let product = crate::protocol::shares::matmul_shape(x.shape(), y.shape())?;
+                    let post = Linear {
+                        apply: &apply,
+                        shape: shape_after(&product)?,
+                    };
+                    p.matmul_then(ctx, x, y, *trunc, &post)?
+                }
+                (Value::Shares(x), c) => {
+                    let product = x.matmul_public_right(&encode(c, frac)?)?;
+                    let post = Linear {
+                        apply: &apply,
+                        shape: shape_after(product.shape())?,
+                    };
+                    let images = post.on_shares(&product)?;
+                    if *trunc > 0 {
+                        p.trunc(ctx, &images, *trunc)?
+                    } else {
+                        images
+                    }
+                }
+                (c, Value::Shares(y)) => {
+                    let product = y.matmul_public_left(&encode(c, frac)?)?;
+                    let post = Linear {
+                        apply: &apply,
+                        shape: shape_after(product.shape())?,
+                    };
+                    let images = post.on_shares(&product)?;
+                    if *trunc > 0 {
+                        p.trunc(ctx, &images, *trunc)?
+                    } else {
+                        images
                     }
                 }
                 _ => {

@@ -347,6 +347,10 @@ pub fn compute(kernel: &Kernel, args: &[&Value], result: Scalar) -> Result<Value
         Kernel::Ge => compare(a(), b(), |x, y| x >= y, |x, y| x >= y, |x, y| x >= y)?,
         Kernel::Eq => compare(a(), b(), |x, y| x == y, |x, y| x == y, |x, y| x == y)?,
         Kernel::Ne => compare(a(), b(), |x, y| x != y, |x, y| x != y, |x, y| x != y)?,
+        Kernel::MatMulCol2Im { trunc, window } => {
+            let product = compute(&Kernel::MatMul { trunc: *trunc }, args, result)?;
+            shape_op(&Kernel::Col2Im(*window), &[&product])?
+        }
         Kernel::MatMul { .. } => match nums(a(), b())? {
             (Num::F(x), Num::F(y)) => Value::F64(matmul_f64(&x, &y)?),
             (Num::I(x), Num::I(y)) => {

@@ -217,11 +217,13 @@ pub fn write_trace(
             push(
                 &mut out,
                 format!(
-                    "{{\"name\":{},\"cat\":\"op\",\"ph\":\"X\",\"pid\":1,\"tid\":{p},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"op\":{},\"line\":{line}}}}}",
+                    "{{\"name\":{},\"cat\":\"op\",\"ph\":\"X\",\"pid\":1,\"tid\":{p},\"ts\":{:.3},\"dur\":{:.3},\"args\":{{\"op\":{},\"line\":{line},\"bytes\":{},\"rounds\":{}}}}}",
                     json_string(&format!("line {line}: {name}")),
                     e.start.as_secs_f64() * 1e6,
                     e.time.as_secs_f64() * 1e6,
-                    e.op
+                    e.op,
+                    e.bytes,
+                    e.rounds
                 ),
             );
         }

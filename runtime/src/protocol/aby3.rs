@@ -27,7 +27,7 @@
 use ndarray::IxDyn;
 use tfe_ir::{PartyId, Role, Size};
 
-use super::{And, Ctx, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::{self, RingTensor};
 
@@ -489,6 +489,25 @@ impl Protocol for Aby3 {
         self.finish_product(ctx, z, trunc)
     }
 
+    /// The local part of the product, mapped, then its round: one word per element of the
+    /// map's result.
+    fn matmul_then(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+        post: &Linear<'_>,
+    ) -> Result<Shares, RunError> {
+        let (xa, xb) = ab(x)?;
+        let (ya, yb) = ab(y)?;
+        let sum_y = ring::add(ya, yb).map_err(shape_err)?;
+        let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
+        let u = ring::matmul(xb, ya).map_err(shape_err)?;
+        let z = (post.apply)(&ring::add(&t, &u).map_err(shape_err)?)?;
+        self.finish_product(ctx, z, trunc)
+    }
+
     /// One round; same error as [`Aby3::trunc_reshare`].
     fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError> {
         let alpha = self.zero_share(ctx, x.shape())?;
@@ -524,9 +543,12 @@ impl Protocol for Aby3 {
     /// `h = t ^ s`, where role 0 knows `t = h_0 ^ h_1` and roles 1 and 2 know `s = h_2`: since
     /// `t ^ s = s + t (1 - 2 s)`, role 0 splits each wanted bit of `t` additively between roles
     /// 1 and 2 (role 1's part from the key it shares with role 0, role 2's part sent: 1 round,
-    /// `len` words per element), each of them sums its part of the table entries locally, and a
-    /// resharing gives replicated shares (1 round). Role 0 sends `len + 1` words per element,
-    /// roles 1 and 2 one.
+    /// `len` words per element), and each of them sums its part `p_1`, `p_2` of the table
+    /// entries locally. Replicated shares of `p_1 + p_2` follow in one more message each from
+    /// roles 1 and 2: `x_0 = m_0` (from the key of roles 2 and 0), `x_1 = p_1 + m_12` (from the
+    /// key of roles 1 and 2; role 1 sends it to role 0, which cannot unmask it) and
+    /// `x_2 = p_2 - m_0 - m_12` (role 2 sends it to role 1, which does not know `m_0`). Role 0
+    /// sends `len` words per element, roles 1 and 2 one; 2 rounds.
     fn inject(
         &self,
         ctx: &mut Ctx<'_>,
@@ -565,7 +587,13 @@ impl Protocol for Aby3 {
         };
         let (ba, bb) = ab(&b)?;
         let key = ctx.key();
-        let part: Vec<u64> = match self.role(ctx)? {
+        let mask = ctx.key();
+        let reshare = ctx.key();
+        let tensor = |words: Vec<u64>| {
+            RingTensor::from_shape_vec(IxDyn(&shape), words)
+                .map_err(|e| RunError::Shape(e.to_string()))
+        };
+        match self.role(ctx)? {
             0 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &[n * len])?;
                 let r = r.as_slice().unwrap_or(&[]);
@@ -579,40 +607,55 @@ impl Protocol for Aby3 {
                 let d = RingTensor::from_shape_vec(IxDyn(&[n * len]), d)
                     .map_err(|e| RunError::Shape(e.to_string()))?;
                 ctx.send(self.at(2), key, d)?;
-                vec![0; n]
+                let x0 = ctx.draw(&self.pair(2), mask, 0, &shape)?;
+                let x1 = ctx.recv_shaped(self.at(1), reshare, &shape)?;
+                Ok(Shares::pair(x0, x1))
             }
             1 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &[n * len])?;
                 let r = r.as_slice().unwrap_or(&[]);
-                words(bb)
-                    .iter()
-                    .enumerate()
-                    .map(|(e, s)| {
-                        (0..len).fold(0u64, |acc, j| {
-                            acc.wrapping_add(table[j].wrapping_mul(bit(*s, j)))
-                                .wrapping_add(signed(*s, j).wrapping_mul(r[e * len + j]))
+                let p1 = tensor(
+                    words(bb)
+                        .iter()
+                        .enumerate()
+                        .map(|(e, s)| {
+                            (0..len).fold(0u64, |acc, j| {
+                                acc.wrapping_add(table[j].wrapping_mul(bit(*s, j)))
+                                    .wrapping_add(signed(*s, j).wrapping_mul(r[e * len + j]))
+                            })
                         })
-                    })
-                    .collect()
+                        .collect(),
+                )?;
+                let m12 = ctx.draw(&self.pair(1), mask, 0, &shape)?;
+                let x1 = ring::add(&p1, &m12).map_err(shape_err)?;
+                ctx.send(self.at(0), reshare, x1.clone())?;
+                let x2 = ctx.recv_shaped(self.at(2), reshare, &shape)?;
+                Ok(Shares::pair(x1, x2))
             }
             _ => {
                 let d = ctx.recv_shaped(self.at(0), key, &[n * len])?;
                 let d = d.as_slice().unwrap_or(&[]);
-                words(ba)
-                    .iter()
-                    .enumerate()
-                    .map(|(e, s)| {
-                        (0..len).fold(0u64, |acc, j| {
-                            acc.wrapping_add(signed(*s, j).wrapping_mul(d[e * len + j]))
+                let p2 = tensor(
+                    words(ba)
+                        .iter()
+                        .enumerate()
+                        .map(|(e, s)| {
+                            (0..len).fold(0u64, |acc, j| {
+                                acc.wrapping_add(signed(*s, j).wrapping_mul(d[e * len + j]))
+                            })
                         })
-                    })
-                    .collect()
+                        .collect(),
+                )?;
+                let x0 = ctx.draw(&self.pair(2), mask, 0, &shape)?;
+                let m12 = ctx.draw(&self.pair(1), mask, 0, &shape)?;
+                let x2 = ring::zip_with(&p2, &ring::add(&x0, &m12).map_err(shape_err)?, |p, m| {
+                    p.wrapping_sub(m)
+                })
+                .map_err(shape_err)?;
+                ctx.send(self.at(1), reshare, x2.clone())?;
+                Ok(Shares::pair(x2, x0))
             }
-        };
-        let part = RingTensor::from_shape_vec(IxDyn(&shape), part)
-            .map_err(|e| RunError::Shape(e.to_string()))?;
-        let masked = ring::add(&part, &self.zero_share(ctx, &shape)?).map_err(shape_err)?;
-        self.reshare(ctx, masked)
+        }
     }
 
     // ---- The message table --------------------------------------------------------------------
@@ -721,11 +764,15 @@ impl Protocol for Aby3 {
 
     fn inject_table(&self, t: &mut Table, n: Size, len: u64) {
         let step = t.key();
-        let words = n.times(len);
-        let m = t.send(step, Role::Member(0), Role::Member(2), words);
-        t.recv(m);
-        let _zero_share = t.key();
-        self.reshare_table(t, n);
+        let _mask = t.key();
+        let reshare = t.key();
+        let (r0, r1, r2) = (Role::Member(0), Role::Member(1), Role::Member(2));
+        let d = t.send(step, r0, r2, n.times(len));
+        let x1 = t.send(reshare, r1, r0, n);
+        t.recv(d);
+        let x2 = t.send(reshare, r2, r1, n);
+        t.recv(x1);
+        t.recv(x2);
     }
 
     fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares> {

@@ -51,6 +51,37 @@ pub struct And<'a> {
     pub shift: u32,
 }
 
+/// A public linear map of ring tensors, and the shape it gives a tensor of the shape it is
+/// made for ([`Protocol::matmul_then`]).
+pub struct Linear<'a> {
+    pub apply: &'a dyn Fn(&RingTensor) -> Result<RingTensor, RunError>,
+    /// The result's shape.
+    pub shape: Vec<usize>,
+}
+
+impl std::fmt::Debug for Linear<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Linear")
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Linear<'_> {
+    /// The map on each component of a sharing (a party without components gets the shape).
+    pub fn on_shares(&self, s: &Shares) -> Result<Shares, RunError> {
+        if !s.holds() {
+            return Ok(Shares::shape_only(&self.shape));
+        }
+        Shares::new(
+            s.parts()
+                .iter()
+                .map(|t| (self.apply)(t))
+                .collect::<Result<_, _>>()?,
+        )
+    }
+}
+
 /// The primitives a protocol provides. Shares are [`Shares`] of as many components as the
 /// protocol gives each member (a member may hold none: pond's dealer). Arithmetic sharings are
 /// over Z_2^64 with `frac` fractional bits for fixed point; boolean sharings hold 64 independent
@@ -141,6 +172,22 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError>;
+
+    /// `post(x · y)`, matrix product, truncated by `trunc` bits, for a public linear map `post`
+    /// (local on shares): a protocol that reshares a product's local parts maps them first, so
+    /// that only `post`'s result crosses the wire (and is truncated once). By default the
+    /// product, then `post` on each component.
+    fn matmul_then(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+        post: &Linear<'_>,
+    ) -> Result<Shares, RunError> {
+        let z = self.matmul(ctx, x, y, trunc)?;
+        post.on_shares(&z)
+    }
 
     /// A sharing divided by 2^`d` (after a product by a public value).
     fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError>;

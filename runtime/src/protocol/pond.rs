@@ -41,7 +41,7 @@ use ndarray::IxDyn;
 use tfe_ir::{PartyId, Role, Size};
 
 use super::shares::matmul_shape;
-use super::{And, Ctx, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::{self, RingTensor};
 
@@ -134,11 +134,21 @@ impl Pond {
         x: &Shares,
         y: &Shares,
         trunc: u32,
+        post: Option<&Linear<'_>>,
     ) -> Result<Shares, RunError> {
         let triple = ctx.key();
         let open_e = ctx.key();
         let open_f = ctx.key();
-        let z_shape = kind.shape(x.shape(), y.shape())?;
+        let product_shape = kind.shape(x.shape(), y.shape())?;
+        // With a map after the product, the dealer maps its `c` too and deals it in the map's
+        // shape: a server's `post(z_i)` is `post(c)_i + post(the rest of z_i)`.
+        let z_shape = post.map_or_else(|| product_shape.clone(), |l| l.shape.clone());
+        let mapped = |t: RingTensor| -> Result<RingTensor, RunError> {
+            match post {
+                Some(l) => (l.apply)(&t),
+                None => Ok(t),
+            }
+        };
         let role = self.role(ctx)?;
         if role == DEALER {
             let a = ring::add(
@@ -151,7 +161,7 @@ impl Pond {
                 &ctx.draw(&self.with_dealer(1), triple, 1, y.shape())?,
             )
             .map_err(shape_err)?;
-            let c = kind.apply(&a, &b)?;
+            let c = mapped(kind.apply(&a, &b)?)?;
             let c0 = ctx.draw(&self.with_dealer(0), triple, 2, &z_shape)?;
             ctx.send(
                 self.server(1),
@@ -176,7 +186,7 @@ impl Pond {
         };
         let e_theirs = ctx.recv_shaped(other, open_e, x.shape())?;
         let f_theirs = ctx.recv_shaped(other, open_f, y.shape())?;
-        if kind == Product::Elementwise && x.shape() == y.shape() {
+        if kind == Product::Elementwise && x.shape() == y.shape() && post.is_none() {
             // One pass: e and f opened, z = c + e (b + f) + a f (server 0) or c + e b + a f,
             // truncated.
             let (xs, ys, aw, bw) = (words(&xi), words(&yi), words(&a), words(&b));
@@ -202,11 +212,8 @@ impl Pond {
         } else {
             b
         };
-        let z = ring::add(
-            &ring::add(&c, &kind.apply(&e, &b_side)?).map_err(shape_err)?,
-            &kind.apply(&a, &f)?,
-        )
-        .map_err(shape_err)?;
+        let rest = ring::add(&kind.apply(&e, &b_side)?, &kind.apply(&a, &f)?).map_err(shape_err)?;
+        let z = ring::add(&c, &mapped(rest)?).map_err(shape_err)?;
         Ok(Shares::single(self.truncate(role, z, trunc)))
     }
 
@@ -397,7 +404,7 @@ impl Protocol for Pond {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.product(ctx, Product::Elementwise, x, y, trunc)
+        self.product(ctx, Product::Elementwise, x, y, trunc, None)
     }
 
     fn matmul(
@@ -407,7 +414,20 @@ impl Protocol for Pond {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.product(ctx, Product::Matrix, x, y, trunc)
+        self.product(ctx, Product::Matrix, x, y, trunc, None)
+    }
+
+    /// The dealer maps its product, the servers their local parts: the dealer's message is the
+    /// map's result; the servers' openings are the operands, as in any product.
+    fn matmul_then(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+        post: &Linear<'_>,
+    ) -> Result<Shares, RunError> {
+        self.product(ctx, Product::Matrix, x, y, trunc, Some(post))
     }
 
     /// Local: no messages.

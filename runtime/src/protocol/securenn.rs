@@ -48,7 +48,7 @@
 use tfe_ir::{MsgKey, PartyId, Role, Size};
 
 use super::pond::Pond;
-use super::{And, Ctx, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::RingTensor;
 
@@ -644,6 +644,17 @@ impl Protocol for SecureNn {
         trunc: u32,
     ) -> Result<Shares, RunError> {
         self.pond.matmul(ctx, x, y, trunc)
+    }
+
+    fn matmul_then(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares,
+        y: &Shares,
+        trunc: u32,
+        post: &Linear<'_>,
+    ) -> Result<Shares, RunError> {
+        self.pond.matmul_then(ctx, x, y, trunc, post)
     }
 
     fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError> {

@@ -145,11 +145,13 @@ fn compute_table(
 ) -> Result<(), String> {
     let unit = Size::Result(1);
     match kernel {
-        Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
+        Kernel::Mul { trunc } | Kernel::MatMul { trunc } | Kernel::MatMulCol2Im { trunc, .. } => {
             if secret0 && secret1 {
+                // For `MatMulCol2Im`, the result (the images) is what the product's messages
+                // carry in every protocol.
                 p.mul_table(
                     t,
-                    matches!(kernel, Kernel::MatMul { .. }),
+                    !matches!(kernel, Kernel::Mul { .. }),
                     *trunc > 0,
                     [Size::Arg(0, 1), Size::Arg(1, 1), unit],
                 );

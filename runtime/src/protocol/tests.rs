@@ -230,6 +230,54 @@ proptest! {
     }
 
     #[test]
+    fn a_product_mapped_before_its_resharing_is_the_map_of_the_product(
+        images in 1usize..3,
+        f in 1usize..5,
+        c in 1usize..3,
+        size in 2usize..4,
+        stride in 1usize..3,
+        pad in 0usize..2,
+        seed in any::<u64>(),
+    ) {
+        // col2im of a convolution's window gradients, as `MatMulCol2Im` runs it: integers
+        // (exact, any words) and fixed point (one truncation after the sums).
+        let g = tfe_ir::Window { h: 5, w: 4, c, kh: size, kw: size, stride, pad };
+        let (oh, ow) = g.out();
+        let rows = images * oh * ow;
+        let width = size * size * c;
+        let words = |n: usize, salt: u64| -> Vec<u64> {
+            (0..n as u64).map(|i| (i ^ seed ^ salt).wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect()
+        };
+        let (x, y) = (tensor(words(rows * f, 1), &[rows, f]), tensor(words(f * width, 2), &[f, width]));
+        let expected = crate::value::col2im(&ring::matmul(&x, &y).unwrap(), &g, u64::wrapping_add).unwrap();
+        let op = move |ctx: &mut Ctx<'_>, p: &dyn Protocol, x: &Shares, y: &Shares, trunc: u32| {
+            let apply = |t: &RingTensor| crate::value::col2im(t, &g, u64::wrapping_add).map_err(RunError::Shape);
+            let post = Linear { apply: &apply, shape: vec![images, g.h * g.w * g.c] };
+            p.matmul_then(ctx, x, y, trunc, &post)
+        };
+        for (name, opened) in binary(&x, &y, seed, move |ctx, p, x, y| op(ctx, p, x, y, 0)) {
+            prop_assert_eq!(&opened, &expected, "{}", name);
+        }
+        let a: Vec<f64> = (0..rows * f).map(|i| ((i as u64 ^ seed) % 200) as f64 / 20.0 - 5.0).collect();
+        let b: Vec<f64> = (0..f * width).map(|i| (((i as u64 * 7) ^ seed) % 100) as f64 / 25.0 - 2.0).collect();
+        let (fa, fb) = (
+            ArrayD::from_shape_vec(IxDyn(&[rows, f]), a).unwrap(),
+            ArrayD::from_shape_vec(IxDyn(&[f, width]), b).unwrap(),
+        );
+        let exact = crate::value::col2im(&fa.clone().into_dimensionality::<ndarray::Ix2>().unwrap()
+            .dot(&fb.clone().into_dimensionality::<ndarray::Ix2>().unwrap()).into_dyn(), &g, |p, q| p + q).unwrap();
+        // Each pixel sums at most size² window entries, each a sum of f products.
+        let bound = (size * size * f) as f64 * 7.0 * 2f64.powi(-17) + 2f64.powi(-16) + 1e-9;
+        let (ta, tb) = (ring::encode_fixed(&fa, FRAC), ring::encode_fixed(&fb, FRAC));
+        for (name, opened) in binary(&ta, &tb, seed, move |ctx, p, x, y| op(ctx, p, x, y, FRAC)) {
+            let got = ring::decode_fixed(&opened, FRAC);
+            for (g, e) in got.iter().zip(exact.iter()) {
+                prop_assert!((g - e).abs() <= bound, "{}: {} vs {}", name, g, e);
+            }
+        }
+    }
+
+    #[test]
     fn refresh_keeps_the_value_and_renews_every_component(xs in prop::collection::vec(any::<u64>(), 1..40), seed in any::<u64>()) {
         let x = tensor(xs.clone(), &[xs.len()]);
         for p in protocols() {
@@ -577,10 +625,42 @@ fn aby3_rounds_and_bytes_match_the_theory() {
     let t = traffic(&p, move |ctx, p| p.matmul(ctx, &a[ctx.me], &b[ctx.me], 0));
     assert_eq!(t, vec![(tensor_bytes(100, 2), 1, 1); 3], "matmul");
 
+    // The same product mapped before its resharing: col2im of the 2×2 windows of 3×3 images
+    // (4 windows per image), 20 rows of 4 into 5 images of 9 pixels. Each party sends the
+    // images (45 words), not the windows (80).
+    let a = p.deal(&tensor((0..600).collect(), &[20, 30]), 3);
+    let b = p.deal(&tensor((0..120).collect(), &[30, 4]), 4);
+    let g = tfe_ir::Window {
+        h: 3,
+        w: 3,
+        c: 1,
+        kh: 2,
+        kw: 2,
+        stride: 1,
+        pad: 0,
+    };
+    let t = traffic(&p, move |ctx, p| {
+        let apply = |t: &RingTensor| {
+            crate::value::col2im(t, &g, u64::wrapping_add).map_err(RunError::Shape)
+        };
+        let post = Linear {
+            apply: &apply,
+            shape: vec![5, 9],
+        };
+        p.matmul_then(ctx, &a[ctx.me], &b[ctx.me], FRAC, &post)
+    });
+    for (role, &(bytes, messages, _)) in t.iter().enumerate() {
+        assert_eq!(
+            (bytes, messages),
+            (tensor_bytes(45, 2), 1),
+            "matmul_then role {role}"
+        );
+    }
+
     // Sign: role 0 shares x_0 + x_1 bitwise (1 message), then the carry tree on bit planes
     // (⌈1000 / 64⌉ = 16 words per plane): the 63 generates (1 round) and 6 levels of 61, 31,
-    // 15, 7, 3 and 1 planes, one message each; then the injection: role 0's part to role 2 and
-    // a resharing. At most 10 rounds.
+    // 15, 7, 3 and 1 planes, one message each; then the injection: role 0's part to role 2, and
+    // one word from each of roles 1 and 2 to make the shares replicated. At most 10 rounds.
     let xs = x.clone();
     let t = traffic(&p, move |ctx, p| p.msb(ctx, &xs[ctx.me]));
     let tree: u64 = CARRY_PLANES
@@ -589,14 +669,14 @@ fn aby3_rounds_and_bytes_match_the_theory() {
         .sum();
     for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
         assert!(rounds <= 10, "msb role {role}: {rounds} rounds");
-        let words = if role == 0 { 3 } else { 1 };
+        let words = if role == 0 { 2 } else { 1 };
         assert_eq!(messages, words + 7, "msb role {role}");
         assert_eq!(bytes, words * tensor_bytes(n, 1) + tree, "msb role {role}");
     }
 
     // A 24-entry lookup at the highest bit: A2B (role 0's sharing, the generate bits, 12
     // Kogge–Stone ANDs), 6 prefix-OR ANDs, role 0's 24 bit parts per element to role 2, and one
-    // resharing: 16 rounds.
+    // word each from roles 1 and 2 to make the result replicated: 16 rounds.
     let xs = x.clone();
     let table: Vec<u64> = (1..=24).collect();
     let t = traffic(&p, move |ctx, p| {
@@ -604,7 +684,7 @@ fn aby3_rounds_and_bytes_match_the_theory() {
     });
     for (role, &(bytes, messages, rounds)) in t.iter().enumerate() {
         assert!(rounds <= 16, "lookup role {role}: {rounds} rounds");
-        let (words, wide) = if role == 0 { (21, 1) } else { (20, 0) };
+        let (words, wide) = if role == 0 { (20, 1) } else { (20, 0) };
         assert_eq!(messages, words + wide, "lookup role {role}");
         assert_eq!(
             bytes,
@@ -633,7 +713,7 @@ fn aby3_rounds_and_bytes_match_the_theory() {
         let mut m = n;
         while m > 1 {
             let h = m / 2;
-            let words = if role == 0 { 3 + 1 } else { 1 + 1 };
+            let words = if role == 0 { 2 + 1 } else { 1 + 1 };
             expected += words * tensor_bytes(h, 1);
             expected += CARRY_PLANES
                 .iter()
