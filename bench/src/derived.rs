@@ -91,7 +91,7 @@ fn edit(src: &str, from: &str, to: &str) -> String {
 }
 
 /// The program running `batches` batches: the networks' `BATCHES`, network A's loop bound.
-fn with_batches(src: &str, batches: usize) -> String {
+pub(crate) fn with_batches(src: &str, batches: usize) -> String {
     if src.contains("const BATCHES: int = 31;") {
         edit(
             src,

@@ -302,7 +302,7 @@ fn protocol_ops(p: &Arc<dyn Protocol>, want: &dyn Fn(&str) -> bool) {
         } else {
             "sign by the carry into bit 63 (7 ANDs on bit planes: 181 / 64 words per element) and \
              a product: communication depth 11, a party waits at most 9 times; per element role 0 \
-             sends 6.83 words (55 B), roles 1 and 2 4.83 (39 B)"
+             sends 5.83 words (47 B), roles 1 and 2 4.83 (39 B)"
         };
         print(
             &bench("relu-1e6"),

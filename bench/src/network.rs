@@ -19,7 +19,7 @@ use crate::workloads::{Kind, lr_data, lr_program, mlp_data, mlp_program, write_d
 
 /// What a run reported: the slowest party's time, and each party's counts.
 #[derive(Debug, Clone, Default)]
-struct Report {
+pub(crate) struct Report {
     seconds: f64,
     rounds: Vec<u64>,
     bytes: Vec<u64>,
@@ -28,11 +28,11 @@ struct Report {
 
 /// One iteration's figures: time, and the largest count of any party.
 #[derive(Debug, Clone, Copy)]
-struct PerIteration {
-    seconds: f64,
-    rounds: u64,
-    bytes: u64,
-    wire: u64,
+pub(crate) struct PerIteration {
+    pub(crate) seconds: f64,
+    pub(crate) rounds: u64,
+    pub(crate) bytes: u64,
+    pub(crate) wire: u64,
 }
 
 fn compile(src: &str) -> tfe_ir::Program {
@@ -91,7 +91,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// Runs `src` with every party a child process; the slowest party's time, the largest counts.
-fn networked(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
+pub(crate) fn networked(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
     let ir = compile(src);
     let file = dir.join("program.tfe");
     std::fs::write(&file, src).expect("writing the program");
@@ -136,7 +136,7 @@ fn networked(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
 }
 
 /// In one process, with the same reporting.
-fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
+pub(crate) fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
     let ir = compile(src);
     let programs: Vec<_> = (0..ir.parties.len())
         .map(|p| tfe_ir::project(&ir, p))
@@ -167,7 +167,7 @@ fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report {
 }
 
 /// Per iteration: (run with `1 + reps`) − (run with 1), over `reps`; medians of `runs`.
-fn per_iteration(
+pub(crate) fn per_iteration(
     runs: usize,
     reps: usize,
     program: impl Fn(usize) -> String,

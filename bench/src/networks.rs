@@ -9,12 +9,93 @@
 //! The analyst's starting weights are He-uniform, drawn here with a fixed seed and written to a
 //! scratch copy of `examples/data`.
 //!
+//! Then each network with SGD on aby3 (network A too) in three settings, one batch's time, rounds
+//! and bytes in each: every party in this process; each party its own process over gRPC on
+//! loopback (MP-SPDZ's setting: its figures here were measured with three processes); and over an
+//! emulated WAN (rtt 40 ms, 352 Mbit/s, the original system's WAN), next to the original
+//! system's WAN column.
+//!
 //! `bench networks-epoch` trains every network for a whole epoch (31 batches) with each optimizer
 //! and prints the analyst's held-out accuracy (about 15 minutes).
 
 use std::path::Path;
 
+use crate::network::{embedded, networked, per_iteration};
 use crate::workloads::{PROTOCOLS, copy_dir, on_protocol, run};
+
+/// The original system's WAN link (its README: 352 Mbit/s, rtt 40 ms).
+const WAN: &str = "rtt=40ms,bandwidth=352mbit";
+
+/// Per network with SGD: its source, the batches of the longer run in process and over gRPC,
+/// MP-SPDZ's seconds per batch measured on this machine kind (issue #16: replicated ring,
+/// `-R 64 trunc_pr split3`, three processes on loopback), and the original system's WAN column
+/// (TF Encrypted, seconds per batch).
+const SETTINGS: &[(&str, &str, usize, &str, f64)] = &[
+    (
+        "network_a",
+        include_str!("../../examples/mnist_train.tfe"),
+        6,
+        "0.428",
+        5.075,
+    ),
+    (
+        "network_b",
+        include_str!("../programs/network_b.tfe"),
+        3,
+        "9.60",
+        25.300,
+    ),
+    (
+        "network_c",
+        include_str!("../programs/network_c.tfe"),
+        3,
+        "18.35",
+        37.678,
+    ),
+    (
+        "network_d",
+        include_str!("../programs/network_d.tfe"),
+        6,
+        "0.610",
+        6.112,
+    ),
+    (
+        "lr_mnist",
+        include_str!("../programs/lr_mnist.tfe"),
+        11,
+        "-",
+        0.760,
+    ),
+];
+
+/// Each network of [`SETTINGS`] in process, over gRPC and over the emulated WAN.
+fn settings(scratch: &Path) {
+    for (name, src, many, mp_spdz, wan_theirs) in SETTINGS {
+        let program = |k: usize| crate::derived::with_batches(src, k);
+        let reps = many - 1;
+        let local = per_iteration(1, reps, program, |s| embedded(s, scratch, None));
+        let grpc = per_iteration(1, reps, program, |s| networked(s, scratch, None));
+        // Over the WAN a batch takes seconds: runs of 1 and 2 batches.
+        let wan = per_iteration(1, 1, program, |s| networked(s, scratch, Some(WAN)));
+        println!(
+            "bench grpc-train-{name}-sgd {:.4} {} {}  (per batch of 128; each party its own process over gRPC on loopback; in process {:.4} s, {} rounds, {} B: ratio {:.2}; MP-SPDZ here, three processes: {mp_spdz} s)",
+            grpc.seconds,
+            grpc.rounds,
+            grpc.bytes,
+            local.seconds,
+            local.rounds,
+            local.bytes,
+            grpc.seconds / local.seconds,
+        );
+        println!(
+            "bench wan-train-{name}-sgd {:.4} {} {}  (per batch of 128 over an emulated WAN, {WAN}, each party its own process over gRPC; the original system's WAN column: {wan_theirs:.3} s, half of it {:.3} s)",
+            wan.seconds,
+            wan.rounds,
+            wan.bytes,
+            wan_theirs / 2.0,
+        );
+    }
+}
 
 /// (program, its source, the original system's seconds per batch on LAN from its README table
 /// for SGD, Adam and AMSGrad, starting weights as (file, rows, columns), batches of the longer
@@ -126,7 +207,9 @@ fn with_batches(src: &str, batches: usize) -> String {
 
 pub fn run_all(filter: &str) {
     let epoch = filter == "networks-epoch";
-    if !("networks".contains(filter) || epoch) {
+    // `bench networks-settings`: only the in-process / gRPC / WAN comparison.
+    let only_settings = filter == "networks-settings";
+    if !("networks".contains(filter) || epoch || only_settings) {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data");
@@ -157,6 +240,9 @@ pub fn run_all(filter: &str) {
                     )),
                 );
             }
+            continue;
+        }
+        if only_settings {
             continue;
         }
         // Every optimizer on aby3; SGD on the other protocols too.
@@ -203,4 +289,8 @@ pub fn run_all(filter: &str) {
             );
         }
     }
+    if !epoch {
+        settings(&scratch);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -216,9 +216,9 @@ mod tests {
         }
         let before = a;
         transpose64(&mut a);
-        for i in 0..64 {
-            for j in 0..64 {
-                assert_eq!((a[j] >> i) & 1, (before[i] >> j) & 1, "bit {i} of row {j}");
+        for (i, row) in before.iter().enumerate() {
+            for (j, column) in a.iter().enumerate() {
+                assert_eq!((column >> i) & 1, (row >> j) & 1, "bit {i} of row {j}");
             }
         }
     }
