@@ -38,6 +38,7 @@ fn main() {
         ("compile", compile::compile),
         ("scaling", compile::scaling),
         ("jit", jit::run),
+        ("ring-matmul", ring_matmul),
         ("examples", workloads::examples),
     ];
     for (name, run) in benches {
@@ -129,4 +130,43 @@ fn check_bench() {
         "bench parse+check-{n_lines}-lines {secs:.6} - -  ({:.2}M lines/s, what `tfec check` does after reading the file; median of {runs} runs)",
         n_lines as f64 / secs / 1e6,
     );
+}
+
+/// The ring's matrix product alone (one party's local work), with the AVX-512 kernel where the
+/// CPU has it and with the scalar one, alternating in one run: shapes of the benchmarks (256³,
+/// the MLP's first layer) and of network B's convolutions (im2col rows times the filters).
+fn ring_matmul() {
+    use ndarray::{ArrayD, IxDyn};
+    for (m, k, n) in [
+        (256, 256, 256),
+        (128, 784, 10),
+        (73_728, 25, 16),
+        (8_192, 400, 16),
+    ] {
+        let tensor = |rows: usize, cols: usize, salt: u64| {
+            let words = (0..(rows * cols) as u64)
+                .map(|i| (i ^ salt).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect();
+            ArrayD::from_shape_vec(IxDyn(&[rows, cols]), words).expect("rows × cols")
+        };
+        let (a, b) = (tensor(m, k, 1), tensor(k, n, 2));
+        let mut best = [f64::MAX; 2];
+        for _ in 0..2 {
+            for (slot, wide) in [(0, true), (1, false)] {
+                tfe_runtime::ring::set_wide_lanes(wide);
+                let (t, _) = median_time(5, || tfe_runtime::ring::matmul(&a, &b).expect("shapes"));
+                best[slot] = best[slot].min(t.as_secs_f64());
+            }
+        }
+        tfe_runtime::ring::set_wide_lanes(true);
+        let macs = (m * k * n) as f64;
+        println!(
+            "bench ring-matmul-{m}x{k}x{n} {:.6} - -  (one party's local product, u64; AVX-512 where the CPU has it: {:.2} G multiply-adds/s; the scalar kernel {:.6} s, {:.2} G/s; ratio {:.2})",
+            best[0],
+            macs / best[0] / 1e9,
+            best[1],
+            macs / best[1] / 1e9,
+            best[1] / best[0]
+        );
+    }
 }

@@ -26,15 +26,17 @@ use crate::workloads::{PROTOCOLS, copy_dir, on_protocol, run};
 /// The original system's WAN link (its README: 352 Mbit/s, rtt 40 ms).
 const WAN: &str = "rtt=40ms,bandwidth=352mbit";
 
-/// Per network with SGD: its source, the batches of the longer run in process and over gRPC,
-/// MP-SPDZ's seconds per batch measured on this machine kind (issue #16: replicated ring,
-/// `-R 64 trunc_pr split3`, three processes on loopback), and the original system's WAN column
-/// (TF Encrypted, seconds per batch).
-const SETTINGS: &[(&str, &str, usize, &str, f64)] = &[
+/// Per network with SGD: its source, the batches of the longer run in process and over gRPC and
+/// how many times each run is repeated (the median counts: a batch of the small networks takes
+/// less time than reading the data varies by), MP-SPDZ's seconds per batch measured on this
+/// machine kind (issue #16: replicated ring, `-R 64 trunc_pr split3`, three processes on
+/// loopback), and the original system's WAN column (TF Encrypted, seconds per batch).
+const SETTINGS: &[(&str, &str, usize, usize, &str, f64)] = &[
     (
         "network_a",
         include_str!("../../examples/mnist_train.tfe"),
-        6,
+        11,
+        3,
         "0.428",
         5.075,
     ),
@@ -42,6 +44,7 @@ const SETTINGS: &[(&str, &str, usize, &str, f64)] = &[
         "network_b",
         include_str!("../programs/network_b.tfe"),
         3,
+        1,
         "9.60",
         25.300,
     ),
@@ -49,20 +52,23 @@ const SETTINGS: &[(&str, &str, usize, &str, f64)] = &[
         "network_c",
         include_str!("../programs/network_c.tfe"),
         3,
+        1,
         "18.35",
         37.678,
     ),
     (
         "network_d",
         include_str!("../programs/network_d.tfe"),
-        6,
+        11,
+        3,
         "0.610",
         6.112,
     ),
     (
         "lr_mnist",
         include_str!("../programs/lr_mnist.tfe"),
-        11,
+        31,
+        3,
         "-",
         0.760,
     ),
@@ -70,11 +76,11 @@ const SETTINGS: &[(&str, &str, usize, &str, f64)] = &[
 
 /// Each network of [`SETTINGS`] in process, over gRPC and over the emulated WAN.
 fn settings(scratch: &Path) {
-    for (name, src, many, mp_spdz, wan_theirs) in SETTINGS {
+    for (name, src, many, runs, mp_spdz, wan_theirs) in SETTINGS {
         let program = |k: usize| crate::derived::with_batches(src, k);
         let reps = many - 1;
-        let local = per_iteration(1, reps, program, |s| embedded(s, scratch, None));
-        let grpc = per_iteration(1, reps, program, |s| networked(s, scratch, None));
+        let local = per_iteration(*runs, reps, program, |s| embedded(s, scratch, None));
+        let grpc = per_iteration(*runs, reps, program, |s| networked(s, scratch, None));
         // Over the WAN a batch takes seconds: runs of 1 and 2 batches.
         let wan = per_iteration(1, 1, program, |s| networked(s, scratch, Some(WAN)));
         println!(

@@ -127,14 +127,15 @@ pub fn decode_int(v: &RingTensor) -> ArrayD<i64> {
 
 /// The product of two matrices over Z_2^64, or of a matrix and a vector.
 ///
-/// ndarray's generic integer `dot` is about ten times slower than this kernel. On x86-64 the
-/// 64-bit scalar multiplier does one product per cycle, faster than AVX2 (which has no 64-bit
-/// lane product and needs three 32-bit ones per lane), so the kernel is scalar and keeps that
-/// multiplier busy: `b` is packed in blocks of `KC` rows by `NC` columns (a block stays in the
-/// L2 cache while every row of `a` passes over it), each block in panels of `NR` columns, and a
-/// 3 × 4 block of results is accumulated in registers across a panel. About 1.8 billion
-/// multiply-adds per second per core here, whatever the shape (the kernel that transposed `b`
-/// and took one dot product per result reached 0.6–1.5, the low end for long rows).
+/// ndarray's generic integer `dot` is about ten times slower than this kernel. On x86-64 without
+/// AVX-512 the 64-bit scalar multiplier does one product per cycle, faster than AVX2 (which has
+/// no 64-bit lane product and needs three 32-bit ones per lane), so that kernel is scalar and
+/// keeps the multiplier busy: `b` is packed in blocks of `KC` rows by `NC` columns (a block
+/// stays in the L2 cache while every row of `a` passes over it), each block in panels of `NR`
+/// columns, and a 3 × 4 block of results is accumulated in registers across a panel: about 1.8
+/// billion multiply-adds per second per core here, whatever the shape. With AVX-512 (`vpmullq`,
+/// eight 64-bit lane products) the same blocking with a 4 × 16 block runs (`bench
+/// ring-matmul` compares the two).
 pub fn matmul(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
     let (m, k) = match a.shape() {
         [m, k] => (*m, *k),
@@ -167,12 +168,72 @@ pub fn matmul(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
 const KC: usize = 256;
 /// Columns of `b` per packed block (with `KC`, 512 KiB: the L2 cache of one core here).
 const NC: usize = 256;
-/// Rows of `a` and columns of `b` of the block of results kept in registers.
-const MR: usize = 3;
-const NR: usize = 4;
 
-/// `out += a · b` for row-major `a` (m × k), `b` (k × n) and `out` (m × n).
+/// `out += a · b` for row-major `a` (m × k), `b` (k × n) and `out` (m × n): with AVX-512 (its
+/// 64-bit lane product, `vpmullq`) where the CPU has it, else on the scalar multiplier.
 fn matmul_kernel(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if wide_lanes() {
+        wide::matmul(a, b, out, m, k, n);
+        return;
+    }
+    blocked::<3, 4>(a, b, out, m, k, n);
+}
+
+/// Set by [`set_wide_lanes`]: the scalar kernel even where AVX-512 runs.
+static SCALAR_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether matrix products may use AVX-512 where the CPU has it (the default), or only the
+/// scalar kernel (the benchmark compares the two in one run; `TFE_NO_AVX512` in the
+/// environment does the same for a whole process).
+pub fn set_wide_lanes(on: bool) {
+    SCALAR_ONLY.store(!on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the AVX-512 kernel runs: the CPU has AVX-512F, DQ and VL, and neither
+/// [`set_wide_lanes`] nor `TFE_NO_AVX512` turned it off.
+#[cfg(target_arch = "x86_64")]
+fn wide_lanes() -> bool {
+    static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let available = *WIDE.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::env::var_os("TFE_NO_AVX512").is_none()
+    });
+    available && !SCALAR_ONLY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The AVX-512 instantiation of [`blocked`]: a 4 × 16 block of results (eight 8-lane
+/// registers) per panel, which the compiler turns into `vpmullq` and `vpaddq` when the
+/// function is compiled for those instructions.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod wide {
+    pub fn matmul(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+        // SAFETY: only called after `wide_lanes` found AVX-512F and AVX-512DQ on this CPU, the
+        // instructions `kernel` is compiled to use.
+        unsafe { kernel(a, b, out, m, k, n) }
+    }
+
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    fn kernel(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+        super::blocked::<4, 16>(a, b, out, m, k, n);
+    }
+}
+
+/// The packed, blocked product: `b` is packed in blocks of `KC` rows by `NC` columns (a block
+/// stays in the L2 cache while every row of `a` passes over it), each block in panels of `NR`
+/// columns, and an `MR` × `NR` block of results is accumulated in registers across a panel.
+#[inline(always)]
+fn blocked<const MR: usize, const NR: usize>(
+    a: &[u64],
+    b: &[u64],
+    out: &mut [u64],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     let mut pack = vec![0u64; KC.min(k) * NC.min(n).next_multiple_of(NR)];
     for k0 in (0..k).step_by(KC) {
         let kc = (k - k0).min(KC);
@@ -199,10 +260,11 @@ fn matmul_kernel(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: u
                         let rows: [&[u64]; MR] =
                             std::array::from_fn(|r| &a[(i + r) * k + k0..(i + r) * k + k0 + kc]);
                         for (p, bp) in panel.chunks_exact(NR).enumerate() {
-                            for r in 0..MR {
-                                let av = rows[r][p];
-                                for t in 0..NR {
-                                    c[r][t] = c[r][t].wrapping_add(av.wrapping_mul(bp[t]));
+                            let bp: &[u64; NR] = bp.try_into().expect("NR columns");
+                            let av: [u64; MR] = std::array::from_fn(|r| rows[r][p]);
+                            for (cr, av) in c.iter_mut().zip(av) {
+                                for (ct, bt) in cr.iter_mut().zip(bp) {
+                                    *ct = ct.wrapping_add(av.wrapping_mul(*bt));
                                 }
                             }
                         }
@@ -318,6 +380,39 @@ mod tests {
             .unwrap();
             assert_eq!(v.shape(), &[m]);
             assert_eq!(v.as_slice().unwrap(), &naive(&a, &col, m, k, 1)[..]);
+        }
+    }
+
+    /// Both kernels directly (the public entry picks one per CPU): the scalar one everywhere,
+    /// the AVX-512 one where this CPU runs it, across the blocks' edges.
+    #[test]
+    fn the_scalar_and_the_wide_kernel_agree_with_the_definition() {
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for (m, k, n) in [
+            (7, 300, 261),
+            (1, 513, 4),
+            (5, 256, 256),
+            (4, 1, 3),
+            (9, 17, 33),
+        ] {
+            let a: Vec<u64> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<u64> = (0..k * n).map(|_| next()).collect();
+            let want = naive(&a, &b, m, k, n);
+            let mut out = vec![0u64; m * n];
+            blocked::<3, 4>(&a, &b, &mut out, m, k, n);
+            assert_eq!(out, want, "scalar {m}x{k}x{n}");
+            #[cfg(target_arch = "x86_64")]
+            if wide_lanes() {
+                let mut out = vec![0u64; m * n];
+                wide::matmul(&a, &b, &mut out, m, k, n);
+                assert_eq!(out, want, "AVX-512 {m}x{k}x{n}");
+            }
         }
     }
 
