@@ -254,6 +254,8 @@ impl Exec<'_> {
             }
             if let Some(batch) = comparison_batch(nodes, i) {
                 i = self.comparisons(nodes, i, &batch)?;
+            } else if let Some(batch) = product_batch(self.program, nodes, i) {
+                i = self.products(nodes, i, &batch)?;
             } else {
                 self.node(&nodes[i])?;
                 i += 1;
@@ -346,24 +348,20 @@ impl Exec<'_> {
         Ok(true)
     }
 
-    /// Runs the comparison at `nodes[first]` together with the later comparisons `batch` of the
-    /// same placement (see [`comparison_batch`]): first the local ops between them, in order,
-    /// then one sign protocol over all their differences, keyed by the first comparison's op.
+    /// Runs the comparison at `nodes[first]` together with the later comparisons of `batch` of
+    /// the same placement (see [`comparison_batch`]): first the local ops between them that do
+    /// not read their results, in order, then one sign protocol over all their differences,
+    /// keyed by the first comparison's op, then the deferred ops.
     /// Returns the index after the last node run.
     fn comparisons(
         &mut self,
         nodes: &[Node],
         first: usize,
-        batch: &[usize],
+        batch: &Batch,
     ) -> Result<usize, RunError> {
-        let last = *batch.last().expect("a batch has members");
-        for (k, node) in nodes.iter().enumerate().take(last).skip(first + 1) {
-            if !batch.contains(&k) {
-                self.node(node)?;
-            }
-        }
+        let last = self.before_batch(nodes, first, batch)?;
         let members: Vec<&Node> = std::iter::once(first)
-            .chain(batch.iter().copied())
+            .chain(batch.members.iter().copied())
             .map(|k| &nodes[k])
             .collect();
         let mut differences = Vec::new();
@@ -428,6 +426,112 @@ impl Exec<'_> {
             self.ops_run += 1;
             self.set(dst, Value::Shares(bit));
         }
+        self.after_batch(nodes, batch)?;
+        Ok(last + 1)
+    }
+
+    /// Runs the ops among a batch's members that run before its protocol call; returns the
+    /// index of its last member.
+    fn before_batch(
+        &mut self,
+        nodes: &[Node],
+        first: usize,
+        batch: &Batch,
+    ) -> Result<usize, RunError> {
+        let last = *batch.members.last().expect("a batch has members");
+        for (k, node) in nodes.iter().enumerate().take(last).skip(first + 1) {
+            if !batch.members.contains(&k) && !batch.deferred.contains(&k) {
+                self.node(node)?;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Runs the ops a batch deferred ([`Batch::deferred`]), in their order.
+    fn after_batch(&mut self, nodes: &[Node], batch: &Batch) -> Result<(), RunError> {
+        for k in &batch.deferred {
+            self.node(&nodes[*k])?;
+        }
+        Ok(())
+    }
+
+    /// Runs the product at `nodes[first]` together with the later products of `batch` (see
+    /// [`product_batch`]): first the local ops between them that do not read their results, in
+    /// order, then one [`Protocol::products`] keyed by the first product's op, then the
+    /// deferred ops. Returns the index after the last member.
+    fn products(&mut self, nodes: &[Node], first: usize, batch: &Batch) -> Result<usize, RunError> {
+        let last = self.before_batch(nodes, first, batch)?;
+        let members: Vec<&Node> = std::iter::once(first)
+            .chain(batch.members.iter().copied())
+            .map(|k| &nodes[k])
+            .collect();
+        let Some(((s, trunc), _, _)) = round_product(self.program, members[0]) else {
+            unreachable!("product_batch picks products")
+        };
+        let me = self.me;
+        let p = &*self.protocols[s];
+        let frac = p.frac();
+        let (regs, program) = (&self.regs, self.program);
+        // Products by a public value are taken here (locally); the protocol truncates them.
+        let mut local: Vec<Option<Shares>> = Vec::with_capacity(members.len());
+        let mut factors = Vec::with_capacity(members.len());
+        for node in &members {
+            let Op::Compute { kernel, args, .. } = &node.op else {
+                unreachable!("product_batch picks products")
+            };
+            let matrix = matches!(kernel, Kernel::MatMul { .. });
+            let (a, b) = (
+                register(regs, program, me, args[0])?,
+                register(regs, program, me, args[1])?,
+            );
+            local.push(match (a, b) {
+                (Value::Shares(_), Value::Shares(_)) => None,
+                (Value::Shares(x), c) => Some(if matrix {
+                    x.matmul_public_right(&encode(c, frac)?)?
+                } else {
+                    x.mul_public(&encode(c, frac)?)?
+                }),
+                (c, Value::Shares(y)) => Some(if matrix {
+                    y.matmul_public_left(&encode(c, frac)?)?
+                } else {
+                    y.mul_public(&encode(c, frac)?)?
+                }),
+                _ => {
+                    return Err(RunError::Internal(
+                        "a product of two public values at a secret placement".into(),
+                    ));
+                }
+            });
+            factors.push((matrix, a, b));
+        }
+        let items: Vec<protocol::Product<'_>> = factors
+            .iter()
+            .zip(&local)
+            .map(|((matrix, a, b), own)| match (own, a, b) {
+                (Some(x), _, _) => protocol::Product::Trunc(x),
+                (None, Value::Shares(x), Value::Shares(y)) if *matrix => {
+                    protocol::Product::MatMul(x, y)
+                }
+                (None, Value::Shares(x), Value::Shares(y)) => protocol::Product::Mul(x, y),
+                _ => unreachable!("a product without a local part has two shares"),
+            })
+            .collect();
+        let lead = members[0].id;
+        let count = self.counts[lead as usize];
+        let mut ctx = ctx!(self, lead, count);
+        let results = p.products(&mut ctx, &items, trunc);
+        p.end_op(&mut ctx)?;
+        let results = results?;
+        drop(items);
+        for (node, result) in members.iter().zip(results) {
+            let Op::Compute { dst, .. } = &node.op else {
+                unreachable!("product_batch picks products")
+            };
+            self.counts[node.id as usize] += 1;
+            self.ops_run += 1;
+            self.set(*dst, Value::Shares(result));
+        }
+        self.after_batch(nodes, batch)?;
         Ok(last + 1)
     }
 
@@ -1085,25 +1189,67 @@ fn is_local(node: &Node) -> bool {
 /// reads. (The sign protocol is 10 rounds whatever its size, so k independent comparisons cost
 /// the rounds of one.) The decision depends only on ops every member of the placement runs in
 /// the same order, so all members batch alike.
-fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
-    let (s, dst, args) = secret_comparison(&nodes[i])?;
-    let mut batch = Vec::new();
-    // Registers written by the batch so far, and by ops in between.
-    let mut batch_writes = vec![dst];
-    let mut batch_reads: Vec<Reg> = args.to_vec();
-    let mut between_writes: Vec<Reg> = Vec::new();
-    let mut between_reads: Vec<Reg> = Vec::new();
+fn comparison_batch(nodes: &[Node], i: usize) -> Option<Batch> {
+    independent_batch(nodes, i, secret_comparison)
+}
+
+/// Products that can share the round of the one at `nodes[i]` ([`round_product`]): later ones
+/// of the same placement and truncation, under the conditions of [`comparison_batch`]. (The
+/// optimizer's updates of every parameter, a layer's weight and input gradients: one round
+/// instead of one each.)
+fn product_batch(program: &Program, nodes: &[Node], i: usize) -> Option<Batch> {
+    independent_batch(nodes, i, |node| round_product(program, node))
+}
+
+/// A batch of ops that run as one protocol call: the later members (the first is the op it
+/// starts at), and the local ops among them that read a member's result, directly or through
+/// another such op, which run after the call (a product's sum with the next term, in the
+/// optimizer's updates of every parameter). Every other op among them runs before the call.
+#[derive(Debug)]
+struct Batch {
+    members: Vec<usize>,
+    deferred: Vec<usize>,
+}
+
+/// The later ops of `nodes` that can run together with `nodes[i]`: each picked by `pick` with
+/// the same key as `nodes[i]`, reached through local ops only, and not reading a result of the
+/// batch. The local ops in between are split into those that run before the call (they must not
+/// write what the batch or a deferred op reads or writes) and those that read the batch's results
+/// and run after it ([`Batch::deferred`]). The decision depends only on the ops, which every
+/// member of the placement runs in the same order, so all members batch alike.
+fn independent_batch<'n, K: PartialEq>(
+    nodes: &'n [Node],
+    i: usize,
+    pick: impl Fn(&'n Node) -> Option<(K, Reg, &'n [Reg])>,
+) -> Option<Batch> {
+    let (key, dst, args) = pick(&nodes[i])?;
+    let mut members = Vec::new();
+    let mut deferred = Vec::new();
+    // What the members read and write, what the ops running before the call (early) and after
+    // it (late) read and write.
+    let mut member_writes = vec![dst];
+    let mut member_reads: Vec<Reg> = args.to_vec();
+    let (mut early_writes, mut early_reads): (Vec<Reg>, Vec<Reg>) = (Vec::new(), Vec::new());
+    let (mut late_writes, mut late_reads): (Vec<Reg>, Vec<Reg>) = (Vec::new(), Vec::new());
     for (k, node) in nodes.iter().enumerate().skip(i + 1) {
-        if let Some((s2, dst2, args2)) = secret_comparison(node) {
-            let independent = s2 == s
-                && !args2.iter().any(|a| batch_writes.contains(a))
-                && !between_reads.contains(&dst2)
-                && !between_writes.contains(&dst2)
-                && !batch_writes.contains(&dst2);
-            if independent {
-                batch.push(k);
-                batch_writes.push(dst2);
-                batch_reads.extend(args2.iter().copied());
+        if let Some((key2, dst2, args2)) = pick(node) {
+            let joins = key2 == key
+                && !args2
+                    .iter()
+                    .any(|a| member_writes.contains(a) || late_writes.contains(a))
+                && ![
+                    &member_writes,
+                    &early_reads,
+                    &early_writes,
+                    &late_reads,
+                    &late_writes,
+                ]
+                .iter()
+                .any(|set| set.contains(&dst2));
+            if joins {
+                members.push(k);
+                member_writes.push(dst2);
+                member_reads.extend(args2.iter().copied());
                 continue;
             }
             break;
@@ -1117,18 +1263,49 @@ fn comparison_batch(nodes: &[Node], i: usize) -> Option<Vec<usize>> {
         else {
             break;
         };
-        // An op in between runs before the batch's sign protocol: it must not read a result of
-        // the batch, nor overwrite what the batch reads.
-        if a.iter().any(|r| batch_writes.contains(r))
-            || batch_reads.contains(d)
-            || batch_writes.contains(d)
+        if a.iter()
+            .any(|r| member_writes.contains(r) || late_writes.contains(r))
+        {
+            // Reads the batch's result: runs after the call, where its order among the other
+            // late ops is kept and the early ops cannot see it.
+            deferred.push(k);
+            late_writes.push(*d);
+            late_reads.extend(a.iter().copied());
+            continue;
+        }
+        // Runs before the call: it must not change what the batch or a late op reads, nor write
+        // what they write (the original order would leave theirs).
+        if [&member_reads, &member_writes, &late_reads, &late_writes]
+            .iter()
+            .any(|set| set.contains(d))
         {
             break;
         }
-        between_writes.push(*d);
-        between_reads.extend(a.iter().copied());
+        early_writes.push(*d);
+        early_reads.extend(a.iter().copied());
     }
-    (!batch.is_empty()).then_some(batch)
+    let last = *members.last()?;
+    deferred.retain(|k| *k < last);
+    Some(Batch { members, deferred })
+}
+
+/// Is `node` a product at a secret placement that takes a round: of two shares (`*`,
+/// `matmul`), or of a share and a public value with a truncation after it? Its placement and
+/// truncation (the batch's key), destination and arguments.
+fn round_product<'n>(program: &Program, node: &'n Node) -> Option<((usize, u32), Reg, &'n [Reg])> {
+    match &node.op {
+        Op::Compute {
+            dst,
+            at: Placement::Secret(s),
+            kernel: Kernel::Mul { trunc } | Kernel::MatMul { trunc },
+            args,
+        } if args.len() == 2 => {
+            let secret = |r: Reg| program.regs[r as usize].placement == Placement::Secret(*s);
+            let (a, b) = (secret(args[0]), secret(args[1]));
+            ((a && b) || ((a || b) && *trunc > 0)).then_some(((*s, *trunc), *dst, args.as_slice()))
+        }
+        _ => None,
+    }
 }
 
 /// Whether a value of `shape` may live in a register of shape `pattern`: the same rank, and

@@ -294,8 +294,8 @@ fn compare(program: &Program, want: &Wire, got: &Wire) -> Vec<String> {
 }
 
 /// A program with every op that sends messages, under `secret_line`. Each comparison is
-/// followed by a product that uses it, so no two are batched (a batch is keyed by its first
-/// comparison, and the table lists ops one by one).
+/// followed by a product that uses it, and each product reads the one before, so no two are
+/// batched (a batch is keyed by its first op, and the table lists ops one by one).
 fn program(secret_line: &str) -> String {
     format!(
         "party alice, bob, analyst;\n\
@@ -312,8 +312,8 @@ fn program(secret_line: &str) -> String {
              let ws: fixed[_, 3] @s1 = read_csv(\"w.csv\");\n\
              let w: fixed[_, 3] @rep = ws;\n\
              let p = y * z;\n\
-             let q = matmul(y, transpose(z));\n\
-             let r = y * 0.25;\n\
+             let r = p * 0.25;\n\
+             let q = matmul(r, transpose(z));\n\
              let lt = y < z;\n\
              let a = select(lt, y, z);\n\
              let le = a <= z;\n\

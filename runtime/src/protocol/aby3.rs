@@ -27,7 +27,7 @@
 use ndarray::IxDyn;
 use tfe_ir::{PartyId, Role, Size};
 
-use super::{And, Ctx, Linear, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Product, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::{self, RingTensor};
 
@@ -506,6 +506,57 @@ impl Protocol for Aby3 {
         let u = ring::matmul(xb, ya).map_err(shape_err)?;
         let z = (post.apply)(&ring::add(&t, &u).map_err(shape_err)?)?;
         self.finish_product(ctx, z, trunc)
+    }
+
+    /// Every item's local part (3-out-of-3), joined into one tensor under one zero-share and
+    /// reshared (and truncated) in one round: one word per element of each result, as apart.
+    fn products(
+        &self,
+        ctx: &mut Ctx<'_>,
+        items: &[Product<'_>],
+        trunc: u32,
+    ) -> Result<Vec<Shares>, RunError> {
+        let mut parts = Vec::with_capacity(items.len());
+        for item in items {
+            parts.push(match *item {
+                Product::Mul(x, y) => {
+                    let (xa, xb) = ab(x)?;
+                    let (ya, yb) = ab(y)?;
+                    mul_local(xa, xb, ya, yb)?
+                }
+                Product::MatMul(x, y) => {
+                    let (xa, xb) = ab(x)?;
+                    let (ya, yb) = ab(y)?;
+                    let sum_y = ring::add(ya, yb).map_err(shape_err)?;
+                    let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
+                    ring::add(&t, &ring::matmul(xb, ya).map_err(shape_err)?).map_err(shape_err)?
+                }
+                Product::Trunc(x) => x.part(0)?.clone(),
+            });
+        }
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut words = Vec::with_capacity(total);
+        for part in &parts {
+            match part.as_slice() {
+                Some(w) => words.extend_from_slice(w),
+                None => words.extend(part.iter().copied()),
+            }
+        }
+        let z = RingTensor::from_shape_vec(IxDyn(&[total]), words)
+            .map_err(|e| RunError::Shape(e.to_string()))?;
+        let joined = self.finish_product(ctx, z, trunc)?;
+        let mut out = Vec::with_capacity(parts.len());
+        let mut offset = 0;
+        for part in &parts {
+            let shape = part.shape().to_vec();
+            let n = part.len();
+            out.push(joined.slice_axis(0, offset, offset + n).map_with(
+                |t| crate::value::reshape(t, &shape),
+                |t| crate::value::reshape(t, &shape),
+            )?);
+            offset += n;
+        }
+        Ok(out)
     }
 
     /// One round; same error as [`Aby3::trunc_reshare`].

@@ -51,6 +51,17 @@ pub struct And<'a> {
     pub shift: u32,
 }
 
+/// One of several products run together ([`Protocol::products`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Product<'a> {
+    /// Elementwise, broadcasting.
+    Mul(&'a Shares, &'a Shares),
+    /// A matrix product.
+    MatMul(&'a Shares, &'a Shares),
+    /// A sharing to truncate: a product by a public value, already taken locally.
+    Trunc(&'a Shares),
+}
+
 /// A public linear map of ring tensors, and the shape it gives a tensor of the shape it is
 /// made for ([`Protocol::matmul_then`]).
 pub struct Linear<'a> {
@@ -187,6 +198,26 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     ) -> Result<Shares, RunError> {
         let z = self.matmul(ctx, x, y, trunc)?;
         post.on_shares(&z)
+    }
+
+    /// Products that do not depend on each other, each truncated by `trunc` bits, in the rounds
+    /// of one where the protocol can (aby3: one resharing of all their local parts). By default
+    /// one after the other.
+    fn products(
+        &self,
+        ctx: &mut Ctx<'_>,
+        items: &[Product<'_>],
+        trunc: u32,
+    ) -> Result<Vec<Shares>, RunError> {
+        items
+            .iter()
+            .map(|item| match *item {
+                Product::Mul(x, y) => self.mul(ctx, x, y, trunc),
+                Product::MatMul(x, y) => self.matmul(ctx, x, y, trunc),
+                Product::Trunc(x) if trunc > 0 => self.trunc(ctx, x, trunc),
+                Product::Trunc(x) => Ok(x.clone()),
+            })
+            .collect()
     }
 
     /// A sharing divided by 2^`d` (after a product by a public value).

@@ -79,23 +79,23 @@ fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
 
 /// What a product is: elementwise or a matrix product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Product {
+enum Kind {
     Elementwise,
     Matrix,
 }
 
-impl Product {
+impl Kind {
     fn shape(self, a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
         match self {
-            Product::Elementwise => broadcast(a, b),
-            Product::Matrix => matmul_shape(a, b),
+            Kind::Elementwise => broadcast(a, b),
+            Kind::Matrix => matmul_shape(a, b),
         }
     }
 
     fn apply(self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor, RunError> {
         match self {
-            Product::Elementwise => ring::mul(a, b),
-            Product::Matrix => ring::matmul(a, b),
+            Kind::Elementwise => ring::mul(a, b),
+            Kind::Matrix => ring::matmul(a, b),
         }
         .map_err(shape_err)
     }
@@ -130,7 +130,7 @@ impl Pond {
     fn product(
         &self,
         ctx: &mut Ctx<'_>,
-        kind: Product,
+        kind: Kind,
         x: &Shares,
         y: &Shares,
         trunc: u32,
@@ -186,7 +186,7 @@ impl Pond {
         };
         let e_theirs = ctx.recv_shaped(other, open_e, x.shape())?;
         let f_theirs = ctx.recv_shaped(other, open_f, y.shape())?;
-        if kind == Product::Elementwise && x.shape() == y.shape() && post.is_none() {
+        if kind == Kind::Elementwise && x.shape() == y.shape() && post.is_none() {
             // One pass: e and f opened, z = c + e (b + f) + a f (server 0) or c + e b + a f,
             // truncated.
             let (xs, ys, aw, bw) = (words(&xi), words(&yi), words(&a), words(&b));
@@ -404,7 +404,7 @@ impl Protocol for Pond {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.product(ctx, Product::Elementwise, x, y, trunc, None)
+        self.product(ctx, Kind::Elementwise, x, y, trunc, None)
     }
 
     fn matmul(
@@ -414,7 +414,7 @@ impl Protocol for Pond {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.product(ctx, Product::Matrix, x, y, trunc, None)
+        self.product(ctx, Kind::Matrix, x, y, trunc, None)
     }
 
     /// The dealer maps its product, the servers their local parts: the dealer's message is the
@@ -427,7 +427,7 @@ impl Protocol for Pond {
         trunc: u32,
         post: &Linear<'_>,
     ) -> Result<Shares, RunError> {
-        self.product(ctx, Product::Matrix, x, y, trunc, Some(post))
+        self.product(ctx, Kind::Matrix, x, y, trunc, Some(post))
     }
 
     /// Local: no messages.

@@ -278,6 +278,69 @@ proptest! {
     }
 
     #[test]
+    fn products_run_together_are_the_products_apart(
+        rows in 1usize..6,
+        cols in 1usize..5,
+        seed in any::<u64>(),
+    ) {
+        // An elementwise product with broadcasting, a matrix product and a product by a public
+        // value, in one call: integers exactly (no truncation), fixed point within one unit of
+        // the last bit plus the encoding's error.
+        let words = |n: usize, salt: u64| -> Vec<u64> {
+            (0..n as u64).map(|i| (i ^ seed ^ salt).wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect()
+        };
+        let x = tensor(words(rows * cols, 1), &[rows, cols]);
+        let y = tensor(words(cols, 2), &[cols]);
+        let c = tensor(words(cols * 2, 3), &[cols, 2]);
+        let want = [
+            ring::mul(&x, &y).unwrap(),
+            ring::matmul(&x, &c).unwrap(),
+            ring::matmul(&x, &c).unwrap(),
+        ];
+        for p in protocols() {
+            let (sx, sy, sc) = (p.deal(&x, seed), p.deal(&y, seed ^ 1), p.deal(&c, seed ^ 2));
+            let public = c.clone();
+            let out = run3(&p, move |ctx, p| {
+                let local = sx[ctx.me].matmul_public_right(&public)?;
+                let items = [
+                    Product::Mul(&sx[ctx.me], &sy[ctx.me]),
+                    Product::MatMul(&sx[ctx.me], &sc[ctx.me]),
+                    Product::Trunc(&local),
+                ];
+                let results = p.products(ctx, &items, 0)?;
+                Shares::concat(&[&results[0].flatten()?, &results[1].flatten()?, &results[2].flatten()?], 0)
+            });
+            let opened = p.open(&out);
+            let expected: Vec<u64> = want.iter().flat_map(|t| t.iter().copied()).collect();
+            prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), expected, "{}", p.name());
+        }
+        let a: Vec<f64> = (0..rows * cols).map(|i| ((i as u64 ^ seed) % 200) as f64 / 20.0 - 5.0).collect();
+        let b: Vec<f64> = (0..cols).map(|i| (((i as u64 * 7) ^ seed) % 100) as f64 / 25.0 - 2.0).collect();
+        let fa = ring::encode_fixed(&ArrayD::from_shape_vec(IxDyn(&[rows, cols]), a.clone()).unwrap(), FRAC);
+        let fb = ring::encode_fixed(&ArrayD::from_shape_vec(IxDyn(&[cols]), b.clone()).unwrap(), FRAC);
+        let half = ring::encode_fixed(&ArrayD::from_elem(IxDyn(&[]), 0.5), FRAC);
+        for p in protocols() {
+            let (sx, sy) = (p.deal(&fa, seed), p.deal(&fb, seed ^ 1));
+            let h = half.clone();
+            let out = run3(&p, move |ctx, p| {
+                let local = sx[ctx.me].mul_public(&h)?;
+                let items = [Product::Mul(&sx[ctx.me], &sy[ctx.me]), Product::Trunc(&local)];
+                let results = p.products(ctx, &items, FRAC)?;
+                Shares::concat(&[&results[0].flatten()?, &results[1].flatten()?], 0)
+            });
+            let got = ring::decode_fixed(&p.open(&out), FRAC);
+            for r in 0..rows {
+                for k in 0..cols {
+                    let (x, y) = (a[r * cols + k], b[k]);
+                    let bound = (x.abs() + y.abs() + 1.0) * 2f64.powi(-17) + 2f64.powi(-16) + 1e-9;
+                    prop_assert!((got[r * cols + k] - x * y).abs() <= bound, "{}: {} * {}", p.name(), x, y);
+                    prop_assert!((got[rows * cols + r * cols + k] - x * 0.5).abs() <= bound, "{}: {} / 2", p.name(), x);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn refresh_keeps_the_value_and_renews_every_component(xs in prop::collection::vec(any::<u64>(), 1..40), seed in any::<u64>()) {
         let x = tensor(xs.clone(), &[xs.len()]);
         for p in protocols() {
@@ -624,6 +687,25 @@ fn aby3_rounds_and_bytes_match_the_theory() {
     let b = p.deal(&tensor((0..150).collect(), &[30, 5]), 4);
     let t = traffic(&p, move |ctx, p| p.matmul(ctx, &a[ctx.me], &b[ctx.me], 0));
     assert_eq!(t, vec![(tensor_bytes(100, 2), 1, 1); 3], "matmul");
+
+    // Three products run together (an elementwise product of 1000, the matmul above, a
+    // truncation of 1000): one message of all their words per party, in one round.
+    let (xs, ys) = (x.clone(), y.clone());
+    let a = p.deal(&tensor((0..600).collect(), &[20, 30]), 3);
+    let b = p.deal(&tensor((0..150).collect(), &[30, 5]), 4);
+    let t = traffic(&p, move |ctx, p| {
+        let items = [
+            Product::Mul(&xs[ctx.me], &ys[ctx.me]),
+            Product::MatMul(&a[ctx.me], &b[ctx.me]),
+            Product::Trunc(&xs[ctx.me]),
+        ];
+        let mut out = p.products(ctx, &items, FRAC)?;
+        Ok(out.remove(0))
+    });
+    assert_eq!(t[0], (tensor_bytes(2100, 1), 1, 0), "products role 0");
+    for (role, sent) in t.iter().enumerate().skip(1) {
+        assert_eq!(*sent, (tensor_bytes(2100, 1), 1, 1), "products role {role}");
+    }
 
     // The same product mapped before its resharing: col2im of the 2×2 windows of 3×3 images
     // (4 windows per image), 20 rows of 4 into 5 images of 9 pixels. Each party sends the
