@@ -47,7 +47,7 @@ impl std::fmt::Debug for Progress {
 }
 
 /// What one op cost this party, over every time it ran (`tfec run --profile`). A fused chain of
-/// ops, or a batch of comparisons run as one, is counted at its first op.
+/// ops, or a batch of comparisons or products run as one, is counted at its first op.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct OpProfile {
     pub runs: u64,
@@ -234,7 +234,7 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// Runs the op at `nodes[i]`, or a fused chain or a batch of comparisons starting there;
+    /// Runs the op at `nodes[i]`, or a fused chain or a batch of comparisons or products there;
     /// returns the index of the next op to run.
     fn step(&mut self, nodes: &[Node], mut i: usize) -> Result<usize, RunError> {
         {

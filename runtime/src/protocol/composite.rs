@@ -244,6 +244,19 @@ pub fn max_axis<P: Protocol + ?Sized>(
     axis: usize,
 ) -> Result<Shares, RunError> {
     check_axis(x, axis, "maximum")?;
+    if all_pairs_fit(x.shape()[axis] as u64, (x.len() / x.shape()[axis]) as u64) {
+        return all_pairs(p, ctx, x, axis, false);
+    }
+    max_tournament(p, ctx, x, axis)
+}
+
+/// [`max_axis`] by the tournament, whatever the sizes.
+pub(super) fn max_tournament<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    axis: usize,
+) -> Result<Shares, RunError> {
     let mut cur = x.clone();
     loop {
         let n = cur.shape()[axis];
@@ -277,6 +290,19 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
     axis: usize,
 ) -> Result<Shares, RunError> {
     check_axis(x, axis, "argmax")?;
+    if all_pairs_fit(x.shape()[axis] as u64, (x.len() / x.shape()[axis]) as u64) {
+        return all_pairs(p, ctx, x, axis, true);
+    }
+    argmax_tournament(p, ctx, x, axis)
+}
+
+/// [`argmax_axis`] by the tournament, whatever the sizes.
+pub(super) fn argmax_tournament<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    axis: usize,
+) -> Result<Shares, RunError> {
     let shape = x.shape().to_vec();
     let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| i[axis] as u64);
     let mut idx = if x.holds() {
@@ -312,6 +338,140 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
         }
     }
     Ok(idx.index_axis(axis, 0))
+}
+
+/// The most comparisons [`all_pairs`] makes in one call.
+pub const ALL_PAIRS_COMPARISONS: u64 = 1 << 16;
+
+/// Whether the maximum along an axis of `n` entries, `rows` times, is taken by [`all_pairs`]
+/// (rather than a tournament): for 3 to 16 entries, when all pairs of all rows make at most
+/// [`ALL_PAIRS_COMPARISONS`] comparisons. Over a WAN, rounds are the cost: the tournament takes
+/// ⌈log2 n⌉ levels of a comparison and a product (44 rounds for n = 10), all pairs one comparison
+/// and ⌈log2(n − 1)⌉ + 1 rounds of products (15), for n(n − 1)/2 comparisons instead of n − 1
+/// (5 times the bytes for n = 10). The limit keeps that price to small reductions (a softmax's
+/// maximum over classes) and leaves the large ones (max-pooling a batch of images) to the
+/// tournament.
+pub fn all_pairs_fit(n: u64, rows: u64) -> bool {
+    (3..=16).contains(&n) && rows.saturating_mul(n * (n - 1) / 2) <= ALL_PAIRS_COMPARISONS
+}
+
+/// The maximum (or with `index`, the index of the first maximum, as a shared integer) along
+/// `axis`, which disappears, from one batch of comparisons of every pair of entries: entry `i`
+/// wins against `j` when `x_i > x_j` for `j < i` and `x_i >= x_j` for `j > i`, so exactly one
+/// entry (the first maximal one) wins all its n − 1 matches. Its 0/1 indicator is the product of
+/// its n − 1 results, taken in ⌈log2(n − 1)⌉ rounds of products over all entries and rows at
+/// once; the maximum is `Σ w_i x_i` (one more product), the index `Σ w_i i` (local).
+pub(super) fn all_pairs<P: Protocol + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares,
+    axis: usize,
+    index: bool,
+) -> Result<Shares, RunError> {
+    let n = x.shape()[axis];
+    if n == 1 {
+        let only = x.clone().index_axis(axis, 0);
+        return if index {
+            only.mul_public(&RingTensor::from_elem(IxDyn(&[]), 0))
+        } else {
+            Ok(only)
+        };
+    }
+    let mut result_shape = x.shape().to_vec();
+    result_shape.remove(axis);
+    let rows = x.len() / n;
+    // Entry j of every row, as a vector of `rows`.
+    let entries: Vec<Shares> = (0..n)
+        .map(|j| x.slice_axis(axis, j, j + 1).flatten())
+        .collect::<Result<_, _>>()?;
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .collect();
+    let differences: Vec<Shares> = pairs
+        .iter()
+        .map(|&(i, j)| entries[i].sub(&entries[j]))
+        .collect::<Result<_, _>>()?;
+    // less[(i, j)] = [x_i < x_j] for i < j, all pairs in one sign protocol.
+    let less = p.msb(
+        ctx,
+        &Shares::concat(&differences.iter().collect::<Vec<_>>(), 0)?,
+    )?;
+    let result_of = |k: usize| less.slice_axis(0, k * rows, (k + 1) * rows);
+    let me = ctx.me;
+    // factors[i]: the results of entry i's matches.
+    let mut factors: Vec<Vec<Shares>> = vec![Vec::new(); n];
+    for (k, &(i, j)) in pairs.iter().enumerate() {
+        let b = result_of(k);
+        factors[i].push(not_bit(p, me, &b)?);
+        factors[j].push(b);
+    }
+    // A product tree over every entry's factors, one round per level.
+    while factors[0].len() > 1 {
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        for f in &factors {
+            for pair in f.chunks_exact(2) {
+                left.push(&pair[0]);
+                right.push(&pair[1]);
+            }
+        }
+        let products = p.mul(
+            ctx,
+            &Shares::concat(&left, 0)?,
+            &Shares::concat(&right, 0)?,
+            0,
+        )?;
+        let mut next: Vec<Vec<Shares>> = Vec::with_capacity(n);
+        let mut k = 0;
+        for f in &factors {
+            let mut g: Vec<Shares> = (0..f.len() / 2)
+                .map(|m| products.slice_axis(0, (k + m) * rows, (k + m + 1) * rows))
+                .collect();
+            k += f.len() / 2;
+            if f.len() % 2 == 1 {
+                g.push(f[f.len() - 1].clone());
+            }
+            next.push(g);
+        }
+        factors = next;
+    }
+    let wins: Vec<Shares> = factors.into_iter().map(|mut f| f.remove(0)).collect();
+    let total = if index {
+        // Σ w_i · i: products by public integers, local.
+        let mut acc = wins[0].mul_public(&RingTensor::from_elem(IxDyn(&[]), 0))?;
+        for (i, w) in wins.iter().enumerate().skip(1) {
+            acc = acc.add(&w.mul_public(&RingTensor::from_elem(IxDyn(&[]), i as u64))?)?;
+        }
+        acc
+    } else {
+        let chosen = p.mul(
+            ctx,
+            &Shares::concat(&wins.iter().collect::<Vec<_>>(), 0)?,
+            &Shares::concat(&entries.iter().collect::<Vec<_>>(), 0)?,
+            0,
+        )?;
+        let mut acc = chosen.slice_axis(0, 0, rows);
+        for i in 1..n {
+            acc = acc.add(&chosen.slice_axis(0, i * rows, (i + 1) * rows))?;
+        }
+        acc
+    };
+    reshape(&total.standard_layout(), &result_shape)
+}
+
+/// The messages of [`all_pairs`] over `n` entries; sizes per element of the result.
+pub fn all_pairs_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64, index: bool) {
+    p.msb_table(t, Size::Result(n * (n - 1) / 2));
+    let mut m = n - 1;
+    while m > 1 {
+        let h = m / 2;
+        let w = Size::Result(n * h);
+        p.mul_table(t, false, false, [w, w, w]);
+        m -= h;
+    }
+    if !index {
+        let w = Size::Result(n);
+        p.mul_table(t, false, false, [w, w, w]);
+    }
 }
 
 /// The maximum of each row of a matrix `[r, n]` and the one-hot of its first maximal entry,

@@ -172,25 +172,47 @@ fn compute_table(
         }
         Kernel::Max { axis } | Kernel::ArgMax { axis } => {
             let shape = arg_shape(0).unwrap_or_default();
-            let n = match axis {
-                Some(k) => match shape.get(*k) {
-                    Some(Dim::Known(n)) => Some(*n),
-                    _ => None,
-                },
-                None => shape
-                    .iter()
-                    .map(|d| match d {
-                        Dim::Known(n) => Some(*n),
-                        Dim::Runtime => None,
-                    })
-                    .product(),
+            let known = |d: &Dim| match d {
+                Dim::Known(n) => Some(*n),
+                Dim::Runtime => None,
+            };
+            // Entries along the axis, and how many times (1 over all elements).
+            let (n, rows): (Option<u64>, Option<u64>) = match axis {
+                Some(k) => (
+                    shape.get(*k).and_then(known),
+                    shape
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i != k)
+                        .map(|(_, d)| known(d))
+                        .product(),
+                ),
+                None => (shape.iter().map(known).product(), Some(1)),
             };
             let n = n.ok_or_else(|| {
                 "a tournament along an axis whose length is known only at run time: \
                  ⌈log2 n⌉ levels of a comparison and a product"
                     .to_string()
             })?;
-            composite::max_table(p, t, n, matches!(kernel, Kernel::ArgMax { .. }));
+            let index = matches!(kernel, Kernel::ArgMax { .. });
+            match rows {
+                Some(rows) if composite::all_pairs_fit(n, rows) => {
+                    composite::all_pairs_table(p, t, n, index)
+                }
+                Some(_) => composite::max_table(p, t, n, index),
+                None if (3..=16).contains(&n) => {
+                    return Err(format!(
+                        "all {} pairs of the {n} entries in one comparison and ⌈log2 {}⌉ + 1 \
+                         rounds of products when rows × {} ≤ {}, else a tournament of \
+                         ⌈log2 {n}⌉ levels: the rows are known only at run time",
+                        n * (n - 1) / 2,
+                        n - 1,
+                        n * (n - 1) / 2,
+                        composite::ALL_PAIRS_COMPARISONS
+                    ));
+                }
+                None => composite::max_table(p, t, n, index),
+            }
         }
         Kernel::MaxOneHot => {
             let n = match arg_shape(0).unwrap_or_default().get(1) {

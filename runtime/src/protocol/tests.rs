@@ -484,9 +484,11 @@ proptest! {
         rows in 1usize..12,
         cols in 1usize..6,
         axis in 0usize..2,
+        path in 0usize..3,
         xs in prop::collection::vec(-(1i64 << 40)..(1i64 << 40), 72),
         seed in any::<u64>(),
     ) {
+        // Whichever `max_axis` picks for the sizes, the tournament, or all pairs at once.
         let n = rows * cols;
         let values: Vec<u64> = xs[..n].iter().map(|v| *v as u64).collect();
         let m = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| xs[r * cols + c]);
@@ -495,7 +497,11 @@ proptest! {
             .into_iter()
             .map(|lane| *lane.iter().max().unwrap() as u64)
             .collect();
-        for (name, opened) in unary(&tensor(values, &[rows, cols]), seed, move |ctx, p, x| composite::max_axis(p, ctx, x, axis)) {
+        for (name, opened) in unary(&tensor(values, &[rows, cols]), seed, move |ctx, p, x| match path {
+            0 => composite::max_axis(p, ctx, x, axis),
+            1 => composite::max_tournament(p, ctx, x, axis),
+            _ => composite::all_pairs(p, ctx, x, axis, false),
+        }) {
             prop_assert_eq!(opened.shape(), &[if axis == 0 { cols } else { rows }][..], "{}", name);
             prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), expected.clone(), "{}", name);
         }
@@ -530,6 +536,7 @@ proptest! {
         rows in 1usize..12,
         cols in 1usize..6,
         axis in 0usize..2,
+        path in 0usize..3,
         xs in prop::collection::vec(-50i64..50, 72),
         seed in any::<u64>(),
     ) {
@@ -542,12 +549,21 @@ proptest! {
             .into_iter()
             .map(|lane| lane.to_vec())
             .collect();
-        for (name, opened) in unary(&tensor(values, &[rows, cols]), seed, move |ctx, p, x| composite::argmax_axis(p, ctx, x, axis)) {
+        for (name, opened) in unary(&tensor(values, &[rows, cols]), seed, move |ctx, p, x| match path {
+            0 => composite::argmax_axis(p, ctx, x, axis),
+            1 => composite::argmax_tournament(p, ctx, x, axis),
+            _ => composite::all_pairs(p, ctx, x, axis, true),
+        }) {
             prop_assert_eq!(opened.len(), lanes.len());
             for (lane, index) in lanes.iter().zip(opened.iter()) {
                 let best = *lane.iter().max().unwrap();
                 prop_assert!((*index as usize) < lane.len(), "{}", name);
                 prop_assert_eq!(lane[*index as usize], best, "{}", name);
+                if path == 2 {
+                    // All pairs pick the first maximum.
+                    let first = lane.iter().position(|v| *v == best).unwrap();
+                    prop_assert_eq!(*index as usize, first, "{}", name);
+                }
             }
         }
     }
