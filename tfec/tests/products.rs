@@ -1,7 +1,7 @@
 //! Independent products share a round (the executor runs them as one `Protocol::products`):
-//! the results are those of plaintext arithmetic within the fixed-point bound, and under aby3
-//! four independent products (two of shares, a matrix product, one by a public value) cost the
-//! round of one. Under each protocol (pond and securenn run them one after the other).
+//! the results are those of plaintext arithmetic within the fixed-point bound, and four
+//! independent products (two of shares, a matrix product, one by a public value) cost the round
+//! of one. Under each protocol.
 
 #[macro_use]
 mod support;
@@ -107,12 +107,10 @@ fn independent_products_are_right_and_share_a_round(protocol: Protocol) {
         &dir,
         "let a = x * y;\n print(reveal(a, to: bob));",
     );
-    if protocol.name() == "aby3" {
-        assert_eq!(
-            rounds_four, rounds_one,
-            "four independent products cost one's round"
-        );
-    }
+    assert_eq!(
+        rounds_four, rounds_one,
+        "four independent products cost one's round"
+    );
     // A product that reads another is not run with it.
     let (chain, rounds_chain) = run(
         protocol,

@@ -201,8 +201,8 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     }
 
     /// Products that do not depend on each other, each truncated by `trunc` bits, in the rounds
-    /// of one where the protocol can (aby3: one resharing of all their local parts). By default
-    /// one after the other.
+    /// of one where the protocol can (aby3: one resharing of all their local parts; pond: every
+    /// opening sent before any is received). By default one after the other.
     fn products(
         &self,
         ctx: &mut Ctx<'_>,

@@ -41,7 +41,7 @@ use ndarray::IxDyn;
 use tfe_ir::{PartyId, Role, Size};
 
 use super::shares::matmul_shape;
-use super::{And, Ctx, Linear, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Product, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::{self, RingTensor};
 
@@ -75,6 +75,34 @@ fn contiguous(t: &RingTensor) -> std::borrow::Cow<'_, RingTensor> {
 fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
     ring::broadcast_shape(a, b)
         .ok_or_else(|| RunError::Shape(format!("shapes {a:?} and {b:?} do not broadcast")))
+}
+
+/// A product whose first half ran ([`Pond::start`]).
+struct Started<'x> {
+    kind: Kind,
+    /// The triple's key and the two openings'.
+    keys: [tfe_ir::MsgKey; 3],
+    x_shape: Vec<usize>,
+    y_shape: Vec<usize>,
+    z_shape: Vec<usize>,
+    /// What a server keeps for the second half (none at the dealer).
+    server: Option<ServerPart<'x>>,
+}
+
+/// A server's triple part `(a, b)` and its operands.
+struct ServerPart<'x> {
+    a: RingTensor,
+    b: RingTensor,
+    xi: std::borrow::Cow<'x, RingTensor>,
+    yi: std::borrow::Cow<'x, RingTensor>,
+}
+
+/// `t` through the map after a product, if any.
+fn mapped(post: Option<&Linear<'_>>, t: RingTensor) -> Result<RingTensor, RunError> {
+    match post {
+        Some(l) => (l.apply)(&t),
+        None => Ok(t),
+    }
 }
 
 /// What a product is: elementwise or a matrix product.
@@ -136,6 +164,20 @@ impl Pond {
         trunc: u32,
         post: Option<&Linear<'_>>,
     ) -> Result<Shares, RunError> {
+        let started = self.start(ctx, kind, x, y, post)?;
+        self.finish(ctx, started, trunc, post)
+    }
+
+    /// The first half of [`Pond::product`]: the dealer deals, the servers send their openings
+    /// (so that several products started before any finishes share one round).
+    fn start<'x>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        kind: Kind,
+        x: &'x Shares,
+        y: &'x Shares,
+        post: Option<&Linear<'_>>,
+    ) -> Result<Started<'x>, RunError> {
         let triple = ctx.key();
         let open_e = ctx.key();
         let open_f = ctx.key();
@@ -143,13 +185,15 @@ impl Pond {
         // With a map after the product, the dealer maps its `c` too and deals it in the map's
         // shape: a server's `post(z_i)` is `post(c)_i + post(the rest of z_i)`.
         let z_shape = post.map_or_else(|| product_shape.clone(), |l| l.shape.clone());
-        let mapped = |t: RingTensor| -> Result<RingTensor, RunError> {
-            match post {
-                Some(l) => (l.apply)(&t),
-                None => Ok(t),
-            }
-        };
         let role = self.role(ctx)?;
+        let mut started = Started {
+            kind,
+            keys: [triple, open_e, open_f],
+            x_shape: x.shape().to_vec(),
+            y_shape: y.shape().to_vec(),
+            z_shape,
+            server: None,
+        };
         if role == DEALER {
             let a = ring::add(
                 &ctx.draw(&self.with_dealer(0), triple, 0, x.shape())?,
@@ -161,32 +205,57 @@ impl Pond {
                 &ctx.draw(&self.with_dealer(1), triple, 1, y.shape())?,
             )
             .map_err(shape_err)?;
-            let c = mapped(kind.apply(&a, &b)?)?;
-            let c0 = ctx.draw(&self.with_dealer(0), triple, 2, &z_shape)?;
+            let c = mapped(post, kind.apply(&a, &b)?)?;
+            let c0 = ctx.draw(&self.with_dealer(0), triple, 2, &started.z_shape)?;
             ctx.send(
                 self.server(1),
                 triple,
                 ring::sub(&c, &c0).map_err(shape_err)?,
             )?;
-            return Ok(Shares::shape_only(&z_shape));
+            return Ok(started);
         }
         let other = self.server(1 - role);
         let key = self.with_dealer(role);
         let a = ctx.draw(&key, triple, 0, x.shape())?;
         let b = ctx.draw(&key, triple, 1, y.shape())?;
         let (xi, yi) = (contiguous(self.mine(x)?), contiguous(self.mine(y)?));
-        let e_mine = ring::sub(&xi, &a).map_err(shape_err)?;
-        let f_mine = ring::sub(&yi, &b).map_err(shape_err)?;
-        ctx.send(other, open_e, e_mine)?;
-        ctx.send(other, open_f, f_mine)?;
+        ctx.send(other, open_e, ring::sub(&xi, &a).map_err(shape_err)?)?;
+        ctx.send(other, open_f, ring::sub(&yi, &b).map_err(shape_err)?)?;
+        started.server = Some(ServerPart { a, b, xi, yi });
+        Ok(started)
+    }
+
+    /// The second half of [`Pond::product`]: a server receives the other's openings (and
+    /// server 1 its `c` from the dealer) and combines; the dealer has the shape only.
+    fn finish(
+        &self,
+        ctx: &mut Ctx<'_>,
+        started: Started<'_>,
+        trunc: u32,
+        post: Option<&Linear<'_>>,
+    ) -> Result<Shares, RunError> {
+        let Started {
+            kind,
+            keys: [triple, open_e, open_f],
+            x_shape,
+            y_shape,
+            z_shape,
+            server,
+        } = started;
+        let Some(ServerPart { a, b, xi, yi }) = server else {
+            return Ok(Shares::shape_only(&z_shape));
+        };
+        let role = self.role(ctx)?;
+        let other = self.server(1 - role);
+        let key = self.with_dealer(role);
         let mut c = if role == 0 {
             ctx.draw(&key, triple, 2, &z_shape)?
         } else {
             ctx.recv_shaped(self.dealer(), triple, &z_shape)?
         };
-        let e_theirs = ctx.recv_shaped(other, open_e, x.shape())?;
-        let f_theirs = ctx.recv_shaped(other, open_f, y.shape())?;
-        if kind == Kind::Elementwise && x.shape() == y.shape() && post.is_none() {
+        let e_theirs = ctx.recv_shaped(other, open_e, &x_shape)?;
+        let f_theirs = ctx.recv_shaped(other, open_f, &y_shape)?;
+        if kind == Kind::Elementwise && x_shape == y_shape && post.is_none() {
             // One pass: e and f opened, z = c + e (b + f) + a f (server 0) or c + e b + a f,
             // truncated.
             let (xs, ys, aw, bw) = (words(&xi), words(&yi), words(&a), words(&b));
@@ -213,7 +282,7 @@ impl Pond {
             b
         };
         let rest = ring::add(&kind.apply(&e, &b_side)?, &kind.apply(&a, &f)?).map_err(shape_err)?;
-        let z = ring::add(&c, &mapped(rest)?).map_err(shape_err)?;
+        let z = ring::add(&c, &mapped(post, rest)?).map_err(shape_err)?;
         Ok(Shares::single(self.truncate(role, z, trunc)))
     }
 
@@ -415,6 +484,33 @@ impl Protocol for Pond {
         trunc: u32,
     ) -> Result<Shares, RunError> {
         self.product(ctx, Kind::Matrix, x, y, trunc, None)
+    }
+
+    /// Every product's openings are sent before any is received: the rounds of one. (A
+    /// truncation of a product by a public value is local.)
+    fn products(
+        &self,
+        ctx: &mut Ctx<'_>,
+        items: &[Product<'_>],
+        trunc: u32,
+    ) -> Result<Vec<Shares>, RunError> {
+        let mut started = Vec::with_capacity(items.len());
+        for item in items {
+            started.push(match *item {
+                Product::Mul(x, y) => Some(self.start(ctx, Kind::Elementwise, x, y, None)?),
+                Product::MatMul(x, y) => Some(self.start(ctx, Kind::Matrix, x, y, None)?),
+                Product::Trunc(_) => None,
+            });
+        }
+        items
+            .iter()
+            .zip(started)
+            .map(|(item, s)| match (item, s) {
+                (_, Some(s)) => self.finish(ctx, s, trunc, None),
+                (Product::Trunc(x), None) => self.trunc(ctx, x, trunc),
+                _ => unreachable!("products and truncations start as above"),
+            })
+            .collect()
     }
 
     /// The dealer maps its product, the servers their local parts: the dealer's message is the

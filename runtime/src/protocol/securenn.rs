@@ -48,7 +48,7 @@
 use tfe_ir::{MsgKey, PartyId, Role, Size};
 
 use super::pond::Pond;
-use super::{And, Ctx, Linear, Protocol, Shares, Table};
+use super::{And, Ctx, Linear, Product, Protocol, Shares, Table};
 use crate::RunError;
 use crate::ring::RingTensor;
 
@@ -644,6 +644,15 @@ impl Protocol for SecureNn {
         trunc: u32,
     ) -> Result<Shares, RunError> {
         self.pond.matmul(ctx, x, y, trunc)
+    }
+
+    fn products(
+        &self,
+        ctx: &mut Ctx<'_>,
+        items: &[Product<'_>],
+        trunc: u32,
+    ) -> Result<Vec<Shares>, RunError> {
+        self.pond.products(ctx, items, trunc)
     }
 
     fn matmul_then(
