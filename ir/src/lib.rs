@@ -852,6 +852,20 @@ impl Program {
         }
     }
 
+    /// The number of elements of register `reg`, where the compiler knows its whole shape.
+    fn known_elements(&self, reg: Option<Reg>) -> Option<u64> {
+        reg.and_then(|r| {
+            self.regs[r as usize]
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Known(n) => Some(*n),
+                    Dim::Runtime => None,
+                })
+                .product()
+        })
+    }
+
     /// `planes` bit planes of `num / den` bits per element of the result, 64 bits to a word.
     fn planes_text(&self, num: u64, den: u64, planes: u64, reg: Option<Reg>) -> String {
         let per = if num == den {
@@ -863,16 +877,7 @@ impl Program {
         };
         let plural = if planes == 1 { "" } else { "s" };
         let text = format!("{planes} bit plane{plural} of {per}, 64 bits to a word");
-        let known: Option<u64> = reg.and_then(|r| {
-            self.regs[r as usize]
-                .shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Known(n) => Some(*n),
-                    Dim::Runtime => None,
-                })
-                .product()
-        });
+        let known = self.known_elements(reg);
         match known {
             Some(n) => format!(
                 "{text} ({} words in all)",
@@ -891,16 +896,7 @@ impl Program {
         } else {
             format!("{num} {unit}{plural} per {den} elements of the result")
         };
-        let known: Option<u64> = reg.and_then(|r| {
-            self.regs[r as usize]
-                .shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Known(n) => Some(*n),
-                    Dim::Runtime => None,
-                })
-                .product()
-        });
+        let known = self.known_elements(reg);
         match known {
             Some(n) => format!("{per} ({} in all)", n * num / den),
             None => per,
@@ -910,16 +906,7 @@ impl Program {
     /// "k ring elements per element of X (N in all)", with N when X's shape is known.
     fn elements_text(&self, k: u64, reg: Option<Reg>, of: &str) -> String {
         let per = format!("{k} word{} per element {of}", if k == 1 { "" } else { "s" });
-        let known: Option<u64> = reg.and_then(|r| {
-            self.regs[r as usize]
-                .shape
-                .iter()
-                .map(|d| match d {
-                    Dim::Known(n) => Some(*n),
-                    Dim::Runtime => None,
-                })
-                .product()
-        });
+        let known = self.known_elements(reg);
         match known {
             Some(n) => format!("{per} ({} in all)", k * n),
             None => per,

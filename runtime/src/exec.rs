@@ -1012,21 +1012,13 @@ fn secret_kernel(
                     };
                     p.matmul_then(ctx, x, y, *trunc, &post)?
                 }
-                (Value::Shares(x), c) => {
-                    let product = x.matmul_public_right(&encode(c, frac)?)?;
-                    let post = Linear {
-                        apply: &apply,
-                        shape: shape_after(product.shape())?,
+                (Value::Shares(_), _) | (_, Value::Shares(_)) => {
+                    // A public factor: the product is local, then mapped and truncated.
+                    let product = match (vals[0], vals[1]) {
+                        (Value::Shares(x), c) => x.matmul_public_right(&encode(c, frac)?)?,
+                        (c, Value::Shares(y)) => y.matmul_public_left(&encode(c, frac)?)?,
+                        _ => unreachable!("one factor is shares"),
                     };
-                    let images = post.on_shares(&product)?;
-                    if *trunc > 0 {
-                        p.trunc(ctx, &images, *trunc)?
-                    } else {
-                        images
-                    }
-                }
-                (c, Value::Shares(y)) => {
-                    let product = y.matmul_public_left(&encode(c, frac)?)?;
                     let post = Linear {
                         apply: &apply,
                         shape: shape_after(product.shape())?,

@@ -480,13 +480,7 @@ impl Protocol for Aby3 {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        let (xa, xb) = ab(x)?;
-        let (ya, yb) = ab(y)?;
-        let sum_y = ring::add(ya, yb).map_err(shape_err)?;
-        let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
-        let u = ring::matmul(xb, ya).map_err(shape_err)?;
-        let z = ring::add(&t, &u).map_err(shape_err)?;
-        self.finish_product(ctx, z, trunc)
+        self.finish_product(ctx, matmul_local(x, y)?, trunc)
     }
 
     /// The local part of the product, mapped, then its round: one word per element of the
@@ -499,12 +493,7 @@ impl Protocol for Aby3 {
         trunc: u32,
         post: &Linear<'_>,
     ) -> Result<Shares, RunError> {
-        let (xa, xb) = ab(x)?;
-        let (ya, yb) = ab(y)?;
-        let sum_y = ring::add(ya, yb).map_err(shape_err)?;
-        let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
-        let u = ring::matmul(xb, ya).map_err(shape_err)?;
-        let z = (post.apply)(&ring::add(&t, &u).map_err(shape_err)?)?;
+        let z = (post.apply)(&matmul_local(x, y)?)?;
         self.finish_product(ctx, z, trunc)
     }
 
@@ -524,13 +513,7 @@ impl Protocol for Aby3 {
                     let (ya, yb) = ab(y)?;
                     mul_local(xa, xb, ya, yb)?
                 }
-                Product::MatMul(x, y) => {
-                    let (xa, xb) = ab(x)?;
-                    let (ya, yb) = ab(y)?;
-                    let sum_y = ring::add(ya, yb).map_err(shape_err)?;
-                    let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
-                    ring::add(&t, &ring::matmul(xb, ya).map_err(shape_err)?).map_err(shape_err)?
-                }
+                Product::MatMul(x, y) => matmul_local(x, y)?,
                 Product::Trunc(x) => x.part(0)?.clone(),
             });
         }
@@ -842,6 +825,16 @@ impl Protocol for Aby3 {
         let s1 = &shares[1].parts();
         ring::add(&ring::add(&s0[0], &s0[1]).expect("shape"), &s1[1]).expect("shape")
     }
+}
+
+/// The local part of a matrix product: `x_i (y_i + y_{i+1}) + x_{i+1} y_i`.
+fn matmul_local(x: &Shares, y: &Shares) -> Result<RingTensor, RunError> {
+    let (xa, xb) = ab(x)?;
+    let (ya, yb) = ab(y)?;
+    let sum_y = ring::add(ya, yb).map_err(shape_err)?;
+    let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
+    let u = ring::matmul(xb, ya).map_err(shape_err)?;
+    ring::add(&t, &u).map_err(shape_err)
 }
 
 /// The local part of a product: `x_i y_i + x_i y_{i+1} + x_{i+1} y_i` (broadcasting).
