@@ -252,7 +252,7 @@ impl Exec<'_> {
                 i += chain.len;
                 return Ok(i);
             }
-            if let Some(batch) = comparison_batch(nodes, i) {
+            if let Some(batch) = comparison_batch(self.program, nodes, i) {
                 i = self.comparisons(nodes, i, &batch)?;
             } else if let Some(batch) = product_batch(self.program, nodes, i) {
                 i = self.products(nodes, i, &batch)?;
@@ -1181,8 +1181,10 @@ fn is_local(node: &Node) -> bool {
 /// reads. (The sign protocol is 10 rounds whatever its size, so k independent comparisons cost
 /// the rounds of one.) The decision depends only on ops every member of the placement runs in
 /// the same order, so all members batch alike.
-fn comparison_batch(nodes: &[Node], i: usize) -> Option<Batch> {
-    independent_batch(nodes, i, secret_comparison)
+fn comparison_batch(program: &Program, nodes: &[Node], i: usize) -> Option<Batch> {
+    independent_batch(program, nodes, i, |node| {
+        secret_comparison(node).map(|(s, dst, args)| (s, (), dst, args))
+    })
 }
 
 /// Products that can share the round of the one at `nodes[i]` ([`round_product`]): later ones
@@ -1190,7 +1192,9 @@ fn comparison_batch(nodes: &[Node], i: usize) -> Option<Batch> {
 /// optimizer's updates of every parameter, a layer's weight and input gradients: one round
 /// instead of one each.)
 fn product_batch(program: &Program, nodes: &[Node], i: usize) -> Option<Batch> {
-    independent_batch(nodes, i, |node| round_product(program, node))
+    independent_batch(program, nodes, i, |node| {
+        round_product(program, node).map(|((s, trunc), dst, args)| (s, trunc, dst, args))
+    })
 }
 
 /// A batch of ops that run as one protocol call: the later members (the first is the op it
@@ -1203,18 +1207,30 @@ struct Batch {
     deferred: Vec<usize>,
 }
 
-/// The later ops of `nodes` that can run together with `nodes[i]`: each picked by `pick` with
-/// the same key as `nodes[i]`, reached through local ops only, and not reading a result of the
-/// batch. The local ops in between are split into those that run before the call (they must not
-/// write what the batch or a deferred op reads or writes) and those that read the batch's results
-/// and run after it ([`Batch::deferred`]). The decision depends only on the ops, which every
-/// member of the placement runs in the same order, so all members batch alike.
+/// The later ops of `nodes` that can run together with `nodes[i]`: each picked by `pick` (which
+/// gives the secret placement, a key, the destination and the arguments) with the same placement
+/// and key as `nodes[i]`, reached through local ops only, and not reading a result of the batch.
+/// The local ops in between are split into those that run before the call (they must not write
+/// what the batch or a deferred op reads or writes) and those that read the batch's results and
+/// run after it ([`Batch::deferred`]).
+///
+/// Every member of the placement must decide alike, but each sees only its own projection: an
+/// op in which not every member takes part (a party's own work, a print, a loop over its data)
+/// is in some members' programs only. Such an op is passed over as if absent (it runs before the
+/// call): it cannot touch the placement's registers, which only ops of all its members write.
 fn independent_batch<'n, K: PartialEq>(
+    program: &Program,
     nodes: &'n [Node],
     i: usize,
-    pick: impl Fn(&'n Node) -> Option<(K, Reg, &'n [Reg])>,
+    pick: impl Fn(&'n Node) -> Option<(usize, K, Reg, &'n [Reg])>,
 ) -> Option<Batch> {
-    let (key, dst, args) = pick(&nodes[i])?;
+    let (s, key, dst, args) = pick(&nodes[i])?;
+    let members = &program.secrets[s].parties;
+    let seen_by_all = |node: &Node| {
+        let takes_part = tfe_ir::participants(program, node);
+        members.iter().all(|m| takes_part[*m])
+    };
+    let key = (s, key);
     let mut members = Vec::new();
     let mut deferred = Vec::new();
     // What the members read and write, what the ops running before the call (early) and after
@@ -1224,8 +1240,11 @@ fn independent_batch<'n, K: PartialEq>(
     let (mut early_writes, mut early_reads): (Vec<Reg>, Vec<Reg>) = (Vec::new(), Vec::new());
     let (mut late_writes, mut late_reads): (Vec<Reg>, Vec<Reg>) = (Vec::new(), Vec::new());
     for (k, node) in nodes.iter().enumerate().skip(i + 1) {
-        if let Some((key2, dst2, args2)) = pick(node) {
-            let joins = key2 == key
+        if !seen_by_all(node) {
+            continue;
+        }
+        if let Some((s2, key2, dst2, args2)) = pick(node) {
+            let joins = (s2, key2) == key
                 && !args2
                     .iter()
                     .any(|a| member_writes.contains(a) || late_writes.contains(a))

@@ -43,6 +43,7 @@ fn run(protocol: Protocol, dir: &std::path::Path, body: &str) -> (Vec<Vec<f64>>,
         .unwrap();
     let values = String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter(|l| l.starts_with("[bob] "))
         .map(|l| {
             l.trim_start_matches("[bob] ")
                 .split(", ")
@@ -111,6 +112,25 @@ fn independent_products_are_right_and_share_a_round(protocol: Protocol) {
         rounds_four, rounds_one,
         "four independent products cost one's round"
     );
+    // Work of one member alone between the products (in s0's program only): every member still
+    // batches alike, so the run neither stalls nor mixes up messages, and the round is shared.
+    let (mixed, rounds_mixed) = run(
+        protocol,
+        &dir,
+        "let a = x * y;\n let w: fixed[40, 1] @s0 = ones([40, 1]) * 2.0;\n print(w);\n\
+         let b = y * y;\n print(reveal(a, to: bob));\n print(reveal(b, to: bob));",
+    );
+    assert_eq!(mixed.len(), 2);
+    for (got, want) in mixed.iter().zip(&expected) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 5e-3, "{g} against {w}");
+        }
+    }
+    assert_eq!(
+        rounds_mixed, rounds_one,
+        "s0's own work does not split the batch"
+    );
+
     // A product that reads another is not run with it.
     let (chain, rounds_chain) = run(
         protocol,

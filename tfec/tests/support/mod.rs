@@ -138,17 +138,57 @@ pub fn examples() -> PathBuf {
 pub fn scratch_data(name: &str) -> PathBuf {
     let data = std::env::temp_dir().join(format!("tfe-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    copy_dir(&examples().join("data"), &data);
+    let written = examples_outputs();
+    copy_dir(&examples().join("data"), &data, Path::new(""), &written);
     data
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// What the examples write under `examples/data/`, as the repository's `.gitignore` lists it
+/// (paths relative to `examples/data/`; `*` within a name; a trailing `/` for a directory). A
+/// scratch copy leaves them out, so that the tests see the inputs only, even after the README's
+/// main job ran in this checkout.
+fn examples_outputs() -> Vec<String> {
+    let ignore = examples().join("../.gitignore");
+    std::fs::read_to_string(ignore)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("/examples/data/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `path` (relative to `examples/data/`, `/`-separated) matches a pattern of
+/// [`examples_outputs`].
+fn is_output(path: &str, dir: bool, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('/') {
+        Some(d) => dir && path == d,
+        None => {
+            !dir && match p.split_once('*') {
+                Some((head, tail)) => {
+                    path.len() >= head.len() + tail.len()
+                        && path.starts_with(head)
+                        && path.ends_with(tail)
+                        && !path[head.len()..path.len() - tail.len()].contains('/')
+                }
+                None => path == p,
+            }
+        }
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path, rel: &Path, skip: &[String]) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+        let here = rel.join(entry.file_name());
+        let name = here.to_string_lossy().replace('\\', "/");
+        let dir = entry.file_type().unwrap().is_dir();
+        if is_output(&name, dir, skip) {
+            continue;
+        }
+        if dir {
+            copy_dir(&entry.path(), &target, &here, skip);
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
