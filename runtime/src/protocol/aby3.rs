@@ -61,9 +61,11 @@ impl Aby3 {
     fn zero_share(&self, ctx: &mut Ctx<'_>, shape: &[usize]) -> Result<RingTensor, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
-        let mine = ctx.draw(&self.pair(i), key, 0, shape)?;
+        let mut mine = ctx.draw(&self.pair(i), key, 0, shape)?;
         let prev = ctx.draw(&self.pair(i + 2), key, 0, shape)?;
-        ring::sub(&mine, &prev).map_err(shape_err)
+        // In place: one buffer fewer to map and zero.
+        mine.zip_mut_with(&prev, |a, b| *a = a.wrapping_sub(*b));
+        Ok(mine)
     }
 
     /// The XOR analogue of [`Aby3::zero_share`] for boolean shares.
@@ -116,32 +118,32 @@ impl Aby3 {
         let i = self.role(ctx)?;
         let shape = z.shape().to_vec();
         match i {
+            // Each step in place where the buffer is this party's own: fresh buffers of a large
+            // product cost their page faults.
             0 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &shape)?;
-                let z0 = z.mapv(|v| v >> d);
-                let s0 = ring::sub(&z0, &r).map_err(shape_err)?;
+                let mut s0 = z;
+                s0.zip_mut_with(&r, |v, r| *v = (*v >> d).wrapping_sub(*r));
                 ctx.send(self.at(2), key, s0.clone())?;
                 Ok(Shares::pair(s0, r))
             }
             1 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &shape)?;
                 ctx.send(self.at(2), key, z.clone())?;
-                let z2 = ctx.recv_shaped(self.at(2), key, &shape)?;
-                let b = ring::add(&z, &z2).map_err(shape_err)?;
-                Ok(Shares::pair(
-                    r,
-                    b.mapv(|v| (v.wrapping_neg() >> d).wrapping_neg()),
-                ))
+                let mut b = ctx.recv_shaped(self.at(2), key, &shape)?;
+                b.zip_mut_with(&z, |v, z| {
+                    *v = (v.wrapping_add(*z).wrapping_neg() >> d).wrapping_neg()
+                });
+                Ok(Shares::pair(r, b))
             }
             _ => {
                 ctx.send(self.at(1), key, z.clone())?;
-                let z1 = ctx.recv_shaped(self.at(1), key, &shape)?;
+                let mut b = ctx.recv_shaped(self.at(1), key, &shape)?;
                 let s0 = ctx.recv_shaped(self.at(0), key, &shape)?;
-                let b = ring::add(&z1, &z).map_err(shape_err)?;
-                Ok(Shares::pair(
-                    b.mapv(|v| (v.wrapping_neg() >> d).wrapping_neg()),
-                    s0,
-                ))
+                b.zip_mut_with(&z, |v, z| {
+                    *v = (v.wrapping_add(*z).wrapping_neg() >> d).wrapping_neg()
+                });
+                Ok(Shares::pair(b, s0))
             }
         }
     }
