@@ -5,50 +5,18 @@
 #[macro_use]
 mod support;
 
-use std::process::Command;
-
 use support::Protocol;
 
 per_protocol!(batched_comparisons_are_right_and_share_rounds);
 
+/// Runs `body` on `x` and `y`; what bob printed as booleans, and s0's rounds.
 fn run(protocol: Protocol, dir: &std::path::Path, body: &str) -> (Vec<Vec<bool>>, u64) {
-    let src = format!(
-        "party alice, bob, s0, s1, s2;\n{}\n\
-         fn main() {{\n\
-             let xa: fixed[40, 1] @alice = read_csv(\"x.csv\");\n\
-             let ya: fixed[40, 1] @alice = read_csv(\"y.csv\");\n\
-             let x: fixed[40, 1] @rep = xa;\n\
-             let y: fixed[40, 1] @rep = ya;\n\
-             {body}\n\
-         }}\n",
-        protocol.secret_line()
-    );
-    std::fs::write(dir.join("cmp.tfe"), src).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("cmp.tfe"))
-        .arg("--stats")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rounds = stderr
-        .lines()
-        .find(|l| l.starts_with("s0 "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let values = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            l.trim_start_matches("[bob] ")
-                .split(", ")
-                .map(|v| v.trim_matches(|c| c == '[' || c == ']') == "true")
-                .collect()
-        })
+    let (printed, rounds) = support::run_on_rep(protocol, dir, body);
+    let values = printed
+        .iter()
+        .map(|line| line.iter().map(|v| v == "true").collect())
         .collect();
-    (values, rounds)
+    (values, rounds["s0"])
 }
 
 fn batched_comparisons_are_right_and_share_rounds(protocol: Protocol) {

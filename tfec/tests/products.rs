@@ -6,52 +6,18 @@
 #[macro_use]
 mod support;
 
-use std::process::Command;
-
 use support::Protocol;
 
 per_protocol!(independent_products_are_right_and_share_a_round);
 
-/// Runs `body` on `x` and `y` (40 × 1 each) at `rep`; what bob printed, and s1's rounds.
+/// Runs `body` on `x` and `y`; what bob printed as numbers, and s1's rounds.
 fn run(protocol: Protocol, dir: &std::path::Path, body: &str) -> (Vec<Vec<f64>>, u64) {
-    let src = format!(
-        "party alice, bob, s0, s1, s2;\n{}\n\
-         fn main() {{\n\
-             let xa: fixed[40, 1] @alice = read_csv(\"x.csv\");\n\
-             let ya: fixed[40, 1] @alice = read_csv(\"y.csv\");\n\
-             let x: fixed[40, 1] @rep = xa;\n\
-             let y: fixed[40, 1] @rep = ya;\n\
-             {body}\n\
-         }}\n",
-        protocol.secret_line()
-    );
-    std::fs::write(dir.join("products.tfe"), src).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tfec"))
-        .arg("run")
-        .arg(dir.join("products.tfe"))
-        .arg("--stats")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rounds = stderr
-        .lines()
-        .find(|l| l.starts_with("s1 "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let values = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with("[bob] "))
-        .map(|l| {
-            l.trim_start_matches("[bob] ")
-                .split(", ")
-                .map(|v| v.trim_matches(|c| c == '[' || c == ']').parse().unwrap())
-                .collect()
-        })
+    let (printed, rounds) = support::run_on_rep(protocol, dir, body);
+    let values = printed
+        .iter()
+        .map(|line| line.iter().map(|v| v.parse().unwrap()).collect())
         .collect();
-    (values, rounds)
+    (values, rounds["s1"])
 }
 
 fn independent_products_are_right_and_share_a_round(protocol: Protocol) {

@@ -288,3 +288,55 @@ pub fn printed(stdout: &str, party: &str) -> Vec<Vec<f64>> {
         })
         .collect()
 }
+
+/// Runs `body` in a program where alice's `x.csv` and `y.csv` (40 × 1 each, under `dir/data`)
+/// are shared as `x` and `y` at `rep`, with `tfec run --stats`: what bob printed (each line's
+/// values as text), and the rounds of every party by name. The comparison and product batching
+/// tests run their programs through it.
+#[allow(dead_code)]
+pub fn run_on_rep(
+    protocol: Protocol,
+    dir: &Path,
+    body: &str,
+) -> (Vec<Vec<String>>, std::collections::BTreeMap<String, u64>) {
+    let src = format!(
+        "party alice, bob, s0, s1, s2;\n{}\n\
+         fn main() {{\n\
+             let xa: fixed[40, 1] @alice = read_csv(\"x.csv\");\n\
+             let ya: fixed[40, 1] @alice = read_csv(\"y.csv\");\n\
+             let x: fixed[40, 1] @rep = xa;\n\
+             let y: fixed[40, 1] @rep = ya;\n\
+             {body}\n\
+         }}\n",
+        protocol.secret_line()
+    );
+    let file = dir.join("program.tfe");
+    std::fs::write(&file, src).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tfec"))
+        .arg("run")
+        .arg(&file)
+        .arg("--stats")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rounds = stderr
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            let rounds = words.next()?.parse().ok()?;
+            Some((name.to_string(), rounds))
+        })
+        .collect();
+    let printed = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("[bob] "))
+        .map(|l| {
+            l.split(", ")
+                .map(|v| v.trim_matches(|c| c == '[' || c == ']').to_string())
+                .collect()
+        })
+        .collect();
+    (printed, rounds)
+}
