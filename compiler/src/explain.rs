@@ -205,8 +205,9 @@ Right:
         code: "E0107",
         title: "invalid protocol option",
         text: "A protocol option that does not exist, or a value it does not allow. `ring` is the ring size
-in bits (64 or 128); `frac` is the number of fractional bits of fixed-point values (smaller than
-`ring`); `dealer` (pond and securenn only) names a party.
+in bits (64 or 128; securenn's comparison works in a 64-bit ring only, where pond runs with
+either); `frac` is the number of fractional bits of fixed-point values (smaller than `ring`);
+`dealer` (pond and securenn only) names a party.
 
 Wrong:
     secret rep = aby3(s0, s1, s2, ring = 32);
@@ -793,8 +794,8 @@ Right:
         code: "E0401",
         title: "not supported by the runtime yet",
         text: "The program is valid, but the lowering to the protocol IR does not handle this construct\n\
-yet: a `return` before the end of a function, dividing a secret integer, or `ring = 128` (the\n\
-runtime computes on 64-bit rings). `tfec check` accepts such programs;\n\
+yet: a `return` before the end of a function, or dividing a secret integer. `tfec check` accepts\n\
+such programs;\n\
 `tfec build --emit ir` and `tfec run` report this error.\n\
 \n\
 Wrong:\n    fn pick(c: bool, a: fixed) -> fixed {\n        if c { return a; }\n        0.0\n    }\n\

@@ -65,12 +65,6 @@ impl Value {
 /// Lowers a checked program. Errors are constructs the runtime cannot run yet. (Optimisations
 /// such as `cse` run after it, in the pipeline.)
 pub fn lower(program: &hir::Program) -> Result<ir::Program, Vec<Diagnostic>> {
-    lower_with(program, false)
-}
-
-/// [`lower`]; for the cleartext emulation (`tfec run --emulate`), which computes in any ring,
-/// `emulation` admits rings the protocols' runtime does not have yet (128 bits).
-pub fn lower_with(program: &hir::Program, emulation: bool) -> Result<ir::Program, Vec<Diagnostic>> {
     let mut l = Lowerer {
         hir: program,
         regs: Vec::new(),
@@ -83,15 +77,6 @@ pub fn lower_with(program: &hir::Program, emulation: bool) -> Result<ir::Program
         here: None,
         sources: Vec::new(),
     };
-    for secret in &program.secrets {
-        if secret.ring_bits != 64 && !emulation {
-            l.unsupported(
-                secret.span,
-                "a 128-bit ring",
-                "drop `ring = 128`: shares live in the 64-bit ring (raise `frac` up to about 24 for precision); `tfec run --emulate` runs the program in cleartext with a 128-bit ring and reports where 64 bits would not do",
-            );
-        }
-    }
     let mut body = Vec::new();
     l.inline(program.main, &[], &mut body);
     if !l.errors.is_empty() {

@@ -104,9 +104,6 @@ pub struct Options {
     /// Optional passes to leave out (for comparisons and tests); a pass that is not
     /// [`Pass::optional`] is run anyway.
     pub skip: Vec<Pass>,
-    /// Lower for the cleartext emulation (`tfec run --emulate`): rings the protocols do not
-    /// have yet (128 bits) are admitted.
-    pub emulation: bool,
 }
 
 impl Default for Options {
@@ -114,7 +111,6 @@ impl Default for Options {
         Options {
             stop_after: Pass::LAST,
             skip: Vec::new(),
-            emulation: false,
         }
     }
 }
@@ -125,7 +121,6 @@ impl Options {
         Options {
             stop_after: pass,
             skip: Vec::new(),
-            emulation: false,
         }
     }
 }
@@ -141,7 +136,7 @@ pub fn run(src: &str, options: &Options) -> Result<Stage, Vec<Diagnostic>> {
         if pass.optional() && options.skip.contains(&pass) {
             continue;
         }
-        stage = Some(run_pass(pass, src, stage, options)?);
+        stage = Some(run_pass(pass, src, stage)?);
     }
     Ok(stage.expect("at least the parse runs"))
 }
@@ -158,21 +153,14 @@ pub fn compile(src: &str, options: &Options) -> Result<ir::Program, Vec<Diagnost
     }
 }
 
-fn run_pass(
-    pass: Pass,
-    src: &str,
-    stage: Option<Stage>,
-    options: &Options,
-) -> Result<Stage, Vec<Diagnostic>> {
+fn run_pass(pass: Pass, src: &str, stage: Option<Stage>) -> Result<Stage, Vec<Diagnostic>> {
     match (pass, stage) {
         (Pass::Parse, None) => crate::parse(src).map(Stage::Ast),
         (Pass::Check, Some(Stage::Ast(program))) => crate::check::check(&program).map(Stage::Hir),
         (Pass::Gradients, Some(Stage::Hir(program))) => {
             crate::grad::gradients(program).map(Stage::Hir)
         }
-        (Pass::Lower, Some(Stage::Hir(program))) => {
-            crate::lower::lower_with(&program, options.emulation).map(Stage::Ir)
-        }
+        (Pass::Lower, Some(Stage::Hir(program))) => crate::lower::lower(&program).map(Stage::Ir),
         (Pass::Cse, Some(Stage::Ir(mut program))) => {
             crate::cse::comparisons(&mut program.body);
             Ok(Stage::Ir(program))

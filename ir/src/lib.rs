@@ -561,9 +561,15 @@ pub enum Size {
     Shape,
     /// This many words, whatever the op's shapes (a save id, the shapes of a stored value).
     Words(u64),
-    /// `planes` bit planes of `e = result · num / den` elements: one bit per element packed 64 to
-    /// a word, `planes · ⌈e / 64⌉` words (a comparison's ANDs on bit planes).
-    Planes { num: u64, den: u64, planes: u64 },
+    /// `planes` bit planes of `e = result · num / den` elements: one bit per element packed
+    /// `bits` (the ring's width) to a word, `planes · ⌈e / bits⌉` words (a comparison's ANDs on
+    /// bit planes).
+    Planes {
+        num: u64,
+        den: u64,
+        planes: u64,
+        bits: u64,
+    },
 }
 
 impl Size {
@@ -576,24 +582,37 @@ impl Size {
             Size::ResultBytes(num, den) => Size::ResultBytes(num * k, den),
             Size::Shape => Size::Shape,
             Size::Words(n) => Size::Words(n * k),
-            Size::Planes { num, den, planes } => Size::Planes {
+            Size::Planes {
+                num,
+                den,
+                planes,
+                bits,
+            } => Size::Planes {
                 num,
                 den,
                 planes: planes * k,
+                bits,
             },
         }
     }
 
     /// `planes` bit planes of the elements this size counts (a size of one word per element:
-    /// [`Size::Result`] or [`Size::ResultFraction`]); `None` for other sizes.
-    pub fn planes(self, planes: u64) -> Option<Size> {
+    /// [`Size::Result`] or [`Size::ResultFraction`]), packed into words of `bits` bits; `None`
+    /// for other sizes.
+    pub fn planes(self, planes: u64, bits: u64) -> Option<Size> {
         match self {
             Size::Result(k) => Some(Size::Planes {
                 num: k,
                 den: 1,
                 planes,
+                bits,
             }),
-            Size::ResultFraction(num, den) => Some(Size::Planes { num, den, planes }),
+            Size::ResultFraction(num, den) => Some(Size::Planes {
+                num,
+                den,
+                planes,
+                bits,
+            }),
             _ => None,
         }
     }
@@ -608,7 +627,12 @@ impl Size {
             Size::Arg(i, k) => k * args.get(i).copied().unwrap_or(0),
             Size::Shape => rank,
             Size::Words(n) => n,
-            Size::Planes { num, den, planes } => planes * (result * num / den).div_ceil(64),
+            Size::Planes {
+                num,
+                den,
+                planes,
+                bits,
+            } => planes * (result * num / den).div_ceil(bits),
         }
     }
 }
@@ -835,9 +859,12 @@ impl Program {
                         Size::ResultBytes(num, den) => self.fraction_text(num, den, dst, "byte"),
                         Size::Shape => "a shape".to_string(),
                         Size::Words(n) => format!("{n} word{}", if n == 1 { "" } else { "s" }),
-                        Size::Planes { num, den, planes } => {
-                            self.planes_text(num, den, planes, dst)
-                        }
+                        Size::Planes {
+                            num,
+                            den,
+                            planes,
+                            bits,
+                        } => self.planes_text(num, den, planes, bits, dst),
                     };
                     let _ = writeln!(
                         out,
@@ -867,7 +894,7 @@ impl Program {
     }
 
     /// `planes` bit planes of `num / den` bits per element of the result, 64 bits to a word.
-    fn planes_text(&self, num: u64, den: u64, planes: u64, reg: Option<Reg>) -> String {
+    fn planes_text(&self, num: u64, den: u64, planes: u64, bits: u64, reg: Option<Reg>) -> String {
         let per = if num == den {
             "the result's elements".to_string()
         } else if den == 1 {
@@ -876,12 +903,12 @@ impl Program {
             format!("{num} per {den} elements of the result")
         };
         let plural = if planes == 1 { "" } else { "s" };
-        let text = format!("{planes} bit plane{plural} of {per}, 64 bits to a word");
+        let text = format!("{planes} bit plane{plural} of {per}, {bits} bits to a word");
         let known = self.known_elements(reg);
         match known {
             Some(n) => format!(
                 "{text} ({} words in all)",
-                planes * (n * num / den).div_ceil(64)
+                planes * (n * num / den).div_ceil(bits)
             ),
             None => text,
         }

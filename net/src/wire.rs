@@ -46,6 +46,7 @@ pub fn encode(session: u64, messages: &[(MsgKey, Payload)]) -> Vec<u8> {
             Payload::Key(_) => (4, &[]),
             Payload::Shape(s) => (5, s),
             Payload::Bytes(t) => (6, t.shape()),
+            Payload::Ring128(t) => (7, t.shape()),
         };
         out.push(kind);
         out.push(shape.len() as u8);
@@ -66,6 +67,9 @@ pub fn encode(session: u64, messages: &[(MsgKey, Payload)]) -> Vec<u8> {
             Payload::Key(k) => out.extend_from_slice(k),
             Payload::Shape(_) => {}
             Payload::Bytes(t) => t.iter().for_each(|v| out.push(*v)),
+            Payload::Ring128(t) => t
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         }
     }
     out
@@ -115,9 +119,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn words<T>(data: &[u8], f: impl Fn([u8; 8]) -> T) -> Vec<T> {
-    data.chunks_exact(8)
-        .map(|c| f(c.try_into().expect("8 bytes")))
+fn words<T, const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+    data.chunks_exact(N)
+        .map(|c| f(c.try_into().expect("N bytes")))
         .collect()
 }
 
@@ -194,6 +198,11 @@ pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, Stri
             4 if rank == 0 => Payload::Key(r.take(16)?.try_into().expect("16 bytes")),
             5 => Payload::Shape(shape),
             6 => Payload::Bytes(tensor(&shape, key, r.elements(n, 1)?.to_vec())?),
+            7 => Payload::Ring128(tensor(
+                &shape,
+                key,
+                words(r.elements(n, 16)?, u128::from_le_bytes),
+            )?),
             other => return Err(format!("message {key} is of unknown kind {other}")),
         };
         out.push((key, payload));
@@ -240,6 +249,12 @@ mod tests {
             (
                 key(9, 0, 0),
                 Payload::Ring(ArrayD::from_shape_vec(IxDyn(&[0, 4]), vec![]).unwrap()),
+            ),
+            (
+                key(10, 1, 1),
+                Payload::Ring128(
+                    ArrayD::from_shape_vec(IxDyn(&[2]), vec![u128::MAX - 5, 1 << 100]).unwrap(),
+                ),
             ),
         ]
     }

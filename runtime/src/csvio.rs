@@ -146,7 +146,9 @@ pub fn to_csv(value: &Value) -> Result<String, RunError> {
             .iter()
             .map(|v| if *v { "1".into() } else { "0".into() })
             .collect(),
-        Value::Shares(_) => return Err(RunError::Internal("write_csv of shares".into())),
+        Value::Shares(_) | Value::Shares128(_) => {
+            return Err(RunError::Internal("write_csv of shares".into()));
+        }
     };
     let shape = value.shape();
     let mut out = String::new();
@@ -290,7 +292,7 @@ pub fn display(value: &Value) -> String {
         Value::F64(t) => nested(t, &|v| format!("{v}")),
         Value::I64(t) => nested(t, &|v| v.to_string()),
         Value::Bool(t) => nested(t, &|v| v.to_string()),
-        Value::Shares(_) => "<shares>".to_string(),
+        Value::Shares(_) | Value::Shares128(_) => "<shares>".to_string(),
     }
 }
 

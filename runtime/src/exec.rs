@@ -12,8 +12,8 @@ use ndarray::IxDyn;
 use tfe_ir::{Kernel, MsgKey, Node, Op, PartyId, Placement, Program, Reg, Scalar};
 
 use crate::net::{NetStats, Payload, Transport};
-use crate::protocol::{self, Ctx, KeyStore, Linear, Protocol, Shares, composite};
-use crate::ring::{self, RingTensor};
+use crate::protocol::{self, AnyProtocol, Ctx, KeyStore, Linear, Protocol, Shares, composite};
+use crate::ring::{self, RingTensor, Word};
 use crate::value::{Value, scalar};
 use crate::{RunError, csvio, files, plain};
 
@@ -93,10 +93,10 @@ pub fn run_party(
     out: &mut dyn FnMut(&str),
 ) -> Result<PartyReport, RunError> {
     let start = std::time::Instant::now();
-    let protocols: Vec<Box<dyn Protocol>> = program
+    let protocols: Vec<AnyProtocol> = program
         .secrets
         .iter()
-        .map(protocol::for_secret)
+        .map(protocol::any_for_secret)
         .collect::<Result<_, _>>()?;
     let keys = agree_keys(program.parties.len(), me, net, config.seed)?;
     let mut exec = Exec {
@@ -151,10 +151,31 @@ macro_rules! ctx {
     };
 }
 
+/// Calls `self.method::<W>(args)` with `W` the word of secret placement `s`'s ring.
+macro_rules! at_width {
+    ($exec:expr, $s:expr, $method:ident ( $($arg:expr),* )) => {
+        match $exec.protocols[$s].bits() {
+            64 => $exec.$method::<u64>($($arg),*),
+            _ => $exec.$method::<u128>($($arg),*),
+        }
+    };
+}
+
+/// The protocol of secret placement `s` at the word `W` (the executor picked `W` from it).
+fn protocol_at<W: Word>(protocols: &[AnyProtocol], s: usize) -> Result<&dyn Protocol<W>, RunError> {
+    W::protocol(&protocols[s]).ok_or_else(|| {
+        RunError::Internal(format!(
+            "placement #{s} has a {}-bit ring, not {}",
+            protocols[s].bits(),
+            W::BITS
+        ))
+    })
+}
+
 struct Exec<'a> {
     program: &'a Program,
-    /// The protocol of each secret placement.
-    protocols: Vec<Box<dyn Protocol>>,
+    /// The protocol of each secret placement, at its ring's width.
+    protocols: Vec<AnyProtocol>,
     me: PartyId,
     regs: Vec<Option<Value>>,
     counts: Vec<u64>,
@@ -359,12 +380,28 @@ impl Exec<'_> {
         first: usize,
         batch: &Batch,
     ) -> Result<usize, RunError> {
+        let Op::Compute {
+            at: Placement::Secret(s),
+            ..
+        } = &nodes[first].op
+        else {
+            unreachable!("comparison_batch picks comparisons")
+        };
+        at_width!(self, *s, comparisons_at(nodes, first, batch))
+    }
+
+    fn comparisons_at<W: Word>(
+        &mut self,
+        nodes: &[Node],
+        first: usize,
+        batch: &Batch,
+    ) -> Result<usize, RunError> {
         let last = self.before_batch(nodes, first, batch)?;
         let members: Vec<&Node> = std::iter::once(first)
             .chain(batch.members.iter().copied())
             .map(|k| &nodes[k])
             .collect();
-        let mut differences = Vec::new();
+        let mut differences: Vec<Shares<W>> = Vec::new();
         let mut s_placement = 0;
         for node in &members {
             let Op::Compute {
@@ -377,7 +414,7 @@ impl Exec<'_> {
                 unreachable!("comparison_batch picks comparisons")
             };
             s_placement = *s;
-            let p = &*self.protocols[*s];
+            let p = protocol_at::<W>(&self.protocols, *s)?;
             let x = rep_of(p, self.me, self.get(args[0])?)?;
             let y = rep_of(p, self.me, self.get(args[1])?)?;
             let (a, b) = if matches!(kernel, Kernel::Lt | Kernel::Ge) {
@@ -388,7 +425,7 @@ impl Exec<'_> {
             differences.push(a.sub(&b)?);
         }
         // One tensor of all differences, flattened.
-        let flat: Vec<Shares> = differences
+        let flat: Vec<Shares<W>> = differences
             .iter()
             .map(Shares::flatten)
             .collect::<Result<_, _>>()?;
@@ -396,7 +433,7 @@ impl Exec<'_> {
         let lead = members[0].id;
         let count = self.counts[lead as usize];
         let me = self.me;
-        let p = &*self.protocols[s_placement];
+        let p = protocol_at::<W>(&self.protocols, s_placement)?;
         let mut ctx = ctx!(self, lead, count);
         let signs = p.msb(&mut ctx, &joined);
         p.end_op(&mut ctx)?;
@@ -424,7 +461,7 @@ impl Exec<'_> {
         for (id, dst, bit) in results {
             self.counts[id as usize] += 1;
             self.ops_run += 1;
-            self.set(dst, Value::Shares(bit));
+            self.set(dst, W::value(bit));
         }
         self.after_batch(nodes, batch)?;
         Ok(last + 1)
@@ -460,6 +497,18 @@ impl Exec<'_> {
     /// order, then one [`Protocol::products`] keyed by the first product's op, then the
     /// deferred ops. Returns the index after the last member.
     fn products(&mut self, nodes: &[Node], first: usize, batch: &Batch) -> Result<usize, RunError> {
+        let Some(((s, _), _, _)) = round_product(self.program, &nodes[first]) else {
+            unreachable!("product_batch picks products")
+        };
+        at_width!(self, s, products_at(nodes, first, batch))
+    }
+
+    fn products_at<W: Word>(
+        &mut self,
+        nodes: &[Node],
+        first: usize,
+        batch: &Batch,
+    ) -> Result<usize, RunError> {
         let last = self.before_batch(nodes, first, batch)?;
         let members: Vec<&Node> = std::iter::once(first)
             .chain(batch.members.iter().copied())
@@ -469,11 +518,11 @@ impl Exec<'_> {
             unreachable!("product_batch picks products")
         };
         let me = self.me;
-        let p = &*self.protocols[s];
+        let p = protocol_at::<W>(&self.protocols, s)?;
         let frac = p.frac();
         let (regs, program) = (&self.regs, self.program);
         // Products by a public value are taken here (locally); the protocol truncates them.
-        let mut local: Vec<Option<Shares>> = Vec::with_capacity(members.len());
+        let mut local: Vec<Option<Shares<W>>> = Vec::with_capacity(members.len());
         let mut factors = Vec::with_capacity(members.len());
         for node in &members {
             let Op::Compute { kernel, args, .. } = &node.op else {
@@ -484,17 +533,17 @@ impl Exec<'_> {
                 register(regs, program, me, args[0])?,
                 register(regs, program, me, args[1])?,
             );
-            local.push(match (a, b) {
-                (Value::Shares(_), Value::Shares(_)) => None,
-                (Value::Shares(x), c) => Some(if matrix {
-                    x.matmul_public_right(&encode(c, frac)?)?
+            local.push(match (W::shares_of(a), W::shares_of(b)) {
+                (Some(_), Some(_)) => None,
+                (Some(x), None) => Some(if matrix {
+                    x.matmul_public_right(&encode(b, frac)?)?
                 } else {
-                    x.mul_public(&encode(c, frac)?)?
+                    x.mul_public(&encode(b, frac)?)?
                 }),
-                (c, Value::Shares(y)) => Some(if matrix {
-                    y.matmul_public_left(&encode(c, frac)?)?
+                (None, Some(y)) => Some(if matrix {
+                    y.matmul_public_left(&encode(a, frac)?)?
                 } else {
-                    y.mul_public(&encode(c, frac)?)?
+                    y.mul_public(&encode(a, frac)?)?
                 }),
                 _ => {
                     return Err(RunError::Internal(
@@ -504,17 +553,17 @@ impl Exec<'_> {
             });
             factors.push((matrix, a, b));
         }
-        let items: Vec<protocol::Product<'_>> = factors
+        let items: Vec<protocol::Product<'_, W>> = factors
             .iter()
             .zip(&local)
-            .map(|((matrix, a, b), own)| match (own, a, b) {
-                (Some(x), _, _) => protocol::Product::Trunc(x),
-                (None, Value::Shares(x), Value::Shares(y)) if *matrix => {
-                    protocol::Product::MatMul(x, y)
-                }
-                (None, Value::Shares(x), Value::Shares(y)) => protocol::Product::Mul(x, y),
-                _ => unreachable!("a product without a local part has two shares"),
-            })
+            .map(
+                |((matrix, a, b), own)| match (own, W::shares_of(a), W::shares_of(b)) {
+                    (Some(x), _, _) => protocol::Product::Trunc(x),
+                    (None, Some(x), Some(y)) if *matrix => protocol::Product::MatMul(x, y),
+                    (None, Some(x), Some(y)) => protocol::Product::Mul(x, y),
+                    _ => unreachable!("a product without a local part has two shares"),
+                },
+            )
             .collect();
         let lead = members[0].id;
         let count = self.counts[lead as usize];
@@ -529,7 +578,7 @@ impl Exec<'_> {
             };
             self.counts[node.id as usize] += 1;
             self.ops_run += 1;
-            self.set(*dst, Value::Shares(result));
+            self.set(*dst, W::value(result));
         }
         self.after_batch(nodes, batch)?;
         Ok(last + 1)
@@ -597,7 +646,11 @@ impl Exec<'_> {
                     regs: srcs,
                     data_dir: self.data_dir,
                 };
-                let p = &*self.protocols[*secret];
+                let p = self.protocols[*secret].r64().ok_or_else(|| {
+                    RunError::Internal(
+                        "shares kept between runs are written for 64-bit rings only".into(),
+                    )
+                })?;
                 if matches!(node.op, Op::LoadShares { .. }) {
                     let mut ctx = ctx!(self, node.id, count);
                     let loaded = crate::stored::load(p, &mut ctx, &site);
@@ -687,17 +740,12 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// A public or a party's plaintext value as ring elements: fixed-point with `frac` bits for
-    /// reals, as is for integers, 0/1 for booleans.
-    fn encode(value: &Value, frac: u32) -> Result<RingTensor, RunError> {
-        encode(value, frac)
-    }
-
-    fn decode(t: &RingTensor, scalar: Scalar, frac: u32) -> Value {
+    /// Ring elements revealed, as the plaintext value of `scalar`.
+    fn decode<W: Word>(t: &RingTensor<W>, scalar: Scalar, frac: u32) -> Value {
         match scalar {
             Scalar::Fixed | Scalar::Float => Value::F64(ring::decode_fixed(t, frac)),
             Scalar::Int => Value::I64(ring::decode_int(t)),
-            Scalar::Bool => Value::Bool(t.mapv(|v| v != 0)),
+            Scalar::Bool => Value::Bool(t.mapv(|v| v != W::ZERO)),
         }
     }
 
@@ -710,7 +758,19 @@ impl Exec<'_> {
         op: u32,
         count: u64,
     ) -> Result<(), RunError> {
-        let p = &*self.protocols[to];
+        at_width!(self, to, share_at(dst, src, from, to, op, count))
+    }
+
+    fn share_at<W: Word>(
+        &mut self,
+        dst: Reg,
+        src: Reg,
+        from: Placement,
+        to: usize,
+        op: u32,
+        count: u64,
+    ) -> Result<(), RunError> {
+        let p = protocol_at::<W>(&self.protocols, to)?;
         let frac = p.frac();
         let info = &self.program.regs[dst as usize];
         let known: Option<Vec<usize>> = info
@@ -723,13 +783,13 @@ impl Exec<'_> {
             .collect();
         match from {
             Placement::Public => {
-                let v = Self::encode(self.get(src)?, frac)?;
+                let v = encode(self.get(src)?, frac)?;
                 let shares = p.public(self.me, &v)?;
-                self.set(dst, Value::Shares(shares));
+                self.set(dst, W::value(shares));
             }
             Placement::Party(owner) => {
                 let mine = if self.me == owner {
-                    Some(Self::encode(self.get(src)?, frac)?)
+                    Some(encode(self.get(src)?, frac)?)
                 } else {
                     None
                 };
@@ -750,7 +810,7 @@ impl Exec<'_> {
                             ),
                         });
                     }
-                    self.set(dst, Value::Shares(shares));
+                    self.set(dst, W::value(shares));
                 }
             }
             Placement::Secret(_) => {
@@ -779,33 +839,7 @@ impl Exec<'_> {
         let key = MsgKey { op, count, step: 0 };
         match from {
             Placement::Secret(s) => {
-                let p = &*self.protocols[s];
-                let member = p.role_of(self.me).is_some();
-                let shares = if member {
-                    match self.regs[src as usize].as_ref() {
-                        Some(Value::Shares(r)) => Some(r),
-                        Some(other) => {
-                            return Err(RunError::Internal(format!(
-                                "revealing {} as shares",
-                                other.kind()
-                            )));
-                        }
-                        None => return Err(self.unset(src)),
-                    }
-                } else {
-                    None
-                };
-                let program = self.program;
-                let mut ctx = ctx!(self, op, count);
-                ctx.result = Some(&program.regs[dst as usize].shape);
-                let value = p.reveal(&mut ctx, shares, &targets)?;
-                if member {
-                    p.end_op(&mut ctx)?;
-                }
-                if let Some(v) = value {
-                    let v = Self::decode(&v, scalar, p.frac());
-                    self.set(dst, v);
-                }
+                at_width!(self, s, reveal_at(dst, src, s, &targets, op, count))?;
             }
             Placement::Party(q) => {
                 if self.me == q {
@@ -851,6 +885,43 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// [`Exec::reveal`] from secret placement `s`, whose ring has words `W`.
+    fn reveal_at<W: Word>(
+        &mut self,
+        dst: Reg,
+        src: Reg,
+        s: usize,
+        targets: &[PartyId],
+        op: u32,
+        count: u64,
+    ) -> Result<(), RunError> {
+        let scalar = self.program.regs[dst as usize].scalar;
+        let p = protocol_at::<W>(&self.protocols, s)?;
+        let member = p.role_of(self.me).is_some();
+        let shares = if member {
+            match self.regs[src as usize].as_ref() {
+                Some(v) => Some(W::shares_of(v).ok_or_else(|| {
+                    RunError::Internal(format!("revealing {} as shares", v.kind()))
+                })?),
+                None => return Err(self.unset(src)),
+            }
+        } else {
+            None
+        };
+        let program = self.program;
+        let mut ctx = ctx!(self, op, count);
+        ctx.result = Some(&program.regs[dst as usize].shape);
+        let value = p.reveal(&mut ctx, shares, targets)?;
+        if member {
+            p.end_op(&mut ctx)?;
+        }
+        if let Some(v) = value {
+            let v = Self::decode(&v, scalar, p.frac());
+            self.set(dst, v);
+        }
+        Ok(())
+    }
+
     /// The error for reading register `r` before it is set (a bug).
     fn unset(&self, r: Reg) -> RunError {
         let info = &self.program.regs[r as usize];
@@ -861,6 +932,18 @@ impl Exec<'_> {
     }
 
     fn secret(
+        &mut self,
+        s: usize,
+        kernel: &Kernel,
+        args: &[Reg],
+        dst: Reg,
+        op: u32,
+        count: u64,
+    ) -> Result<Value, RunError> {
+        at_width!(self, s, secret_at(s, kernel, args, dst, op, count))
+    }
+
+    fn secret_at<W: Word>(
         &mut self,
         s: usize,
         kernel: &Kernel,
@@ -882,22 +965,22 @@ impl Exec<'_> {
         if matches!(kernel, Kernel::Rows | Kernel::Shape) {
             return plain::compute(kernel, &vals, self.program.regs[dst as usize].scalar);
         }
-        let p = &*self.protocols[s];
+        let p = protocol_at::<W>(&self.protocols, s)?;
         let mut ctx = ctx!(self, op, count);
         let result = secret_kernel(p, &mut ctx, kernel, &vals);
         p.end_op(&mut ctx)?;
-        Ok(Value::Shares(result?))
+        Ok(W::value(result?))
     }
 }
 
 /// A kernel at a secret placement, on this party's shares (public arguments are encoded and
 /// shared trivially where the kernel needs shares).
-fn secret_kernel(
-    p: &dyn Protocol,
+fn secret_kernel<W: Word>(
+    p: &dyn Protocol<W>,
     ctx: &mut Ctx<'_>,
     kernel: &Kernel,
     vals: &[&Value],
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     let me = ctx.me;
     let frac = p.frac();
     let arg = |i: usize| rep_of(p, me, vals[i]);
@@ -909,9 +992,9 @@ fn secret_kernel(
         | Kernel::Reshape
         | Kernel::Index { .. }
         | Kernel::Sum { .. } => {
-            let first = match vals[0] {
-                Value::Shares(_) => None,
-                other => Some(Value::Shares(rep_of(p, me, other)?.into_owned())),
+            let first = match W::shares_of(vals[0]) {
+                Some(_) => None,
+                None => Some(W::value(rep_of(p, me, vals[0])?.into_owned())),
             };
             let mut refs = vals.to_vec();
             if let Some(first) = &first {
@@ -922,7 +1005,7 @@ fn secret_kernel(
         Kernel::Concat { .. } => {
             let parts: Vec<Value> = vals
                 .iter()
-                .map(|v| rep_of(p, me, v).map(|r| Value::Shares(r.into_owned())))
+                .map(|v| rep_of(p, me, v).map(|r| W::value(r.into_owned())))
                 .collect::<Result<_, _>>()?;
             let refs: Vec<&Value> = parts.iter().collect();
             return shares_of(plain::shape_op(kernel, &refs)?);
@@ -947,7 +1030,7 @@ fn secret_kernel(
         Kernel::Log2Lookup { from, table } => {
             // The entry at the highest bit (bit e + frac for 2^e), encoded: exact, no
             // truncation.
-            let table: Vec<u64> = table
+            let table: Vec<W> = table
                 .iter()
                 .map(|v| ring::encode_fixed(&ndarray::arr0(*v).into_dyn(), frac)[[]])
                 .collect();
@@ -959,22 +1042,25 @@ fn secret_kernel(
         Kernel::Sub => arg(0)?.sub(&*arg(1)?)?,
         Kernel::Mul { trunc } | Kernel::MatMul { trunc } => {
             let matrix = matches!(kernel, Kernel::MatMul { .. });
-            match (vals[0], vals[1]) {
-                (Value::Shares(x), Value::Shares(y)) => {
+            match (W::shares_of(vals[0]), W::shares_of(vals[1])) {
+                (Some(x), Some(y)) => {
                     if matrix {
                         p.matmul(ctx, x, y, *trunc)?
                     } else {
                         p.mul(ctx, x, y, *trunc)?
                     }
                 }
-                (x, c) | (c, x) if matches!(x, Value::Shares(_)) => {
-                    let Value::Shares(x) = x else {
-                        unreachable!("matched")
+                (Some(_), None) | (None, Some(_)) => {
+                    let left = W::shares_of(vals[0]).is_some();
+                    let (x, c) = match (W::shares_of(vals[0]), W::shares_of(vals[1])) {
+                        (Some(x), _) => (x, vals[1]),
+                        (_, Some(y)) => (y, vals[0]),
+                        _ => unreachable!("one factor is shares"),
                     };
                     let c = encode(c, frac)?;
                     let product = if !matrix {
                         x.mul_public(&c)?
-                    } else if matches!(vals[0], Value::Shares(_)) {
+                    } else if left {
                         x.matmul_public_right(&c)?
                     } else {
                         x.matmul_public_left(&c)?
@@ -993,8 +1079,8 @@ fn secret_kernel(
             }
         }
         Kernel::MatMulCol2Im { trunc, window } => {
-            let apply = |t: &RingTensor| {
-                crate::value::col2im(t, window, u64::wrapping_add).map_err(RunError::Shape)
+            let apply = |t: &RingTensor<W>| {
+                crate::value::col2im(t, window, W::wrapping_add).map_err(RunError::Shape)
             };
             let shape_after = |product: &[usize]| -> Result<Vec<usize>, RunError> {
                 let ghost = crate::protocol::shares::ghost(product);
@@ -1003,8 +1089,8 @@ fn secret_kernel(
                     .shape()
                     .to_vec())
             };
-            match (vals[0], vals[1]) {
-                (Value::Shares(x), Value::Shares(y)) => {
+            match (W::shares_of(vals[0]), W::shares_of(vals[1])) {
+                (Some(x), Some(y)) => {
                     let product = crate::protocol::shares::matmul_shape(x.shape(), y.shape())?;
                     let post = Linear {
                         apply: &apply,
@@ -1012,11 +1098,11 @@ fn secret_kernel(
                     };
                     p.matmul_then(ctx, x, y, *trunc, &post)?
                 }
-                (Value::Shares(_), _) | (_, Value::Shares(_)) => {
+                (Some(_), None) | (None, Some(_)) => {
                     // A public factor: the product is local, then mapped and truncated.
-                    let product = match (vals[0], vals[1]) {
-                        (Value::Shares(x), c) => x.matmul_public_right(&encode(c, frac)?)?,
-                        (c, Value::Shares(y)) => y.matmul_public_left(&encode(c, frac)?)?,
+                    let product = match (W::shares_of(vals[0]), W::shares_of(vals[1])) {
+                        (Some(x), _) => x.matmul_public_right(&encode(vals[1], frac)?)?,
+                        (_, Some(y)) => y.matmul_public_left(&encode(vals[0], frac)?)?,
                         _ => unreachable!("one factor is shares"),
                     };
                     let post = Linear {
@@ -1059,17 +1145,17 @@ fn secret_kernel(
         Kernel::Not => composite::not_bit(p, me, &*arg(0)?)?,
         Kernel::Select => {
             let (a, b) = (arg(1)?, arg(2)?);
-            match vals[0] {
-                Value::Shares(c) => composite::select(p, ctx, c, &a, &b)?,
-                public => {
+            match W::shares_of(vals[0]) {
+                Some(c) => composite::select(p, ctx, c, &a, &b)?,
+                None => {
                     let d = a.sub(&b)?;
-                    b.add(&d.mul_public(&encode(public, 0)?)?)?
+                    b.add(&d.mul_public(&encode(vals[0], 0)?)?)?
                 }
             }
         }
         Kernel::Refresh => p.refresh(ctx, &*arg(0)?)?,
         Kernel::Convert { to: Scalar::Fixed } => {
-            let scale = RingTensor::from_elem(IxDyn(&[]), 1u64 << frac);
+            let scale = RingTensor::from_elem(IxDyn(&[]), W::ONE << frac);
             arg(0)?.mul_public(&scale)?
         }
         other => {
@@ -1082,10 +1168,10 @@ fn secret_kernel(
 }
 
 /// The shares a shape operation returned.
-fn shares_of(v: Value) -> Result<Shares, RunError> {
-    match v {
-        Value::Shares(s) => Ok(s),
-        other => Err(RunError::Internal(format!(
+fn shares_of<W: Word>(v: Value) -> Result<Shares<W>, RunError> {
+    match W::into_shares(v) {
+        Ok(s) => Ok(s),
+        Err(other) => Err(RunError::Internal(format!(
             "a shape operation on shares gave {}",
             other.kind()
         ))),
@@ -1094,27 +1180,27 @@ fn shares_of(v: Value) -> Result<Shares, RunError> {
 
 /// A public or a party's plaintext value as ring elements: fixed-point with `frac` bits for
 /// reals, as is for integers, 0/1 for booleans.
-fn encode(value: &Value, frac: u32) -> Result<RingTensor, RunError> {
+fn encode<W: Word>(value: &Value, frac: u32) -> Result<RingTensor<W>, RunError> {
     Ok(match value {
         Value::F64(t) => ring::encode_fixed(t, frac),
         Value::I64(t) => ring::encode_int(t),
-        Value::Bool(t) => t.mapv(u64::from),
-        Value::Shares(_) => {
+        Value::Bool(t) => t.mapv(|b| if b { W::ONE } else { W::ZERO }),
+        Value::Shares(_) | Value::Shares128(_) => {
             return Err(RunError::Internal("encoding shares as plaintext".into()));
         }
     })
 }
 
 /// A share argument as it is, a public one encoded as shares.
-fn rep_of<'v>(
-    p: &dyn Protocol,
+fn rep_of<'v, W: Word>(
+    p: &dyn Protocol<W>,
     me: PartyId,
     v: &'v Value,
-) -> Result<std::borrow::Cow<'v, Shares>, RunError> {
-    match v {
-        Value::Shares(r) => Ok(std::borrow::Cow::Borrowed(r)),
-        other => Ok(std::borrow::Cow::Owned(
-            p.public(me, &encode(other, p.frac())?)?,
+) -> Result<std::borrow::Cow<'v, Shares<W>>, RunError> {
+    match W::shares_of(v) {
+        Some(r) => Ok(std::borrow::Cow::Borrowed(r)),
+        None => Ok(std::borrow::Cow::Owned(
+            p.public(me, &encode(v, p.frac())?)?,
         )),
     }
 }
@@ -1347,7 +1433,7 @@ fn plaintext_payload(v: &Value) -> Result<Payload, RunError> {
         Value::F64(t) => Payload::F64(t.clone()),
         Value::I64(t) => Payload::I64(t.clone()),
         Value::Bool(t) => Payload::Bool(t.clone()),
-        Value::Shares(_) => {
+        Value::Shares(_) | Value::Shares128(_) => {
             return Err(RunError::Internal("sending shares as plaintext".into()));
         }
     })

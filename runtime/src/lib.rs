@@ -17,6 +17,7 @@ pub mod net;
 pub mod prg;
 pub mod protocol;
 pub mod ring;
+pub mod word;
 
 use tfe_ir::PartyId;
 

@@ -23,6 +23,8 @@ use crate::ring::RingTensor;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     Ring(RingTensor),
+    /// Elements of Z_2^128 (a placement with `ring = 128`).
+    Ring128(RingTensor<u128>),
     F64(ArrayD<f64>),
     I64(ArrayD<i64>),
     Bool(ArrayD<bool>),
@@ -37,6 +39,7 @@ impl Payload {
     pub fn describe(&self) -> String {
         match self {
             Payload::Ring(t) => format!("ring elements of shape {:?}", t.shape()),
+            Payload::Ring128(t) => format!("128-bit ring elements of shape {:?}", t.shape()),
             Payload::F64(t) => format!("reals of shape {:?}", t.shape()),
             Payload::I64(t) => format!("integers of shape {:?}", t.shape()),
             Payload::Bool(t) => format!("booleans of shape {:?}", t.shape()),
@@ -50,6 +53,7 @@ impl Payload {
     pub fn wire_bytes(&self) -> u64 {
         let (n, width, rank) = match self {
             Payload::Ring(t) => (t.len(), 8, t.ndim()),
+            Payload::Ring128(t) => (t.len(), 16, t.ndim()),
             Payload::F64(t) => (t.len(), 8, t.ndim()),
             Payload::I64(t) => (t.len(), 8, t.ndim()),
             Payload::Bool(t) => (t.len(), 1, t.ndim()),

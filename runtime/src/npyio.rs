@@ -263,7 +263,9 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, RunError> {
         Value::F64(t) => ("<f8", t.iter().flat_map(|v| v.to_le_bytes()).collect()),
         Value::I64(t) => ("<i8", t.iter().flat_map(|v| v.to_le_bytes()).collect()),
         Value::Bool(t) => ("|b1", t.iter().map(|v| u8::from(*v)).collect()),
-        Value::Shares(_) => return Err(RunError::Internal("write_npy of shares".into())),
+        Value::Shares(_) | Value::Shares128(_) => {
+            return Err(RunError::Internal("write_npy of shares".into()));
+        }
     };
     let shape = value.shape();
     let shape = match shape {

@@ -120,6 +120,10 @@ macro_rules! on_any {
                 |$t| -> Result<_, RunError> { Ok($body) },
                 |$t| -> Result<_, RunError> { Ok($body) },
             )?),
+            Value::Shares128(r) => Value::Shares128(r.map_with(
+                |$t| -> Result<_, RunError> { Ok($body) },
+                |$t| -> Result<_, RunError> { Ok($body) },
+            )?),
         }
     };
 }
@@ -136,6 +140,10 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
             Value::I64(t) => Value::I64(value::col2im(t, g, i64::wrapping_add).map_err(shape_err)?),
             Value::Shares(r) => Value::Shares(r.map_with(
                 |t| value::col2im(t, g, u64::wrapping_add),
+                |t| value::col2im(t, g, |_, _| ()),
+            )?),
+            Value::Shares128(r) => Value::Shares128(r.map_with(
+                |t| value::col2im(t, g, u128::wrapping_add),
                 |t| value::col2im(t, g, |_, _| ()),
             )?),
             Value::Bool(_) => return Err(RunError::Internal("`col2im` of `bool` values".into())),
@@ -186,6 +194,16 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
                 })?;
                 Value::Shares(crate::value::Shares::concat(&parts, *axis)?)
             }
+            Value::Shares128(_) => {
+                let parts = collect(args, |v| {
+                    if let Value::Shares128(r) = v {
+                        Some(r)
+                    } else {
+                        None
+                    }
+                })?;
+                Value::Shares128(crate::value::Shares::concat(&parts, *axis)?)
+            }
         },
         Kernel::Sum { axis } => match x {
             Value::F64(t) => Value::F64(value::sum(t, *axis, |a, b| a + b).map_err(shape_err)?),
@@ -194,6 +212,10 @@ pub fn shape_op(kernel: &Kernel, args: &[&Value]) -> Result<Value, RunError> {
             }
             Value::Shares(r) => Value::Shares(r.map_with(
                 |t| value::sum(t, *axis, u64::wrapping_add),
+                |t| value::sum(t, *axis, |_, _| ()),
+            )?),
+            Value::Shares128(r) => Value::Shares128(r.map_with(
+                |t| value::sum(t, *axis, u128::wrapping_add),
                 |t| value::sum(t, *axis, |_, _| ()),
             )?),
             Value::Bool(_) => return Err(RunError::Internal("sum of bools".into())),

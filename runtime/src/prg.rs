@@ -45,7 +45,7 @@ impl SharedKey {
             count: index,
             step: 0,
         };
-        let words = draw(&SharedKey(k), 0, msg, 0, 2);
+        let words: Vec<u64> = draw(&SharedKey(k), 0, msg, 0, 2);
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&words[0].to_le_bytes());
         key[8..].copy_from_slice(&words[1].to_le_bytes());
@@ -58,7 +58,13 @@ impl SharedKey {
 /// The key (mixed with the session) keys AES as a pseudo-random function that maps
 /// (op, step, stream, count) to a fresh 128-bit key for this draw alone; that key then runs AES
 /// in counter mode from zero. Distinct inputs give independent streams, however long.
-pub fn draw(key: &SharedKey, session: u64, msg: MsgKey, stream: u16, n: usize) -> Vec<u64> {
+pub fn draw<W: crate::ring::Word>(
+    key: &SharedKey,
+    session: u64,
+    msg: MsgKey,
+    stream: u16,
+    n: usize,
+) -> Vec<W> {
     let mut k = key.0;
     for (b, s) in k.iter_mut().zip(session.to_le_bytes()) {
         *b ^= s;
@@ -73,7 +79,8 @@ pub fn draw(key: &SharedKey, session: u64, msg: MsgKey, stream: u16, n: usize) -
     prf.encrypt_block(&mut block);
     let draw_key: [u8; 16] = block.into();
     let mut cipher = Aes128Ctr::new(&draw_key.into(), &[0u8; 16].into());
-    let mut result = vec![0u64; n];
+    // Little-endian words: a u128 is the next two u64s of the stream, low one first.
+    let mut result = vec![W::ZERO; n];
     cipher.apply_keystream(bytemuck::cast_slice_mut(&mut result[..]));
     result
 }
@@ -92,7 +99,7 @@ mod tests {
 
     #[test]
     fn draws_are_deterministic_per_inputs_and_differ_otherwise() {
-        let a = draw(&key(1), 7, msg(3, 0, 0), 0, 64);
+        let a: Vec<u64> = draw(&key(1), 7, msg(3, 0, 0), 0, 64);
         assert_eq!(a, draw(&key(1), 7, msg(3, 0, 0), 0, 64));
         for other in [
             draw(&key(2), 7, msg(3, 0, 0), 0, 64),
@@ -112,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_prefix_is_stable_and_bits_look_uniform() {
-        let long = draw(&key(9), 1, msg(0, 0, 0), 0, 10_000);
+        let long: Vec<u64> = draw(&key(9), 1, msg(0, 0, 0), 0, 10_000);
         let short = draw(&key(9), 1, msg(0, 0, 0), 0, 100);
         assert_eq!(&long[..100], &short[..]);
         let ones: u32 = long.iter().map(|x| x.count_ones()).sum();

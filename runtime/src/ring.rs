@@ -1,12 +1,15 @@
-//! Tensors over the ring Z_2^64, with wrapping arithmetic, NumPy broadcasting, fixed-point
-//! encoding, and a fast integer matrix product.
+//! Tensors over the rings Z_2^64 and Z_2^128 ([`Word`]), with wrapping arithmetic, NumPy
+//! broadcasting, fixed-point encoding, and a fast integer matrix product.
 //!
 //! Fixed-point: a real `v` is encoded as `round(v · 2^frac)` in two's complement; a product of
 //! two encodings carries `2·frac` fractional bits until it is truncated.
 
 use ndarray::{ArrayD, IxDyn};
 
-pub type RingTensor = ArrayD<u64>;
+pub use crate::word::Word;
+
+/// A tensor over Z_2^64 (by default) or Z_2^128.
+pub type RingTensor<W = u64> = ArrayD<W>;
 
 /// The broadcast shape of two shapes (NumPy rules), or `None`.
 pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
@@ -89,43 +92,43 @@ fn is_suffix(part: &[usize], full: &[usize]) -> bool {
     part.len() <= full.len() && full[full.len() - part.len()..] == *part
 }
 
-pub fn add(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
-    zip_with(a, b, u64::wrapping_add)
+pub fn add<W: Word>(a: &RingTensor<W>, b: &RingTensor<W>) -> Result<RingTensor<W>, String> {
+    zip_with(a, b, W::wrapping_add)
 }
 
-pub fn sub(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
-    zip_with(a, b, u64::wrapping_sub)
+pub fn sub<W: Word>(a: &RingTensor<W>, b: &RingTensor<W>) -> Result<RingTensor<W>, String> {
+    zip_with(a, b, W::wrapping_sub)
 }
 
-pub fn mul(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
-    zip_with(a, b, u64::wrapping_mul)
+pub fn mul<W: Word>(a: &RingTensor<W>, b: &RingTensor<W>) -> Result<RingTensor<W>, String> {
+    zip_with(a, b, W::wrapping_mul)
 }
 
-pub fn neg(a: &RingTensor) -> RingTensor {
-    a.mapv(u64::wrapping_neg)
+pub fn neg<W: Word>(a: &RingTensor<W>) -> RingTensor<W> {
+    a.mapv(W::wrapping_neg)
 }
 
 /// Encodes reals as fixed-point ring elements with `frac` fractional bits.
-pub fn encode_fixed(v: &ArrayD<f64>, frac: u32) -> RingTensor {
+pub fn encode_fixed<W: Word>(v: &ArrayD<f64>, frac: u32) -> RingTensor<W> {
     let scale = (frac as f64).exp2();
-    v.mapv(|x| (x * scale).round() as i64 as u64)
+    v.mapv(|x| W::from_f64(x * scale))
 }
 
 /// Decodes fixed-point ring elements (two's complement) to reals.
-pub fn decode_fixed(v: &RingTensor, frac: u32) -> ArrayD<f64> {
+pub fn decode_fixed<W: Word>(v: &RingTensor<W>, frac: u32) -> ArrayD<f64> {
     let scale = (frac as f64).exp2();
-    v.mapv(|x| (x as i64) as f64 / scale)
+    v.mapv(|x| x.to_f64() / scale)
 }
 
-pub fn encode_int(v: &ArrayD<i64>) -> RingTensor {
-    v.mapv(|x| x as u64)
+pub fn encode_int<W: Word>(v: &ArrayD<i64>) -> RingTensor<W> {
+    v.mapv(W::from_i64)
 }
 
-pub fn decode_int(v: &RingTensor) -> ArrayD<i64> {
-    v.mapv(|x| x as i64)
+pub fn decode_int<W: Word>(v: &RingTensor<W>) -> ArrayD<i64> {
+    v.mapv(W::to_i64)
 }
 
-/// The product of two matrices over Z_2^64, or of a matrix and a vector.
+/// The product of two matrices over the ring, or of a matrix and a vector.
 ///
 /// ndarray's generic integer `dot` is about ten times slower than this kernel. On x86-64 without
 /// AVX-512 the 64-bit scalar multiplier does one product per cycle, faster than AVX2 (which has
@@ -136,7 +139,7 @@ pub fn decode_int(v: &RingTensor) -> ArrayD<i64> {
 /// billion multiply-adds per second per core here, whatever the shape. With AVX-512 (`vpmullq`,
 /// eight 64-bit lane products) the same blocking with a 4 × 16 block runs (`bench
 /// ring-matmul` compares the two).
-pub fn matmul(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
+pub fn matmul<W: Word>(a: &RingTensor<W>, b: &RingTensor<W>) -> Result<RingTensor<W>, String> {
     let (m, k) = match a.shape() {
         [m, k] => (*m, *k),
         s => return Err(format!("matmul: left operand has shape {s:?}")),
@@ -156,8 +159,8 @@ pub fn matmul(a: &RingTensor, b: &RingTensor) -> Result<RingTensor, String> {
     let out = if vector {
         (0..m).map(|i| dot(&a[i * k..(i + 1) * k], b)).collect()
     } else {
-        let mut out = vec![0u64; m * n];
-        matmul_kernel(a, b, &mut out, m, k, n);
+        let mut out = vec![W::ZERO; m * n];
+        W::matmul_into(a, b, &mut out, m, k, n);
         out
     };
     let shape: Vec<usize> = if vector { vec![m] } else { vec![m, n] };
@@ -171,7 +174,7 @@ const NC: usize = 256;
 
 /// `out += a · b` for row-major `a` (m × k), `b` (k × n) and `out` (m × n): with AVX-512 (its
 /// 64-bit lane product, `vpmullq`) where the CPU has it, else on the scalar multiplier.
-fn matmul_kernel(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+pub(crate) fn matmul_kernel(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if wide_lanes() {
         wide::matmul(a, b, out, m, k, n);
@@ -294,8 +297,8 @@ fn blocked<const MR: usize, const NR: usize>(
 }
 
 #[inline(always)]
-fn dot(x: &[u64], y: &[u64]) -> u64 {
-    let mut acc = [0u64; 8];
+fn dot<W: Word>(x: &[W], y: &[W]) -> W {
+    let mut acc = [W::ZERO; 8];
     let chunks = x.len() / 8;
     for c in 0..chunks {
         let xs = &x[c * 8..c * 8 + 8];
@@ -304,7 +307,7 @@ fn dot(x: &[u64], y: &[u64]) -> u64 {
             acc[l] = acc[l].wrapping_add(xs[l].wrapping_mul(ys[l]));
         }
     }
-    let mut total = acc.iter().fold(0u64, |s, v| s.wrapping_add(*v));
+    let mut total = acc.iter().fold(W::ZERO, |s, v| s.wrapping_add(*v));
     for i in chunks * 8..x.len() {
         total = total.wrapping_add(x[i].wrapping_mul(y[i]));
     }
@@ -345,7 +348,7 @@ mod tests {
         #[test]
         fn fixed_point_round_trips(v in -1.0e6f64..1.0e6) {
             let t = ArrayD::from_elem(IxDyn(&[1]), v);
-            let back = decode_fixed(&encode_fixed(&t, 16), 16);
+            let back = decode_fixed(&encode_fixed::<u64>(&t, 16), 16);
             prop_assert!((back[[0]] - v).abs() <= 0.5 / 65536.0 + 1e-12);
         }
     }

@@ -512,7 +512,7 @@ pub fn load(p: &dyn Protocol, ctx: &mut Ctx<'_>, site: &Site<'_>) -> Result<Vec<
         // The shapes, from the first holder, checked against the program's.
         let first = holders[0];
         let ranks: usize = (0..site.regs.len()).map(|k| site.dims(k).len()).sum();
-        let dims = ctx.recv_shaped(first, shape_key, &[ranks])?;
+        let dims = ctx.recv_shaped::<u64>(first, shape_key, &[ranks])?;
         let mut dims = dims.iter().map(|d| *d as usize);
         let mut out = Vec::new();
         for k in 0..site.regs.len() {

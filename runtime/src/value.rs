@@ -12,8 +12,10 @@ pub enum Value {
     F64(ArrayD<f64>),
     I64(ArrayD<i64>),
     Bool(ArrayD<bool>),
-    /// This party's shares of a secret value.
+    /// This party's shares of a secret value (a placement over Z_2^64).
     Shares(Shares),
+    /// This party's shares of a secret value at a placement with `ring = 128`.
+    Shares128(Shares<u128>),
 }
 
 impl Value {
@@ -23,6 +25,7 @@ impl Value {
             Value::I64(t) => t.shape(),
             Value::Bool(t) => t.shape(),
             Value::Shares(r) => r.shape(),
+            Value::Shares128(r) => r.shape(),
         }
     }
 
@@ -32,6 +35,7 @@ impl Value {
             Value::I64(_) => "i64",
             Value::Bool(_) => "bool",
             Value::Shares(_) => "shares",
+            Value::Shares128(_) => "128-bit shares",
         }
     }
 

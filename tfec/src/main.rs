@@ -298,23 +298,13 @@ fn read_source(path: &Path) -> Result<String, Failure> {
     })
 }
 
-/// Checks and lowers a program to the protocol IR, reporting errors; `emulation` lowers for the
-/// cleartext emulation (`tfec run --emulate`), which admits 128-bit rings.
-fn lower(
-    file: &Path,
-    src: &str,
-    render: RenderOptions,
-    emulation: bool,
-) -> Result<tfe_ir::Program, Failure> {
+/// Checks and lowers a program to the protocol IR, reporting errors.
+fn lower(file: &Path, src: &str, render: RenderOptions) -> Result<tfe_ir::Program, Failure> {
     let report_errors = |d: Vec<Diagnostic>| {
         report(file, src, &d, render);
         Failure::Program
     };
-    let options = Options {
-        emulation,
-        ..Options::default()
-    };
-    tfe_compiler::compile(src, &options).map_err(report_errors)
+    tfe_compiler::compile(src, &Options::default()).map_err(report_errors)
 }
 
 fn report(file: &Path, src: &str, diagnostics: &[Diagnostic], render: RenderOptions) {

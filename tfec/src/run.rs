@@ -77,7 +77,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs, render: RenderOptions) -> Result<(), Failure> {
     let src = read_source(&args.file)?;
-    let ir = lower(&args.file, &src, render, args.emulate)?;
+    let ir = lower(&args.file, &src, render)?;
     if args.emulate {
         return crate::emulate::emulate(&args.file, args.data.as_deref(), &ir, &src);
     }

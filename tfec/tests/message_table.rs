@@ -41,6 +41,7 @@ struct Recorder {
 fn words(p: &Payload) -> u64 {
     match p {
         Payload::Ring(t) => t.len() as u64,
+        Payload::Ring128(t) => t.len() as u64,
         Payload::F64(t) => t.len() as u64,
         Payload::I64(t) => t.len() as u64,
         Payload::Bool(t) => t.len() as u64,

@@ -105,6 +105,10 @@ fn corrupt(p: &Payload, c: Corruption) -> Payload {
         (Payload::Ring(t), Reshape) => Payload::Ring(reshape(t)),
         (Payload::Ring(t), Longer | Shorter | Oversized) => Payload::Ring(resize(t, rows(c))),
         (Payload::Ring(t), _) => Payload::F64(t.mapv(|v| v as f64)),
+        (Payload::Ring128(t), Reshape) => Payload::Ring128(reshape(t)),
+        (Payload::Ring128(t), Longer | Shorter | Oversized) => Payload::Ring128(resize(t, rows(c))),
+        // 64-bit ring elements where the placement's ring has 128 bits.
+        (Payload::Ring128(t), _) => Payload::Ring(t.mapv(|v| v as u64)),
         (Payload::F64(t), Reshape) => Payload::F64(reshape(t)),
         (Payload::F64(t), Longer | Shorter | Oversized) => Payload::F64(resize(t, rows(c))),
         (Payload::F64(t), _) => Payload::Bool(t.mapv(|v| v > 0.0)),

@@ -445,6 +445,19 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
+        if ring_bits == 128 && protocol == hir::Protocol::SecureNn {
+            self.error(
+                Diagnostic::error(
+                    "E0107",
+                    "securenn computes in a 64-bit ring",
+                    Label::new(decl.span, "`ring = 128` in this secret placement"),
+                )
+                .with_help(
+                    "securenn's comparison works in Z_2^64 and Z_67; `pond(...)` has the same parties and sharing and runs with `ring = 128`",
+                ),
+            );
+            // Declared all the same, so that its uses do not add errors of their own.
+        }
         if frac_bits >= ring_bits {
             self.error(Diagnostic::error(
                 "E0107",

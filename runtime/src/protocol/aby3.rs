@@ -29,7 +29,7 @@ use tfe_ir::{PartyId, Role, Size};
 
 use super::{And, Ctx, Linear, Product, Protocol, Shares, Table};
 use crate::RunError;
-use crate::ring::{self, RingTensor};
+use crate::ring::{self, RingTensor, Word};
 
 /// A secret placement computing with aby3: its three members, in role order.
 #[derive(Debug, Clone, Copy)]
@@ -43,11 +43,21 @@ fn shape_err(e: String) -> RunError {
 }
 
 /// The two components a member holds: `(x_i, x_{i+1})`.
-fn ab(x: &Shares) -> Result<(&RingTensor, &RingTensor), RunError> {
+fn ab<W: Word>(x: &Shares<W>) -> Result<(&RingTensor<W>, &RingTensor<W>), RunError> {
     Ok((x.part(0)?, x.part(1)?))
 }
 
 impl Aby3 {
+    /// The role of `party` ([`Protocol::role_of`], the same at every ring width).
+    fn role_of(&self, party: PartyId) -> Option<usize> {
+        self.members.iter().position(|m| *m == party)
+    }
+
+    /// This party's role ([`Protocol::role`]).
+    fn role(&self, ctx: &Ctx<'_>) -> Result<usize, RunError> {
+        Protocol::<u64>::role(self, ctx)
+    }
+
     fn at(&self, role: usize) -> PartyId {
         self.members[role % 3]
     }
@@ -58,28 +68,36 @@ impl Aby3 {
     }
 
     /// A fresh zero-sharing: `alpha_i = F(k_{i,i+1}) - F(k_{i-1,i})`, so that the three sum to 0.
-    fn zero_share(&self, ctx: &mut Ctx<'_>, shape: &[usize]) -> Result<RingTensor, RunError> {
+    fn zero_share<W: Word>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        shape: &[usize],
+    ) -> Result<RingTensor<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let mut mine = ctx.draw(&self.pair(i), key, 0, shape)?;
         let prev = ctx.draw(&self.pair(i + 2), key, 0, shape)?;
         // In place: one buffer fewer to map and zero.
-        mine.zip_mut_with(&prev, |a, b| *a = a.wrapping_sub(*b));
+        mine.zip_mut_with(&prev, |a: &mut W, b: &W| *a = a.wrapping_sub(*b));
         Ok(mine)
     }
 
     /// The XOR analogue of [`Aby3::zero_share`] for boolean shares.
-    fn zero_share_xor(&self, ctx: &mut Ctx<'_>, shape: &[usize]) -> Result<RingTensor, RunError> {
+    fn zero_share_xor<W: Word>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        shape: &[usize],
+    ) -> Result<RingTensor<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let mine = ctx.draw(&self.pair(i), key, 0, shape)?;
         let prev = ctx.draw(&self.pair(i + 2), key, 0, shape)?;
-        ring::zip_with(&mine, &prev, |a, b| a ^ b).map_err(shape_err)
+        ring::zip_with(&mine, &prev, |a: W, b: W| a ^ b).map_err(shape_err)
     }
 
     /// From a 3-out-of-3 sharing (`z_i` at role `i`, masked by a zero-sharing) back to
     /// replicated shares: each role sends `z_i` to role `i - 1`. One round.
-    fn reshare(&self, ctx: &mut Ctx<'_>, z: RingTensor) -> Result<Shares, RunError> {
+    fn reshare<W: Word>(&self, ctx: &mut Ctx<'_>, z: RingTensor<W>) -> Result<Shares<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let shape = z.shape().to_vec();
@@ -113,7 +131,12 @@ impl Aby3 {
     /// `|z| < 2^k`, when it is off by about 2^(64 - d) (SecureML, Theorem 1). For fixed-point
     /// values with 16 fractional bits and `|x · y| < 2^8` this is below 2^-23 per element;
     /// `ring = 128` in a program makes it negligible (not yet supported by this runtime).
-    fn trunc_reshare(&self, ctx: &mut Ctx<'_>, z: RingTensor, d: u32) -> Result<Shares, RunError> {
+    fn trunc_reshare<W: Word>(
+        &self,
+        ctx: &mut Ctx<'_>,
+        z: RingTensor<W>,
+        d: u32,
+    ) -> Result<Shares<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let shape = z.shape().to_vec();
@@ -123,7 +146,7 @@ impl Aby3 {
             0 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &shape)?;
                 let mut s0 = z;
-                s0.zip_mut_with(&r, |v, r| *v = (*v >> d).wrapping_sub(*r));
+                s0.zip_mut_with(&r, |v: &mut W, r: &W| *v = (*v >> d).wrapping_sub(*r));
                 ctx.send(self.at(2), key, s0.clone())?;
                 Ok(Shares::pair(s0, r))
             }
@@ -131,7 +154,7 @@ impl Aby3 {
                 let r = ctx.draw(&self.pair(0), key, 1, &shape)?;
                 ctx.send(self.at(2), key, z.clone())?;
                 let mut b = ctx.recv_shaped(self.at(2), key, &shape)?;
-                b.zip_mut_with(&z, |v, z| {
+                b.zip_mut_with(&z, |v: &mut W, z: &W| {
                     *v = (v.wrapping_add(*z).wrapping_neg() >> d).wrapping_neg()
                 });
                 Ok(Shares::pair(r, b))
@@ -140,7 +163,7 @@ impl Aby3 {
                 ctx.send(self.at(1), key, z.clone())?;
                 let mut b = ctx.recv_shaped(self.at(1), key, &shape)?;
                 let s0 = ctx.recv_shaped(self.at(0), key, &shape)?;
-                b.zip_mut_with(&z, |v, z| {
+                b.zip_mut_with(&z, |v: &mut W, z: &W| {
                     *v = (v.wrapping_add(*z).wrapping_neg() >> d).wrapping_neg()
                 });
                 Ok(Shares::pair(b, s0))
@@ -159,12 +182,12 @@ impl Aby3 {
     }
 
     /// The round of a product whose local part is already masked by its zero-share.
-    fn finish_masked(
+    fn finish_masked<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        z: RingTensor,
+        z: RingTensor<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         if trunc == 0 {
             self.reshare(ctx, z)
         } else {
@@ -172,27 +195,27 @@ impl Aby3 {
         }
     }
 
-    fn finish_product(
+    fn finish_product<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        z: RingTensor,
+        z: RingTensor<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         let alpha = self.zero_share(ctx, z.shape())?;
         let z = ring::add(&z, &alpha).map_err(shape_err)?;
         self.finish_masked(ctx, z, trunc)
     }
 
-    /// Shares a value known to role 0 only, arithmetically (`xor == false`) or as bits:
+    /// Shares<W> a value known to role 0 only, arithmetically (`xor == false`) or as bits:
     /// components 2 and 1 come from the members' common key and the key of roles 0 and 1, and
     /// role 0 sends component 0 to role 2. One message.
-    fn share_from_role0(
+    fn share_from_role0<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        value: Option<RingTensor>,
+        value: Option<RingTensor<W>>,
         shape: &[usize],
         xor: bool,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let c2 = ctx.draw(&self.members, key, 0, shape)?;
@@ -223,8 +246,8 @@ impl Aby3 {
 
     /// Component 2 of a sharing alone, as a sharing of its own (the other components 0): roles
     /// 1 and 2 hold it, so it costs nothing.
-    fn component2(&self, ctx: &Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
-        let zero = RingTensor::zeros(IxDyn(x.shape()));
+    fn component2<W: Word>(&self, ctx: &Ctx<'_>, x: &Shares<W>) -> Result<Shares<W>, RunError> {
+        let zero = RingTensor::from_elem(IxDyn(x.shape()), W::ZERO);
         let (a, b) = ab(x)?;
         Ok(match self.role(ctx)? {
             0 => Shares::pair(zero.clone(), zero),
@@ -236,11 +259,11 @@ impl Aby3 {
     /// Starts a boolean AND of `x` and `y << shift` (64 ANDs per word): computes and sends this
     /// role's masked part, `(x_a & (y_a' ^ y_b')) ^ (x_b & y_a') ^ beta`. Several started before
     /// any finishes go in one round.
-    fn and_start(
+    fn and_start<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        and: &And<'_>,
-    ) -> Result<(tfe_ir::MsgKey, RingTensor), RunError> {
+        and: &And<'_, W>,
+    ) -> Result<(tfe_ir::MsgKey, RingTensor<W>), RunError> {
         let (x, y, shift) = (and.x, and.y, and.shift);
         let beta = self.zero_share_xor(ctx, x.shape())?;
         let key = ctx.key();
@@ -251,10 +274,10 @@ impl Aby3 {
             ctx.send(self.at(i + 2), key, z.clone())?;
             return Ok((key, z));
         }
-        let shifted = |t: &RingTensor| t.mapv(|v| v << shift);
+        let shifted = |t: &RingTensor<W>| t.mapv(|v| v << shift);
         let (ya, yb) = (shifted(ya), shifted(yb));
-        let and = |p: &RingTensor, q: &RingTensor| ring::zip_with(p, q, |a, b| a & b);
-        let xor = |p: &RingTensor, q: &RingTensor| ring::zip_with(p, q, |a, b| a ^ b);
+        let and = |p: &RingTensor<W>, q: &RingTensor<W>| ring::zip_with(p, q, |a, b| a & b);
+        let xor = |p: &RingTensor<W>, q: &RingTensor<W>| ring::zip_with(p, q, |a, b| a ^ b);
         let t1 = and(xa, &ya).map_err(shape_err)?;
         let t2 = and(xa, &yb).map_err(shape_err)?;
         let t3 = and(xb, &ya).map_err(shape_err)?;
@@ -264,11 +287,11 @@ impl Aby3 {
         Ok((key, z))
     }
 
-    fn and_finish(
+    fn and_finish<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        started: (tfe_ir::MsgKey, RingTensor),
-    ) -> Result<Shares, RunError> {
+        started: (tfe_ir::MsgKey, RingTensor<W>),
+    ) -> Result<Shares<W>, RunError> {
         let (key, z) = started;
         let i = self.role(ctx)?;
         let shape = z.shape().to_vec();
@@ -277,7 +300,7 @@ impl Aby3 {
     }
 }
 
-impl Protocol for Aby3 {
+impl<W: Word> Protocol<W> for Aby3 {
     fn name(&self) -> &'static str {
         "aby3"
     }
@@ -291,8 +314,8 @@ impl Protocol for Aby3 {
     }
 
     /// The trivial sharing of a public value: component 0 is the value, the others are zero.
-    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
-        let zero = RingTensor::zeros(IxDyn(c.shape()));
+    fn public(&self, me: PartyId, c: &RingTensor<W>) -> Result<Shares<W>, RunError> {
+        let zero = RingTensor::from_elem(IxDyn(c.shape()), W::ZERO);
         Ok(match self.role_of(me) {
             Some(0) => Shares::pair(c.clone(), zero),
             Some(1) => Shares::pair(zero.clone(), zero),
@@ -310,9 +333,9 @@ impl Protocol for Aby3 {
         &self,
         ctx: &mut Ctx<'_>,
         owner: PartyId,
-        value: Option<&RingTensor>,
+        value: Option<&RingTensor<W>>,
         known_shape: Option<&[usize]>,
-    ) -> Result<Option<Shares>, RunError> {
+    ) -> Result<Option<Shares<W>>, RunError> {
         let key = ctx.key();
         let shape_key = ctx.key();
         let triple = self.members;
@@ -402,9 +425,9 @@ impl Protocol for Aby3 {
     fn reveal(
         &self,
         ctx: &mut Ctx<'_>,
-        x: Option<&Shares>,
+        x: Option<&Shares<W>>,
         targets: &[PartyId],
-    ) -> Result<Option<RingTensor>, RunError> {
+    ) -> Result<Option<RingTensor<W>>, RunError> {
         let key = ctx.key();
         let me_role = self.role_of(ctx.me);
         // Senders first: every message of the round leaves before anyone waits.
@@ -443,7 +466,7 @@ impl Protocol for Aby3 {
     /// nothing (each new component carries a mask that only the members know); a member itself
     /// can relate its old and new shares (it learns `alpha_{i+1}` from `x_{i+1} + alpha_{i+1}`),
     /// as in any refresh among the holders alone. One round, one word per element each.
-    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares<W>) -> Result<Shares<W>, RunError> {
         let (xa, _) = ab(x)?;
         let alpha = self.zero_share(ctx, x.shape())?;
         let z = ring::add(xa, &alpha).map_err(shape_err)?;
@@ -455,10 +478,10 @@ impl Protocol for Aby3 {
     fn mul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         let (xa, xb) = ab(x)?;
         let (ya, yb) = ab(y)?;
         if x.shape() == y.shape() {
@@ -478,10 +501,10 @@ impl Protocol for Aby3 {
     fn matmul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         self.finish_product(ctx, matmul_local(x, y)?, trunc)
     }
 
@@ -490,11 +513,11 @@ impl Protocol for Aby3 {
     fn matmul_then(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-        post: &Linear<'_>,
-    ) -> Result<Shares, RunError> {
+        post: &Linear<'_, W>,
+    ) -> Result<Shares<W>, RunError> {
         let z = (post.apply)(&matmul_local(x, y)?)?;
         self.finish_product(ctx, z, trunc)
     }
@@ -504,9 +527,9 @@ impl Protocol for Aby3 {
     fn products(
         &self,
         ctx: &mut Ctx<'_>,
-        items: &[Product<'_>],
+        items: &[Product<'_, W>],
         trunc: u32,
-    ) -> Result<Vec<Shares>, RunError> {
+    ) -> Result<Vec<Shares<W>>, RunError> {
         let mut parts = Vec::with_capacity(items.len());
         for item in items {
             parts.push(match *item {
@@ -545,7 +568,7 @@ impl Protocol for Aby3 {
     }
 
     /// One round; same error as [`Aby3::trunc_reshare`].
-    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError> {
+    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares<W>, d: u32) -> Result<Shares<W>, RunError> {
         let alpha = self.zero_share(ctx, x.shape())?;
         let z = ring::add(x.part(0)?, &alpha).map_err(shape_err)?;
         self.trunc_reshare(ctx, z, d)
@@ -553,7 +576,11 @@ impl Protocol for Aby3 {
 
     /// `x = (x_0 + x_1) + x_2`: role 0 bit-shares `u = x_0 + x_1` (1 round); `v = x_2` is
     /// already bit-shared (roles 1 and 2 hold it).
-    fn bit_addends(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<(Shares, Shares), RunError> {
+    fn bit_addends(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares<W>,
+    ) -> Result<(Shares<W>, Shares<W>), RunError> {
         let i = self.role(ctx)?;
         let (xa, xb) = ab(x)?;
         let u_value = (i == 0)
@@ -565,7 +592,7 @@ impl Protocol for Aby3 {
         Ok((u, v))
     }
 
-    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_>]) -> Result<Vec<Shares>, RunError> {
+    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_, W>]) -> Result<Vec<Shares<W>>, RunError> {
         let started: Vec<_> = ands
             .iter()
             .map(|a| self.and_start(ctx, a))
@@ -588,34 +615,34 @@ impl Protocol for Aby3 {
     fn inject(
         &self,
         ctx: &mut Ctx<'_>,
-        b: &Shares,
+        b: &Shares<W>,
         lo: i64,
-        table: &[u64],
-    ) -> Result<Shares, RunError> {
+        table: &[W],
+    ) -> Result<Shares<W>, RunError> {
         let b = if b.parts().iter().all(|p| p.is_standard_layout()) {
             std::borrow::Cow::Borrowed(b)
         } else {
             std::borrow::Cow::Owned(b.clone().standard_layout())
         };
         let len = table.len();
-        let bit = |w: u64, j: usize| -> u64 {
+        let bit = |w: W, j: usize| -> W {
             let at = lo + j as i64;
-            if (0..64).contains(&at) {
-                (w >> at) & 1
+            if (0..W::BITS as i64).contains(&at) {
+                (w >> at as u32) & W::ONE
             } else {
-                0
+                W::ZERO
             }
         };
         let shape = b.shape().to_vec();
         let n = b.len();
         // The parts of `b` are in standard layout (made so above): their words as slices.
-        fn words(t: &RingTensor) -> &[u64] {
+        fn words<W: Word>(t: &RingTensor<W>) -> &[W] {
             t.as_slice().unwrap_or(&[])
         }
         // This role's additive part of the lookup, `sum_j c_j part_j` with
         // `c_j = table[j] (1 - 2 s_j)`.
-        let signed = |s: u64, j: usize| {
-            if bit(s, j) == 1 {
+        let signed = |s: W, j: usize| {
+            if bit(s, j) == W::ONE {
                 table[j].wrapping_neg()
             } else {
                 table[j]
@@ -625,7 +652,7 @@ impl Protocol for Aby3 {
         let key = ctx.key();
         let mask = ctx.key();
         let reshare = ctx.key();
-        let tensor = |words: Vec<u64>| {
+        let tensor = |words: Vec<W>| {
             RingTensor::from_shape_vec(IxDyn(&shape), words)
                 .map_err(|e| RunError::Shape(e.to_string()))
         };
@@ -633,11 +660,11 @@ impl Protocol for Aby3 {
             0 => {
                 let r = ctx.draw(&self.pair(0), key, 1, &[n * len])?;
                 let r = r.as_slice().unwrap_or(&[]);
-                let d: Vec<u64> = words(ba)
+                let d: Vec<W> = words(ba)
                     .iter()
                     .zip(words(bb))
                     .enumerate()
-                    .flat_map(|(e, (p, q))| (0..len).map(move |j| (e, j, p ^ q)))
+                    .flat_map(|(e, (p, q))| (0..len).map(move |j| (e, j, *p ^ *q)))
                     .map(|(e, j, t)| bit(t, j).wrapping_sub(r[e * len + j]))
                     .collect();
                 let d = RingTensor::from_shape_vec(IxDyn(&[n * len]), d)
@@ -655,7 +682,7 @@ impl Protocol for Aby3 {
                         .iter()
                         .enumerate()
                         .map(|(e, s)| {
-                            (0..len).fold(0u64, |acc, j| {
+                            (0..len).fold(W::ZERO, |acc, j| {
                                 acc.wrapping_add(table[j].wrapping_mul(bit(*s, j)))
                                     .wrapping_add(signed(*s, j).wrapping_mul(r[e * len + j]))
                             })
@@ -676,7 +703,7 @@ impl Protocol for Aby3 {
                         .iter()
                         .enumerate()
                         .map(|(e, s)| {
-                            (0..len).fold(0u64, |acc, j| {
+                            (0..len).fold(W::ZERO, |acc, j| {
                                 acc.wrapping_add(signed(*s, j).wrapping_mul(d[e * len + j]))
                             })
                         })
@@ -811,7 +838,7 @@ impl Protocol for Aby3 {
         t.recv(x2);
     }
 
-    fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares> {
+    fn deal(&self, x: &RingTensor<W>, seed: u64) -> Vec<Shares<W>> {
         let x0 = super::shares::random_like(x, seed);
         let x1 = super::shares::random_like(x, seed ^ 0x5bd1_e995);
         let x2 = ring::sub(&ring::sub(x, &x0).expect("same shape"), &x1).expect("same shape");
@@ -822,7 +849,7 @@ impl Protocol for Aby3 {
         ]
     }
 
-    fn open(&self, shares: &[Shares]) -> RingTensor {
+    fn open(&self, shares: &[Shares<W>]) -> RingTensor<W> {
         let s0 = &shares[0].parts();
         let s1 = &shares[1].parts();
         ring::add(&ring::add(&s0[0], &s0[1]).expect("shape"), &s1[1]).expect("shape")
@@ -830,7 +857,7 @@ impl Protocol for Aby3 {
 }
 
 /// The local part of a matrix product: `x_i (y_i + y_{i+1}) + x_{i+1} y_i`.
-fn matmul_local(x: &Shares, y: &Shares) -> Result<RingTensor, RunError> {
+fn matmul_local<W: Word>(x: &Shares<W>, y: &Shares<W>) -> Result<RingTensor<W>, RunError> {
     let (xa, xb) = ab(x)?;
     let (ya, yb) = ab(y)?;
     let sum_y = ring::add(ya, yb).map_err(shape_err)?;
@@ -840,12 +867,12 @@ fn matmul_local(x: &Shares, y: &Shares) -> Result<RingTensor, RunError> {
 }
 
 /// The local part of a product: `x_i y_i + x_i y_{i+1} + x_{i+1} y_i` (broadcasting).
-fn mul_local(
-    xa: &RingTensor,
-    xb: &RingTensor,
-    ya: &RingTensor,
-    yb: &RingTensor,
-) -> Result<RingTensor, RunError> {
+fn mul_local<W: Word>(
+    xa: &RingTensor<W>,
+    xb: &RingTensor<W>,
+    ya: &RingTensor<W>,
+    yb: &RingTensor<W>,
+) -> Result<RingTensor<W>, RunError> {
     let sum_y = ring::add(ya, yb).map_err(shape_err)?;
     let t = ring::mul(xa, &sum_y).map_err(shape_err)?;
     let u = ring::mul(xb, ya).map_err(shape_err)?;
@@ -861,17 +888,24 @@ mod kernels {
     use tfe_jit::{Inst, Kernel, Ty};
 
     use crate::fused::run;
-    use crate::ring::RingTensor;
+    use crate::ring::{RingTensor, Word};
 
     /// The local part of a replicated product plus its zero-share:
     /// `x_a (y_a + y_b) + x_b y_a + alpha`.
-    pub fn product_local(
-        xa: &RingTensor,
-        xb: &RingTensor,
-        ya: &RingTensor,
-        yb: &RingTensor,
-        alpha: &RingTensor,
-    ) -> Option<RingTensor> {
+    pub fn product_local<W: Word>(
+        xa: &RingTensor<W>,
+        xb: &RingTensor<W>,
+        ya: &RingTensor<W>,
+        yb: &RingTensor<W>,
+        alpha: &RingTensor<W>,
+    ) -> Option<RingTensor<W>> {
+        let (xa, xb, ya, yb) = (
+            W::as_u64(xa)?,
+            W::as_u64(xb)?,
+            W::as_u64(ya)?,
+            W::as_u64(yb)?,
+        );
+        let alpha = W::as_u64(alpha)?;
         static KERNEL: OnceLock<Kernel> = OnceLock::new();
         let kernel = KERNEL.get_or_init(|| Kernel {
             inputs: vec![Ty::U64; 5],
@@ -889,19 +923,26 @@ mod kernels {
             ],
             outputs: vec![9],
         });
-        run(kernel, &[xa, xb, ya, yb, alpha])
+        run(kernel, &[xa, xb, ya, yb, alpha]).and_then(W::from_u64_tensor)
     }
 
     /// The local part of a boolean AND of bit-sliced words, with `y` shifted left by `shift`
     /// and a zero-share `beta`: `(x_a & (y_a' ^ y_b')) ^ (x_b & y_a') ^ beta`.
-    pub fn and_local(
-        xa: &RingTensor,
-        xb: &RingTensor,
-        ya: &RingTensor,
-        yb: &RingTensor,
-        beta: &RingTensor,
+    pub fn and_local<W: Word>(
+        xa: &RingTensor<W>,
+        xb: &RingTensor<W>,
+        ya: &RingTensor<W>,
+        yb: &RingTensor<W>,
+        beta: &RingTensor<W>,
         shift: u32,
-    ) -> Option<RingTensor> {
+    ) -> Option<RingTensor<W>> {
+        let (xa, xb, ya, yb) = (
+            W::as_u64(xa)?,
+            W::as_u64(xb)?,
+            W::as_u64(ya)?,
+            W::as_u64(yb)?,
+        );
+        let beta = W::as_u64(beta)?;
         static KERNELS: OnceLock<Vec<Kernel>> = OnceLock::new();
         let kernels = KERNELS.get_or_init(|| {
             (0..64u8)
@@ -925,6 +966,6 @@ mod kernels {
                 })
                 .collect()
         });
-        run(kernels.get(shift as usize)?, &[xa, xb, ya, yb, beta])
+        run(kernels.get(shift as usize)?, &[xa, xb, ya, yb, beta]).and_then(W::from_u64_tensor)
     }
 }

@@ -20,18 +20,25 @@ use tfe_ir::Size;
 
 use super::{And, Ctx, Protocol, Shares, Table};
 use crate::RunError;
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
 
-/// Bits below the top one, whose carry the tree computes.
-const LOW_BITS: usize = 63;
+/// Bits below the top one, whose carry the tree computes: 63 in Z_2^64, 127 in Z_2^128.
+fn low_bits<W: Word>() -> usize {
+    W::BITS as usize - 1
+}
 
 /// The most significant bit of each element of `x` as an arithmetic 0/1 sharing.
-pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+pub fn msb<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     let (u, v) = p.bit_addends(ctx, x)?;
     let n = x.len();
     let (u, v) = (planes(&u)?, planes(&v)?);
-    let nw = n.div_ceil(64);
-    let low: Vec<(usize, usize)> = (0..LOW_BITS).map(|j| (0, j)).collect();
+    let nw = n.div_ceil(W::BITS as usize);
+    let low_bits = low_bits::<W>();
+    let low: Vec<(usize, usize)> = (0..low_bits).map(|j| (0, j)).collect();
     let (u_low, v_low) = (rows(&[&u], &low, nw)?, rows(&[&v], &low, nw)?);
     // Level 0: group j is bit j alone, G = u_j & v_j and P = u_j ^ v_j; `props` holds the P of
     // groups 1.. (row i is group i + 1's).
@@ -39,10 +46,10 @@ pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result
     let props = u_low.xor(&v_low)?;
     let mut props = rows(
         &[&props],
-        &(1..LOW_BITS).map(|j| (0, j)).collect::<Vec<_>>(),
+        &(1..low_bits).map(|j| (0, j)).collect::<Vec<_>>(),
         nw,
     )?;
-    let mut k = LOW_BITS;
+    let mut k = low_bits;
     while k > 1 {
         let h = k / 2;
         // Pair j merges groups 2j (lo) and 2j + 1 (hi). One AND over the planes of all pairs:
@@ -79,23 +86,24 @@ pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result
         k -= h;
     }
     // gens holds one plane: the carry into bit 63.
-    let top = rows(&[&u, &v], &[(0, LOW_BITS), (1, LOW_BITS)], nw)?;
+    let top = rows(&[&u, &v], &[(0, low_bits), (1, low_bits)], nw)?;
     let sign = rows(&[&top], &[(0, 0)], nw)?
         .xor(&rows(&[&top], &[(0, 1)], nw)?)?
         .xor(&gens)?;
     let bits = unplane(&sign, x.shape())?;
-    p.inject(ctx, &bits, 0, &[1])
+    p.inject(ctx, &bits, 0, &[W::ONE])
 }
 
 /// The messages of [`msb`] of `n` elements (a size of one word per element).
-pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+pub fn msb_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table, n: Size) {
+    let low_bits = low_bits::<W>();
     let planes = |k: u64| {
-        n.planes(k)
+        n.planes(k, W::BITS as u64)
             .expect("a comparison is sized by its result's elements")
     };
     p.bit_addends_table(t, n);
-    p.and_table(t, planes(LOW_BITS as u64), 1);
-    let mut k = LOW_BITS as u64;
+    p.and_table(t, planes(low_bits as u64), 1);
+    let mut k = low_bits as u64;
     while k > 1 {
         let h = k / 2;
         p.and_table(t, planes(2 * h - 1), 1);
@@ -104,50 +112,54 @@ pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
     p.inject_table(t, n, 1);
 }
 
-fn and1<P: Protocol + ?Sized>(
+fn and1<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
-    y: &Shares,
-) -> Result<Shares, RunError> {
+    x: &Shares<W>,
+    y: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     Ok(p.and(ctx, &[And { x, y, shift: 0 }])?.remove(0))
 }
 
 /// A boolean sharing's words as 64 bit planes `[64, ⌈n / 64⌉]`: bit `b` of word `w` of plane
 /// `j` is bit `j` of element `64 w + b` (in the tensor's logical order; missing elements of
 /// the last block are 0).
-fn planes(s: &Shares) -> Result<Shares, RunError> {
-    let nw = s.len().div_ceil(64);
+fn planes<W: Word>(s: &Shares<W>) -> Result<Shares<W>, RunError> {
+    let bits = W::BITS as usize;
+    let nw = s.len().div_ceil(bits);
     s.map_with(
         |t| {
-            let mut out = vec![0u64; 64 * nw];
-            let mut block = [0u64; 64];
+            let mut out = vec![W::ZERO; bits * nw];
+            let mut block = vec![W::ZERO; bits];
             let mut words = t.iter();
             for w in 0..nw {
                 for slot in block.iter_mut() {
-                    *slot = words.next().copied().unwrap_or(0);
+                    *slot = words.next().copied().unwrap_or(W::ZERO);
                 }
-                transpose64(&mut block);
+                transpose(&mut block);
                 for (j, plane) in block.iter().enumerate() {
                     out[j * nw + w] = *plane;
                 }
             }
-            RingTensor::from_shape_vec(IxDyn(&[64, nw]), out)
+            RingTensor::from_shape_vec(IxDyn(&[bits, nw]), out)
                 .map_err(|e| RunError::Internal(e.to_string()))
         },
-        |_| Ok::<_, RunError>(super::shares::ghost(&[64, nw])),
+        |_| Ok::<_, RunError>(super::shares::ghost(&[bits, nw])),
     )
 }
 
 /// One plane `[1, ⌈n / 64⌉]` as a tensor of `shape` whose words are the planes' bits (0 or 1).
-fn unplane(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
+fn unplane<W: Word>(s: &Shares<W>, shape: &[usize]) -> Result<Shares<W>, RunError> {
     let n: usize = shape.iter().product();
     s.map_with(
         |t| {
             let plane = t
                 .as_slice()
                 .ok_or_else(|| RunError::Internal("a bit plane not in place".into()))?;
-            let bits = (0..n).map(|e| (plane[e / 64] >> (e % 64)) & 1).collect();
+            let w = W::BITS as usize;
+            let bits = (0..n)
+                .map(|e| (plane[e / w] >> (e % w) as u32) & W::ONE)
+                .collect();
             RingTensor::from_shape_vec(IxDyn(shape), bits)
                 .map_err(|e| RunError::Internal(e.to_string()))
         },
@@ -157,7 +169,11 @@ fn unplane(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
 
 /// `[picks.len(), nw]`: row `r` is row `picks[r].1` of `sources[picks[r].0]` (planes of one
 /// protocol, each `[_, nw]` in standard layout).
-fn rows(sources: &[&Shares], picks: &[(usize, usize)], nw: usize) -> Result<Shares, RunError> {
+fn rows<W: Word>(
+    sources: &[&Shares<W>],
+    picks: &[(usize, usize)],
+    nw: usize,
+) -> Result<Shares<W>, RunError> {
     if !sources[0].holds() {
         return Ok(Shares::shape_only(&[picks.len(), nw]));
     }
@@ -179,24 +195,26 @@ fn rows(sources: &[&Shares], picks: &[(usize, usize)], nw: usize) -> Result<Shar
     Shares::new(parts)
 }
 
-/// Transposes a 64×64 bit matrix in place: afterwards bit `i` of `a[j]` is what bit `j` of
-/// `a[i]` was. Six rounds of swapping blocks across the diagonal, halving the block each time
-/// (Hacker's Delight, section 7-3).
-fn transpose64(a: &mut [u64; 64]) {
-    let mut width = 32;
-    let mut mask: u64 = 0x0000_0000_ffff_ffff;
+/// Transposes a square bit matrix of `W::BITS` words in place: afterwards bit `i` of `a[j]` is
+/// what bit `j` of `a[i]` was. log2(BITS) rounds of swapping blocks across the diagonal,
+/// halving the block each time (Hacker's Delight, section 7-3).
+fn transpose<W: Word>(a: &mut [W]) {
+    let n = W::BITS as usize;
+    debug_assert_eq!(a.len(), n);
+    let mut width = n / 2;
+    let mut mask = W::MAX >> (W::BITS / 2);
     while width != 0 {
         let mut k = 0;
-        while k < 64 {
+        while k < n {
             // Rows k and k + width: the high `width` bits of row k's blocks swap with the low
             // `width` bits of row k + width's.
-            let t = ((a[k] >> width) ^ a[k + width]) & mask;
-            a[k] ^= t << width;
-            a[k + width] ^= t;
+            let t = ((a[k] >> width as u32) ^ a[k + width]) & mask;
+            a[k] = a[k] ^ (t << width as u32);
+            a[k + width] = a[k + width] ^ t;
             k = (k + width + 1) & !width;
         }
         width >>= 1;
-        mask ^= mask << width;
+        mask = mask ^ (mask << width as u32);
     }
 }
 
@@ -215,10 +233,25 @@ mod tests {
             *w = state;
         }
         let before = a;
-        transpose64(&mut a);
+        transpose(&mut a);
         for (i, row) in before.iter().enumerate() {
             for (j, column) in a.iter().enumerate() {
                 assert_eq!((column >> i) & 1, (row >> j) & 1, "bit {i} of row {j}");
+            }
+        }
+        // And 128×128, from pairs of the words above.
+        let mut b: Vec<u128> = (0..128)
+            .map(|i| (before[i % 64] as u128) << 64 | before[(i * 7 + 3) % 64] as u128)
+            .collect();
+        let rows = b.clone();
+        transpose(&mut b);
+        for (i, row) in rows.iter().enumerate() {
+            for (j, column) in b.iter().enumerate() {
+                assert_eq!(
+                    (column >> i) & 1,
+                    (row >> j) & 1,
+                    "bit {i} of row {j} (128)"
+                );
             }
         }
     }

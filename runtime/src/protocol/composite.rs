@@ -8,13 +8,23 @@ use tfe_ir::Size;
 
 use super::{And, Ctx, Protocol, Shares, Table};
 use crate::RunError;
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
+
+/// The shifts of a Kogge–Stone adder or a prefix OR over `W`'s words: 1, 2, 4, … below
+/// `W::BITS` (6 levels for 64 bits, 7 for 128).
+fn levels<W: Word>() -> impl Iterator<Item = u32> {
+    (0..W::BITS.trailing_zeros()).map(|i| 1 << i)
+}
 
 /// The bits of an arithmetic sharing as a boolean sharing (A2B): the protocol's two boolean
-/// addends, summed by a Kogge–Stone carry-lookahead adder over the 64-bit words. The generate
-/// bits take one round of ANDs, then 6 levels of two ANDs each, one round per level; the sum
-/// is `u ^ v ^ (carries << 1)`.
-pub fn a2b<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+/// addends, summed by a Kogge–Stone carry-lookahead adder over the ring's words. The generate
+/// bits take one round of ANDs, then 6 levels (7 for 128 bits) of two ANDs each, one round per
+/// level; the sum is `u ^ v ^ (carries << 1)`.
+pub fn a2b<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     let (u, v) = p.bit_addends(ctx, x)?;
     let p0 = u.xor(&v)?;
     let mut g = p
@@ -28,7 +38,7 @@ pub fn a2b<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result
         )?
         .remove(0);
     let mut prop = p0.clone();
-    for k in [1u32, 2, 4, 8, 16, 32] {
+    for k in levels::<W>() {
         let mut both = p.and(
             ctx,
             &[
@@ -53,10 +63,10 @@ pub fn a2b<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result
     p0.xor(&g.shl(1))
 }
 
-pub fn a2b_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+pub fn a2b_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table, n: Size) {
     p.bit_addends_table(t, n);
     p.and_table(t, n, 1);
-    for _ in 0..6 {
+    for _ in levels::<W>() {
         p.and_table(t, n, 2);
     }
 }
@@ -64,11 +74,15 @@ pub fn a2b_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
 /// The most significant bit (the sign of two's complement values of magnitude below 2^63), as
 /// an arithmetic 0/1 sharing: the carry into bit 63 alone, on bit planes ([`super::carry`]),
 /// rather than every bit of [`a2b`].
-pub fn msb<P: Protocol + ?Sized>(p: &P, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+pub fn msb<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    ctx: &mut Ctx<'_>,
+    x: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     super::carry::msb(p, ctx, x)
 }
 
-pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
+pub fn msb_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table, n: Size) {
     super::carry::msb_table(p, t, n)
 }
 
@@ -80,15 +94,15 @@ pub fn msb_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size) {
 /// [`a2b`], then a prefix OR from the top, `y |= y >> s` for s = 1, 2, …, 32 (6 rounds, one
 /// AND each, as `a | b = a ^ b ^ (a & b)`), whose differences `h = y ^ (y >> 1)` mark the
 /// highest bit, and the protocol's injection of the wanted bits of `h` weighted by the table.
-pub fn highest_bit_lookup<P: Protocol + ?Sized>(
+pub fn highest_bit_lookup<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     lo: i64,
-    table: &[u64],
-) -> Result<Shares, RunError> {
+    table: &[W],
+) -> Result<Shares<W>, RunError> {
     let mut y = a2b(p, ctx, x)?;
-    for s in [1u32, 2, 4, 8, 16, 32] {
+    for s in levels::<W>() {
         let ys = y.shr(s);
         let both = p
             .and(
@@ -103,48 +117,64 @@ pub fn highest_bit_lookup<P: Protocol + ?Sized>(
         y = y.xor(&ys)?.xor(&both)?;
     }
     let top = y.xor(&y.shr(1))?;
-    // Bit 63 is the highest bit of negative values only: it reads as 0.
-    let clipped: Vec<u64> = table
+    // The top bit is the highest bit of negative values only: it reads as 0.
+    let top_bit = W::BITS as i64 - 1;
+    let clipped: Vec<W> = table
         .iter()
         .enumerate()
-        .map(|(j, v)| if lo + (j as i64) < 63 { *v } else { 0 })
+        .map(|(j, v)| {
+            if lo + (j as i64) < top_bit {
+                *v
+            } else {
+                W::ZERO
+            }
+        })
         .collect();
     p.inject(ctx, &top, lo, &clipped)
 }
 
-pub fn highest_bit_lookup_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: Size, len: u64) {
+pub fn highest_bit_lookup_table<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    t: &mut Table,
+    n: Size,
+    len: u64,
+) {
     a2b_table(p, t, n);
-    for _ in 0..6 {
+    for _ in levels::<W>() {
         p.and_table(t, n, 1);
     }
     p.inject_table(t, n, len);
 }
 
 /// `1 - b` for an arithmetic 0/1 sharing.
-pub fn not_bit<P: Protocol + ?Sized>(p: &P, me: usize, b: &Shares) -> Result<Shares, RunError> {
-    let one = RingTensor::from_elem(IxDyn(&[]), 1);
+pub fn not_bit<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    me: usize,
+    b: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
+    let one = RingTensor::from_elem(IxDyn(&[]), W::ONE);
     p.public(me, &one)?.sub(b)
 }
 
 /// `x + c` for a public `c`.
-pub fn add_public<P: Protocol + ?Sized>(
+pub fn add_public<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     me: usize,
-    x: &Shares,
-    c: &RingTensor,
-) -> Result<Shares, RunError> {
+    x: &Shares<W>,
+    c: &RingTensor<W>,
+) -> Result<Shares<W>, RunError> {
     x.add(&p.public(me, c)?)
 }
 
 /// `x < y` (`strict`) or `x <= y` as a 0/1 sharing: the sign of `x - y`, or 1 minus the sign
 /// of `y - x`.
-pub fn less<P: Protocol + ?Sized>(
+pub fn less<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
-    y: &Shares,
+    x: &Shares<W>,
+    y: &Shares<W>,
     strict: bool,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     if strict {
         p.msb(ctx, &x.sub(y)?)
     } else {
@@ -154,18 +184,18 @@ pub fn less<P: Protocol + ?Sized>(
 
 /// `x == y` as a 0/1 sharing: neither `x < y` nor `y < x`. Both signs in one [`Protocol::msb`]
 /// (the rounds of one comparison), then one product.
-pub fn equal<P: Protocol + ?Sized>(
+pub fn equal<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
-    y: &Shares,
-) -> Result<Shares, RunError> {
+    x: &Shares<W>,
+    y: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     let (d, e) = (x.sub(y)?, y.sub(x)?);
     let shape = d.shape().to_vec();
     let both = Shares::concat(&[&d.flatten()?, &e.flatten()?], 0)?;
     let signs = p.msb(ctx, &both)?;
     let n = d.len();
-    let reshape = |s: Shares| {
+    let reshape = |s: Shares<W>| {
         s.map_with(
             |t| crate::value::reshape(t, &shape),
             |g| crate::value::reshape(g, &shape),
@@ -176,7 +206,7 @@ pub fn equal<P: Protocol + ?Sized>(
     p.mul(ctx, &not_bit(p, ctx.me, &lt)?, &not_bit(p, ctx.me, &gt)?, 0)
 }
 
-pub fn equal_table<P: Protocol + ?Sized>(p: &P, t: &mut Table) {
+pub fn equal_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table) {
     p.msb_table(t, Size::Result(2));
     p.mul_table(
         t,
@@ -187,25 +217,25 @@ pub fn equal_table<P: Protocol + ?Sized>(p: &P, t: &mut Table) {
 }
 
 /// `a | b` of 0/1 sharings: `a + b - a b`.
-pub fn or<P: Protocol + ?Sized>(
+pub fn or<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    a: &Shares,
-    b: &Shares,
-) -> Result<Shares, RunError> {
+    a: &Shares<W>,
+    b: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     let ab = p.mul(ctx, a, b, 0)?;
     a.add(b)?.sub(&ab)
 }
 
 /// `c ? a : b` for a 0/1 sharing `c`: `b + c (a - b)`, one product. `a - b` is made the
 /// result's shape first, so the product's sizes are the result's.
-pub fn select<P: Protocol + ?Sized>(
+pub fn select<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    c: &Shares,
-    a: &Shares,
-    b: &Shares,
-) -> Result<Shares, RunError> {
+    c: &Shares<W>,
+    a: &Shares<W>,
+    b: &Shares<W>,
+) -> Result<Shares<W>, RunError> {
     let d = a.sub(b)?;
     let shape = crate::ring::broadcast_shape(c.shape(), d.shape()).ok_or_else(|| {
         RunError::Shape(format!(
@@ -214,7 +244,7 @@ pub fn select<P: Protocol + ?Sized>(
             d.shape()
         ))
     })?;
-    let widen = |s: &Shares| -> Result<Shares, RunError> {
+    let widen = |s: &Shares<W>| -> Result<Shares<W>, RunError> {
         if s.shape() == shape.as_slice() {
             return Ok(s.clone());
         }
@@ -237,12 +267,12 @@ pub fn select<P: Protocol + ?Sized>(
 /// levels. Each level compares the first half of the remaining candidates with the second half
 /// in one [`Protocol::msb`] over all pairs at once, and keeps the larger by one product (an odd
 /// one out waits for the next level): n - 1 comparisons in all.
-pub fn max_axis<P: Protocol + ?Sized>(
+pub fn max_axis<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     axis: usize,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     check_axis(x, axis, "maximum")?;
     if all_pairs_fit(x.shape()[axis] as u64, (x.len() / x.shape()[axis]) as u64) {
         return all_pairs(p, ctx, x, axis, false);
@@ -251,12 +281,12 @@ pub fn max_axis<P: Protocol + ?Sized>(
 }
 
 /// [`max_axis`] by the tournament, whatever the sizes.
-pub(super) fn max_tournament<P: Protocol + ?Sized>(
+pub(super) fn max_tournament<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     axis: usize,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     let mut cur = x.clone();
     loop {
         let n = cur.shape()[axis];
@@ -283,12 +313,12 @@ pub(super) fn max_tournament<P: Protocol + ?Sized>(
 /// of [`max_axis`] carrying each candidate's index, both chosen by the same comparison and one
 /// product per level (values and indices multiplied together). On ties, the index of one of
 /// the maxima (not necessarily the first).
-pub fn argmax_axis<P: Protocol + ?Sized>(
+pub fn argmax_axis<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     axis: usize,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     check_axis(x, axis, "argmax")?;
     if all_pairs_fit(x.shape()[axis] as u64, (x.len() / x.shape()[axis]) as u64) {
         return all_pairs(p, ctx, x, axis, true);
@@ -297,14 +327,14 @@ pub fn argmax_axis<P: Protocol + ?Sized>(
 }
 
 /// [`argmax_axis`] by the tournament, whatever the sizes.
-pub(super) fn argmax_tournament<P: Protocol + ?Sized>(
+pub(super) fn argmax_tournament<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     axis: usize,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     let shape = x.shape().to_vec();
-    let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| i[axis] as u64);
+    let index = RingTensor::from_shape_fn(IxDyn(&shape), |i| W::from_u64(i[axis] as u64));
     let mut idx = if x.holds() {
         p.public(ctx.me, &index)?
     } else {
@@ -361,18 +391,18 @@ pub fn all_pairs_fit(n: u64, rows: u64) -> bool {
 /// entry (the first maximal one) wins all its n − 1 matches. Its 0/1 indicator is the product of
 /// its n − 1 results, taken in ⌈log2(n − 1)⌉ rounds of products over all entries and rows at
 /// once; the maximum is `Σ w_i x_i` (one more product), the index `Σ w_i i` (local).
-pub(super) fn all_pairs<P: Protocol + ?Sized>(
+pub(super) fn all_pairs<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
+    x: &Shares<W>,
     axis: usize,
     index: bool,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     let n = x.shape()[axis];
     if n == 1 {
         let only = x.clone().index_axis(axis, 0);
         return if index {
-            only.mul_public(&RingTensor::from_elem(IxDyn(&[]), 0))
+            only.mul_public(&RingTensor::from_elem(IxDyn(&[]), W::ZERO))
         } else {
             Ok(only)
         };
@@ -381,13 +411,13 @@ pub(super) fn all_pairs<P: Protocol + ?Sized>(
     result_shape.remove(axis);
     let rows = x.len() / n;
     // Entry j of every row, as a vector of `rows`.
-    let entries: Vec<Shares> = (0..n)
+    let entries: Vec<Shares<W>> = (0..n)
         .map(|j| x.slice_axis(axis, j, j + 1).flatten())
         .collect::<Result<_, _>>()?;
     let pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
         .collect();
-    let differences: Vec<Shares> = pairs
+    let differences: Vec<Shares<W>> = pairs
         .iter()
         .map(|&(i, j)| entries[i].sub(&entries[j]))
         .collect::<Result<_, _>>()?;
@@ -399,7 +429,7 @@ pub(super) fn all_pairs<P: Protocol + ?Sized>(
     let result_of = |k: usize| less.slice_axis(0, k * rows, (k + 1) * rows);
     let me = ctx.me;
     // factors[i]: the results of entry i's matches.
-    let mut factors: Vec<Vec<Shares>> = vec![Vec::new(); n];
+    let mut factors: Vec<Vec<Shares<W>>> = vec![Vec::new(); n];
     for (k, &(i, j)) in pairs.iter().enumerate() {
         let b = result_of(k);
         factors[i].push(not_bit(p, me, &b)?);
@@ -420,10 +450,10 @@ pub(super) fn all_pairs<P: Protocol + ?Sized>(
             &Shares::concat(&right, 0)?,
             0,
         )?;
-        let mut next: Vec<Vec<Shares>> = Vec::with_capacity(n);
+        let mut next: Vec<Vec<Shares<W>>> = Vec::with_capacity(n);
         let mut k = 0;
         for f in &factors {
-            let mut g: Vec<Shares> = (0..f.len() / 2)
+            let mut g: Vec<Shares<W>> = (0..f.len() / 2)
                 .map(|m| products.slice_axis(0, (k + m) * rows, (k + m + 1) * rows))
                 .collect();
             k += f.len() / 2;
@@ -434,12 +464,13 @@ pub(super) fn all_pairs<P: Protocol + ?Sized>(
         }
         factors = next;
     }
-    let wins: Vec<Shares> = factors.into_iter().map(|mut f| f.remove(0)).collect();
+    let wins: Vec<Shares<W>> = factors.into_iter().map(|mut f| f.remove(0)).collect();
     let total = if index {
         // Σ w_i · i: products by public integers, local.
-        let mut acc = wins[0].mul_public(&RingTensor::from_elem(IxDyn(&[]), 0))?;
+        let mut acc = wins[0].mul_public(&RingTensor::from_elem(IxDyn(&[]), W::ZERO))?;
         for (i, w) in wins.iter().enumerate().skip(1) {
-            acc = acc.add(&w.mul_public(&RingTensor::from_elem(IxDyn(&[]), i as u64))?)?;
+            acc =
+                acc.add(&w.mul_public(&RingTensor::from_elem(IxDyn(&[]), W::from_u64(i as u64)))?)?;
         }
         acc
     } else {
@@ -459,7 +490,12 @@ pub(super) fn all_pairs<P: Protocol + ?Sized>(
 }
 
 /// The messages of [`all_pairs`] over `n` entries; sizes per element of the result.
-pub fn all_pairs_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64, index: bool) {
+pub fn all_pairs_table<W: Word, P: Protocol<W> + ?Sized>(
+    p: &P,
+    t: &mut Table,
+    n: u64,
+    index: bool,
+) {
     p.msb_table(t, Size::Result(n * (n - 1) / 2));
     let mut m = n - 1;
     while m > 1 {
@@ -489,12 +525,12 @@ pub fn all_pairs_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64, index
 /// row for the h pairs' values plus n for the flags (none at the first level, where the flags
 /// are the comparisons themselves). Every step reads and writes whole rows in place
 /// ([`gather_columns`]): no strided copies.
-pub fn max_onehot<P: Protocol + ?Sized>(
+pub fn max_onehot<W: Word, P: Protocol<W> + ?Sized>(
     p: &P,
     ctx: &mut Ctx<'_>,
-    x: &Shares,
-    one: u64,
-) -> Result<Shares, RunError> {
+    x: &Shares<W>,
+    one: W,
+) -> Result<Shares<W>, RunError> {
     let (r, n) = match x.shape() {
         [r, n] if *n > 0 => (*r, *n),
         other => {
@@ -504,7 +540,7 @@ pub fn max_onehot<P: Protocol + ?Sized>(
         }
     };
     let (me, holds) = (ctx.me, x.holds());
-    let public = |shape: &[usize], v: u64| -> Result<Shares, RunError> {
+    let public = |shape: &[usize], v: W| -> Result<Shares<W>, RunError> {
         if holds {
             p.public(me, &RingTensor::from_elem(IxDyn(shape), v))
         } else {
@@ -515,7 +551,7 @@ pub fn max_onehot<P: Protocol + ?Sized>(
     let mut runs: Vec<(usize, usize)> = (0..n).map(|j| (j, j + 1)).collect();
     let mut cur = x.clone().standard_layout();
     // The flags of the entries still in the running; `None` while all are (before level 1).
-    let mut flags: Option<Shares> = None;
+    let mut flags: Option<Shares<W>> = None;
     while runs.len() > 1 {
         let m = runs.len();
         let h = m / 2;
@@ -527,8 +563,8 @@ pub fn max_onehot<P: Protocol + ?Sized>(
         )?;
         // b = [lo < hi] (the sign of lo - hi): the later one wins; on a tie the earlier stays.
         let b = p.msb(ctx, &lo.sub(&hi)?)?.standard_layout();
-        let not_b = public(&[r, h], 1)?.sub(&b)?;
-        let ones = public(&[r, 1], 1)?;
+        let not_b = public(&[r, h], W::ONE)?.sub(&b)?;
+        let ones = public(&[r, 1], W::ONE)?;
         // Per entry: its pair's 1 − b (earlier run), b (later run), or 1 (the odd one out).
         let mut picks = vec![(2, 0); n];
         for k in 0..h {
@@ -583,11 +619,11 @@ pub fn max_onehot<P: Protocol + ?Sized>(
 
 /// `[r, picks.len()]`: column `c` is column `picks[c].1` of the matrix `sources[picks[c].0]`
 /// (each `[r, _]`, in standard layout, of one protocol), built row by row.
-fn gather_columns(
-    sources: &[&Shares],
+fn gather_columns<W: Word>(
+    sources: &[&Shares<W>],
     picks: &[(usize, usize)],
     r: usize,
-) -> Result<Shares, RunError> {
+) -> Result<Shares<W>, RunError> {
     let width = picks.len();
     if !sources[0].holds() {
         return Ok(Shares::shape_only(&[r, width]));
@@ -595,7 +631,7 @@ fn gather_columns(
     let k = sources[0].parts().len();
     let parts = (0..k)
         .map(|c| {
-            let cols: Vec<(&[u64], usize)> = sources
+            let cols: Vec<(&[W], usize)> = sources
                 .iter()
                 .map(|s| {
                     let t = s.part(c)?;
@@ -620,7 +656,7 @@ fn gather_columns(
 }
 
 /// A sharing in standard layout, reshaped.
-fn reshape(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
+fn reshape<W: Word>(s: &Shares<W>, shape: &[usize]) -> Result<Shares<W>, RunError> {
     let shape = shape.to_vec();
     s.map_with(
         |t| {
@@ -634,7 +670,7 @@ fn reshape(s: &Shares, shape: &[usize]) -> Result<Shares, RunError> {
 
 /// The messages of [`max_onehot`] over rows of `n` entries; sizes per element of the result
 /// (`n + 1` per row).
-pub fn max_onehot_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64) {
+pub fn max_onehot_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table, n: u64) {
     let mut m = n;
     let mut first = true;
     while m > 1 {
@@ -647,7 +683,7 @@ pub fn max_onehot_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64) {
     }
 }
 
-fn check_axis(x: &Shares, axis: usize, what: &str) -> Result<(), RunError> {
+fn check_axis<W: Word>(x: &Shares<W>, axis: usize, what: &str) -> Result<(), RunError> {
     if axis >= x.shape().len() || x.shape()[axis] == 0 {
         return Err(RunError::Shape(format!(
             "the {what} along axis {axis} of a tensor of shape {:?}",
@@ -659,7 +695,7 @@ fn check_axis(x: &Shares, axis: usize, what: &str) -> Result<(), RunError> {
 
 /// The messages of [`max_axis`] (or [`argmax_axis`]: `indices`) along an axis of length `n`;
 /// sizes are per element of the result (one per tournament).
-pub fn max_table<P: Protocol + ?Sized>(p: &P, t: &mut Table, n: u64, indices: bool) {
+pub fn max_table<W: Word, P: Protocol<W> + ?Sized>(p: &P, t: &mut Table, n: u64, indices: bool) {
     let mut m = n;
     while m > 1 {
         let h = m / 2;

@@ -10,7 +10,7 @@ use tfe_ir::{Dim, MsgKey, OpId, PartyId};
 use crate::RunError;
 use crate::net::{Payload, Transport};
 use crate::prg::{self, SharedKey};
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
 
 /// The keys this party shares with each set of parties it belongs to (pairs and triples),
 /// agreed at session start.
@@ -146,13 +146,13 @@ impl Ctx<'_> {
     }
 
     /// Pseudo-random ring elements of `shape` that every party of `set` draws alike.
-    pub fn draw(
+    pub fn draw<W: Word>(
         &self,
         set: &[PartyId],
         key: MsgKey,
         stream: u16,
         shape: &[usize],
-    ) -> Result<RingTensor, RunError> {
+    ) -> Result<RingTensor<W>, RunError> {
         let n: usize = shape.iter().product();
         let data = prg::draw(self.keys.get(set)?, self.session, key, stream, n);
         Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements"))
@@ -167,7 +167,7 @@ impl Ctx<'_> {
         stream: u16,
         n: usize,
     ) -> Result<Vec<u8>, RunError> {
-        let words = prg::draw(
+        let words: Vec<u64> = prg::draw(
             self.keys.get(set)?,
             self.session,
             key,
@@ -184,18 +184,21 @@ impl Ctx<'_> {
         Ok(bytes)
     }
 
-    pub fn send(&mut self, to: PartyId, key: MsgKey, t: RingTensor) -> Result<(), RunError> {
-        self.net
-            .send(to, key, Payload::Ring(t))
-            .map_err(RunError::Net)
+    pub fn send<W: Word>(
+        &mut self,
+        to: PartyId,
+        key: MsgKey,
+        t: RingTensor<W>,
+    ) -> Result<(), RunError> {
+        self.net.send(to, key, W::payload(t)).map_err(RunError::Net)
     }
 
     /// Receives ring elements; a message of another kind or (when `shape` is given) of another
     /// shape is the sender's fault, and ends the run naming it.
-    pub fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<RingTensor, RunError> {
-        match self.net.recv(from, key).map_err(RunError::Net)? {
-            Payload::Ring(t) => Ok(t),
-            other => Err(RunError::BadMessage {
+    pub fn recv<W: Word>(&mut self, from: PartyId, key: MsgKey) -> Result<RingTensor<W>, RunError> {
+        match W::from_payload(self.net.recv(from, key).map_err(RunError::Net)?) {
+            Ok(t) => Ok(t),
+            Err(other) => Err(RunError::BadMessage {
                 from,
                 detail: format!("expected shares for {key}, got {}", other.describe()),
             }),
@@ -203,12 +206,12 @@ impl Ctx<'_> {
     }
 
     /// [`Ctx::recv`] of a tensor whose shape the receiver knows.
-    pub fn recv_shaped(
+    pub fn recv_shaped<W: Word>(
         &mut self,
         from: PartyId,
         key: MsgKey,
         shape: &[usize],
-    ) -> Result<RingTensor, RunError> {
+    ) -> Result<RingTensor<W>, RunError> {
         let t = self.recv(from, key)?;
         if t.shape() != shape {
             return Err(RunError::BadMessage {
@@ -225,7 +228,11 @@ impl Ctx<'_> {
     /// [`Ctx::recv`] of shares of the op's result, by a party that has no shape of its own to
     /// check them against: checked against the program's shape of the result (its rank and
     /// every dimension known when compiled), so that the sender of a wrong one is named.
-    pub fn recv_result(&mut self, from: PartyId, key: MsgKey) -> Result<RingTensor, RunError> {
+    pub fn recv_result<W: Word>(
+        &mut self,
+        from: PartyId,
+        key: MsgKey,
+    ) -> Result<RingTensor<W>, RunError> {
         let t = self.recv(from, key)?;
         if let Some(pattern) = self.result {
             let fits = t.ndim() == pattern.len()
@@ -250,13 +257,13 @@ impl Ctx<'_> {
     /// [`Ctx::recv_result`] of shares that must have the shape of `first`, received from
     /// `first_from`: when they differ in a dimension the program leaves to run time, this party
     /// cannot tell which sender broke the protocol, and names both.
-    pub fn recv_agreeing(
+    pub fn recv_agreeing<W: Word>(
         &mut self,
         from: PartyId,
         key: MsgKey,
         first_from: PartyId,
-        first: &RingTensor,
-    ) -> Result<RingTensor, RunError> {
+        first: &RingTensor<W>,
+    ) -> Result<RingTensor<W>, RunError> {
         let t = self.recv_result(from, key)?;
         if t.shape() != first.shape() {
             return Err(RunError::BadMessage {

@@ -40,37 +40,37 @@ pub use shares::Shares;
 pub use table::{Table, messages};
 
 use crate::RunError;
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
 
 /// An AND of boolean sharings for [`Protocol::and`]: `x & (y << shift)` (the Kogge–Stone adder
 /// shifts one operand; doing it inside the AND saves a pass).
 #[derive(Debug, Clone, Copy)]
-pub struct And<'a> {
-    pub x: &'a Shares,
-    pub y: &'a Shares,
+pub struct And<'a, W = u64> {
+    pub x: &'a Shares<W>,
+    pub y: &'a Shares<W>,
     pub shift: u32,
 }
 
 /// One of several products run together ([`Protocol::products`]).
 #[derive(Debug, Clone, Copy)]
-pub enum Product<'a> {
+pub enum Product<'a, W = u64> {
     /// Elementwise, broadcasting.
-    Mul(&'a Shares, &'a Shares),
+    Mul(&'a Shares<W>, &'a Shares<W>),
     /// A matrix product.
-    MatMul(&'a Shares, &'a Shares),
+    MatMul(&'a Shares<W>, &'a Shares<W>),
     /// A sharing to truncate: a product by a public value, already taken locally.
-    Trunc(&'a Shares),
+    Trunc(&'a Shares<W>),
 }
 
 /// A public linear map of ring tensors, and the shape it gives a tensor of the shape it is
 /// made for ([`Protocol::matmul_then`]).
-pub struct Linear<'a> {
-    pub apply: &'a dyn Fn(&RingTensor) -> Result<RingTensor, RunError>,
+pub struct Linear<'a, W = u64> {
+    pub apply: &'a dyn Fn(&RingTensor<W>) -> Result<RingTensor<W>, RunError>,
     /// The result's shape.
     pub shape: Vec<usize>,
 }
 
-impl std::fmt::Debug for Linear<'_> {
+impl<W> std::fmt::Debug for Linear<'_, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Linear")
             .field("shape", &self.shape)
@@ -78,9 +78,9 @@ impl std::fmt::Debug for Linear<'_> {
     }
 }
 
-impl Linear<'_> {
+impl<W: Word> Linear<'_, W> {
     /// The map on each component of a sharing (a party without components gets the shape).
-    pub fn on_shares(&self, s: &Shares) -> Result<Shares, RunError> {
+    pub fn on_shares(&self, s: &Shares<W>) -> Result<Shares<W>, RunError> {
         if !s.holds() {
             return Ok(Shares::shape_only(&self.shape));
         }
@@ -93,14 +93,14 @@ impl Linear<'_> {
     }
 }
 
-/// The primitives a protocol provides. Shares are [`Shares`] of as many components as the
+/// The primitives a protocol provides. Shares<W> are [`Shares`] of as many components as the
 /// protocol gives each member (a member may hold none: pond's dealer). Arithmetic sharings are
 /// over Z_2^64 with `frac` fractional bits for fixed point; boolean sharings hold 64 independent
 /// bits per word, combined with `^`.
 ///
 /// Every member of the placement runs every op of it, in the same order, with the same
 /// arguments' shapes; each method is called by all of them together.
-pub trait Protocol: std::fmt::Debug + Send + Sync {
+pub trait Protocol<W: Word = u64>: std::fmt::Debug + Send + Sync {
     /// The protocol's name, as in a program's `secret` line.
     fn name(&self) -> &'static str;
 
@@ -135,33 +135,33 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
 
     /// The sharing of a public value that every member can make alone (no randomness, no
     /// messages): `me`'s shares of `c`.
-    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError>;
+    fn public(&self, me: PartyId, c: &RingTensor<W>) -> Result<Shares<W>, RunError>;
 
-    /// Shares a party's value (`value` is `Some` at the owner). Members get their shares; an
+    /// Shares<W> a party's value (`value` is `Some` at the owner). Members get their shares; an
     /// owner outside the placement gets `None`. `known_shape` is the shape when the compiler
     /// knows it; otherwise the owner sends it to the members that need it.
     fn share(
         &self,
         ctx: &mut Ctx<'_>,
         owner: PartyId,
-        value: Option<&RingTensor>,
+        value: Option<&RingTensor<W>>,
         known_shape: Option<&[usize]>,
-    ) -> Result<Option<Shares>, RunError>;
+    ) -> Result<Option<Shares<W>>, RunError>;
 
     /// Reveals a sharing (`x` is `Some` at the members) to `targets`; each target gets the
     /// value, every other party `None`.
     fn reveal(
         &self,
         ctx: &mut Ctx<'_>,
-        x: Option<&Shares>,
+        x: Option<&Shares<W>>,
         targets: &[PartyId],
-    ) -> Result<Option<RingTensor>, RunError>;
+    ) -> Result<Option<RingTensor<W>>, RunError>;
 
     /// A fresh sharing of the same value: shares whose randomness is new, so that the shares a
     /// run computes with are not the ones stored in a file by an earlier run. (Against an
     /// outsider who gets one member's stored shares and another member's new ones; the members
     /// themselves can relate their old and new shares.)
-    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError>;
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares<W>) -> Result<Shares<W>, RunError>;
 
     // ---- Products -----------------------------------------------------------------------------
 
@@ -170,19 +170,19 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn mul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError>;
+    ) -> Result<Shares<W>, RunError>;
 
     /// Matrix product of two sharings, truncated by `trunc` bits.
     fn matmul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError>;
+    ) -> Result<Shares<W>, RunError>;
 
     /// `post(x · y)`, matrix product, truncated by `trunc` bits, for a public linear map `post`
     /// (local on shares): a protocol that reshares a product's local parts maps them first, so
@@ -191,11 +191,11 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn matmul_then(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-        post: &Linear<'_>,
-    ) -> Result<Shares, RunError> {
+        post: &Linear<'_, W>,
+    ) -> Result<Shares<W>, RunError> {
         let z = self.matmul(ctx, x, y, trunc)?;
         post.on_shares(&z)
     }
@@ -206,9 +206,9 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn products(
         &self,
         ctx: &mut Ctx<'_>,
-        items: &[Product<'_>],
+        items: &[Product<'_, W>],
         trunc: u32,
-    ) -> Result<Vec<Shares>, RunError> {
+    ) -> Result<Vec<Shares<W>>, RunError> {
         items
             .iter()
             .map(|item| match *item {
@@ -221,16 +221,20 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     }
 
     /// A sharing divided by 2^`d` (after a product by a public value).
-    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError>;
+    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares<W>, d: u32) -> Result<Shares<W>, RunError>;
 
     // ---- Bits ----------------------------------------------------------------------------------
 
     /// Two boolean sharings `u`, `v` whose sum as 64-bit words is the arithmetic sharing `x`:
     /// the inputs of the adder that decomposes `x` into bits ([`composite::a2b`]).
-    fn bit_addends(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<(Shares, Shares), RunError>;
+    fn bit_addends(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares<W>,
+    ) -> Result<(Shares<W>, Shares<W>), RunError>;
 
     /// The ANDs of boolean sharings, all in one round.
-    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_>]) -> Result<Vec<Shares>, RunError>;
+    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_, W>]) -> Result<Vec<Shares<W>>, RunError>;
 
     /// An arithmetic sharing of `sum_j table[j] · bit_{lo + j}(b)` per element, for a boolean
     /// sharing `b` (bits outside 0..64 read as 0). With `lo = 63, table = [1]` this injects the
@@ -238,15 +242,15 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
     fn inject(
         &self,
         ctx: &mut Ctx<'_>,
-        b: &Shares,
+        b: &Shares<W>,
         lo: i64,
-        table: &[u64],
-    ) -> Result<Shares, RunError>;
+        table: &[W],
+    ) -> Result<Shares<W>, RunError>;
 
     /// The most significant bit of each element, as an arithmetic 0/1 sharing: the sign of
     /// two's complement values. By default the carry into the top bit ([`carry`]) and an
     /// injection; a protocol with a cheaper comparison overrides it.
-    fn msb(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    fn msb(&self, ctx: &mut Ctx<'_>, x: &Shares<W>) -> Result<Shares<W>, RunError> {
         composite::msb(self, ctx, x)
     }
 
@@ -297,14 +301,78 @@ pub trait Protocol: std::fmt::Debug + Send + Sync {
 
     /// Every member's shares of `x`, made from `seed` by whoever knows the plaintext: tests and
     /// benchmarks start from them. Index `r` is role `r`'s.
-    fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares>;
+    fn deal(&self, x: &RingTensor<W>, seed: u64) -> Vec<Shares<W>>;
 
     /// The value of every member's shares (index `r` is role `r`'s).
-    fn open(&self, shares: &[Shares]) -> RingTensor;
+    fn open(&self, shares: &[Shares<W>]) -> RingTensor<W>;
 }
 
-/// The protocol of a secret placement.
+/// A secret placement's protocol, at its ring's width: the executor picks the instantiation of
+/// its generic code from this.
+#[derive(Debug)]
+pub enum AnyProtocol {
+    R64(Box<dyn Protocol<u64>>),
+    R128(Box<dyn Protocol<u128>>),
+}
+
+impl AnyProtocol {
+    /// Bits of the ring.
+    pub fn bits(&self) -> u32 {
+        match self {
+            AnyProtocol::R64(_) => 64,
+            AnyProtocol::R128(_) => 128,
+        }
+    }
+
+    /// The 64-bit protocol, if the ring is Z_2^64.
+    pub fn r64(&self) -> Option<&dyn Protocol<u64>> {
+        match self {
+            AnyProtocol::R64(p) => Some(&**p),
+            AnyProtocol::R128(_) => None,
+        }
+    }
+
+    /// The 128-bit protocol, if the ring is Z_2^128.
+    pub fn r128(&self) -> Option<&dyn Protocol<u128>> {
+        match self {
+            AnyProtocol::R128(p) => Some(&**p),
+            AnyProtocol::R64(_) => None,
+        }
+    }
+}
+
+/// The protocol of a secret placement over Z_2^64 (`ring = 64`, the default).
 pub fn for_secret(info: &SecretInfo) -> Result<Box<dyn Protocol>, RunError> {
+    if info.protocol == tfe_ir::Protocol::SecureNn {
+        return match info.parties.as_slice() {
+            [a, b, helper] => Ok(Box::new(securenn::SecureNn {
+                pond: pond::Pond {
+                    members: [*a, *b, *helper],
+                    frac: info.frac_bits,
+                },
+            })),
+            _ => Err(members_error(info)),
+        };
+    }
+    for_secret_at(info)
+}
+
+/// The protocol of a secret placement at its ring's width.
+pub fn any_for_secret(info: &SecretInfo) -> Result<AnyProtocol, RunError> {
+    match info.ring_bits {
+        64 => Ok(AnyProtocol::R64(for_secret(info)?)),
+        128 => Ok(AnyProtocol::R128(for_secret_at(info)?)),
+        bits => Err(RunError::Internal(format!(
+            "placement `{}` has a ring of {bits} bits",
+            info.name
+        ))),
+    }
+}
+
+/// The protocol of an aby3 or pond placement, instantiated at the word `W`. (securenn's
+/// comparison works in Z_2^64 and Z_67: [`for_secret`] makes it, at 64 bits only; the compiler
+/// refuses it with a larger ring.)
+fn for_secret_at<W: Word>(info: &SecretInfo) -> Result<Box<dyn Protocol<W>>, RunError> {
     let parties = &info.parties;
     Ok(match info.protocol {
         tfe_ir::Protocol::Aby3 => match parties.as_slice() {
@@ -321,15 +389,12 @@ pub fn for_secret(info: &SecretInfo) -> Result<Box<dyn Protocol>, RunError> {
             }),
             _ => return Err(members_error(info)),
         },
-        tfe_ir::Protocol::SecureNn => match parties.as_slice() {
-            [a, b, helper] => Box::new(securenn::SecureNn {
-                pond: pond::Pond {
-                    members: [*a, *b, *helper],
-                    frac: info.frac_bits,
-                },
-            }),
-            _ => return Err(members_error(info)),
-        },
+        tfe_ir::Protocol::SecureNn => {
+            return Err(RunError::Internal(format!(
+                "placement `{}`: securenn runs in Z_2^64 only",
+                info.name
+            )));
+        }
     })
 }
 

@@ -43,7 +43,7 @@ use tfe_ir::{PartyId, Role, Size};
 use super::shares::matmul_shape;
 use super::{And, Ctx, Linear, Product, Protocol, Shares, Table};
 use crate::RunError;
-use crate::ring::{self, RingTensor};
+use crate::ring::{self, RingTensor, Word};
 
 /// A secret placement computing with pond: the two servers, then the dealer.
 #[derive(Debug, Clone, Copy)]
@@ -59,12 +59,12 @@ fn shape_err(e: String) -> RunError {
 }
 
 /// A tensor's words in order (it must be contiguous: see [`contiguous`]).
-fn words(t: &RingTensor) -> &[u64] {
+fn words<W: Word>(t: &RingTensor<W>) -> &[W] {
     t.as_slice().unwrap_or(&[])
 }
 
 /// `t` in standard layout, borrowed when it already is.
-fn contiguous(t: &RingTensor) -> std::borrow::Cow<'_, RingTensor> {
+fn contiguous<W: Word>(t: &RingTensor<W>) -> std::borrow::Cow<'_, RingTensor<W>> {
     if t.is_standard_layout() {
         std::borrow::Cow::Borrowed(t)
     } else {
@@ -78,7 +78,7 @@ fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
 }
 
 /// A product whose first half ran ([`Pond::start`]).
-struct Started<'x> {
+struct Started<'x, W: Word> {
     kind: Kind,
     /// The triple's key and the two openings'.
     keys: [tfe_ir::MsgKey; 3],
@@ -86,19 +86,22 @@ struct Started<'x> {
     y_shape: Vec<usize>,
     z_shape: Vec<usize>,
     /// What a server keeps for the second half (none at the dealer).
-    server: Option<ServerPart<'x>>,
+    server: Option<ServerPart<'x, W>>,
 }
 
 /// A server's triple part `(a, b)` and its operands.
-struct ServerPart<'x> {
-    a: RingTensor,
-    b: RingTensor,
-    xi: std::borrow::Cow<'x, RingTensor>,
-    yi: std::borrow::Cow<'x, RingTensor>,
+struct ServerPart<'x, W: Word> {
+    a: RingTensor<W>,
+    b: RingTensor<W>,
+    xi: std::borrow::Cow<'x, RingTensor<W>>,
+    yi: std::borrow::Cow<'x, RingTensor<W>>,
 }
 
 /// `t` through the map after a product, if any.
-fn mapped(post: Option<&Linear<'_>>, t: RingTensor) -> Result<RingTensor, RunError> {
+fn mapped<W: Word>(
+    post: Option<&Linear<'_, W>>,
+    t: RingTensor<W>,
+) -> Result<RingTensor<W>, RunError> {
     match post {
         Some(l) => (l.apply)(&t),
         None => Ok(t),
@@ -120,7 +123,11 @@ impl Kind {
         }
     }
 
-    fn apply(self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor, RunError> {
+    fn apply<W: Word>(
+        self,
+        a: &RingTensor<W>,
+        b: &RingTensor<W>,
+    ) -> Result<RingTensor<W>, RunError> {
         match self {
             Kind::Elementwise => ring::mul(a, b),
             Kind::Matrix => ring::matmul(a, b),
@@ -130,6 +137,16 @@ impl Kind {
 }
 
 impl Pond {
+    /// The role of `party` ([`Protocol::role_of`], the same at every ring width).
+    pub(super) fn role_of(&self, party: PartyId) -> Option<usize> {
+        self.members.iter().position(|m| *m == party)
+    }
+
+    /// This party's role ([`Protocol::role`]).
+    pub(super) fn role(&self, ctx: &Ctx<'_>) -> Result<usize, RunError> {
+        Protocol::<u64>::role(self, ctx)
+    }
+
     fn server(&self, i: usize) -> PartyId {
         self.members[i]
     }
@@ -148,36 +165,36 @@ impl Pond {
     }
 
     /// Server `i`'s share, or an internal error at the dealer.
-    fn mine<'s>(&self, x: &'s Shares) -> Result<&'s RingTensor, RunError> {
+    fn mine<'s, W: Word>(&self, x: &'s Shares<W>) -> Result<&'s RingTensor<W>, RunError> {
         x.part(0)
     }
 
     /// A product with a triple from the dealer (Beaver): the servers open `e = x - a` and
     /// `f = y - b`, and `z_i = c_i + e (b_i + f) + a_i f` at server 0, `c_i + e b_i + a_i f` at
     /// server 1 (so that `z_0 + z_1 = c + e b + a f + e f = x y`). Then the local truncation.
-    fn product(
+    fn product<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
         kind: Kind,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-        post: Option<&Linear<'_>>,
-    ) -> Result<Shares, RunError> {
+        post: Option<&Linear<'_, W>>,
+    ) -> Result<Shares<W>, RunError> {
         let started = self.start(ctx, kind, x, y, post)?;
         self.finish(ctx, started, trunc, post)
     }
 
     /// The first half of [`Pond::product`]: the dealer deals, the servers send their openings
     /// (so that several products started before any finishes share one round).
-    fn start<'x>(
+    fn start<'x, W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
         kind: Kind,
-        x: &'x Shares,
-        y: &'x Shares,
-        post: Option<&Linear<'_>>,
-    ) -> Result<Started<'x>, RunError> {
+        x: &'x Shares<W>,
+        y: &'x Shares<W>,
+        post: Option<&Linear<'_, W>>,
+    ) -> Result<Started<'x, W>, RunError> {
         let triple = ctx.key();
         let open_e = ctx.key();
         let open_f = ctx.key();
@@ -227,13 +244,13 @@ impl Pond {
 
     /// The second half of [`Pond::product`]: a server receives the other's openings (and
     /// server 1 its `c` from the dealer) and combines; the dealer has the shape only.
-    fn finish(
+    fn finish<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,
-        started: Started<'_>,
+        started: Started<'_, W>,
         trunc: u32,
-        post: Option<&Linear<'_>>,
-    ) -> Result<Shares, RunError> {
+        post: Option<&Linear<'_, W>>,
+    ) -> Result<Shares<W>, RunError> {
         let Started {
             kind,
             keys: [triple, open_e, open_f],
@@ -260,10 +277,10 @@ impl Pond {
             // truncated.
             let (xs, ys, aw, bw) = (words(&xi), words(&yi), words(&a), words(&b));
             let (te, tf) = (words(&e_theirs), words(&f_theirs));
-            let zs = c
+            let zs: &mut [W] = c
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Internal("a triple not contiguous".into()))?;
-            let own = u64::from(role == 0);
+            let own = if role == 0 { W::ONE } else { W::ZERO };
             for i in 0..zs.len() {
                 let e = xs[i].wrapping_sub(aw[i]).wrapping_add(te[i]);
                 let f = ys[i].wrapping_sub(bw[i]).wrapping_add(tf[i]);
@@ -288,7 +305,7 @@ impl Pond {
 
     /// SecureML's local truncation of an additive sharing by `d` bits (see the module header
     /// for its error).
-    fn truncate(&self, role: usize, mut z: RingTensor, d: u32) -> RingTensor {
+    fn truncate<W: Word>(&self, role: usize, mut z: RingTensor<W>, d: u32) -> RingTensor<W> {
         if d > 0 {
             z.mapv_inplace(|v| truncate_word(role, v, d));
         }
@@ -301,17 +318,17 @@ impl Pond {
 /// Read as unsigned words (as SecureML writes it) the shares `(c, 0)` of a public negative `c`
 /// (see [`Protocol::public`]) always fall in the failing case; read as signed they never do,
 /// and uniformly random shares fail no more often.
-fn truncate_word(role: usize, v: u64, d: u32) -> u64 {
+fn truncate_word<W: Word>(role: usize, v: W, d: u32) -> W {
     if d == 0 {
         v
     } else if role == 0 {
-        ((v as i64) >> d) as u64
+        v.sar(d)
     } else {
-        (((v.wrapping_neg() as i64) >> d) as u64).wrapping_neg()
+        v.wrapping_neg().sar(d).wrapping_neg()
     }
 }
 
-impl Protocol for Pond {
+impl<W: Word> Protocol<W> for Pond {
     fn name(&self) -> &'static str {
         "pond"
     }
@@ -325,10 +342,10 @@ impl Protocol for Pond {
     }
 
     /// Server 0 holds the value, server 1 zeros, the dealer the shape.
-    fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
+    fn public(&self, me: PartyId, c: &RingTensor<W>) -> Result<Shares<W>, RunError> {
         Ok(match self.role_of(me) {
             Some(0) => Shares::single(c.clone()),
-            Some(1) => Shares::single(RingTensor::zeros(IxDyn(c.shape()))),
+            Some(1) => Shares::single(RingTensor::from_elem(IxDyn(c.shape()), W::ZERO)),
             Some(_) => Shares::shape_only(c.shape()),
             None => return Err(RunError::Internal("a non-member holds shares".into())),
         })
@@ -343,9 +360,9 @@ impl Protocol for Pond {
         &self,
         ctx: &mut Ctx<'_>,
         owner: PartyId,
-        value: Option<&RingTensor>,
+        value: Option<&RingTensor<W>>,
         known_shape: Option<&[usize]>,
-    ) -> Result<Option<Shares>, RunError> {
+    ) -> Result<Option<Shares<W>>, RunError> {
         let key = ctx.key();
         let shape_key = ctx.key();
         let owner_role = self.role_of(owner).filter(|r| *r != DEALER);
@@ -413,9 +430,9 @@ impl Protocol for Pond {
     fn reveal(
         &self,
         ctx: &mut Ctx<'_>,
-        x: Option<&Shares>,
+        x: Option<&Shares<W>>,
         targets: &[PartyId],
-    ) -> Result<Option<RingTensor>, RunError> {
+    ) -> Result<Option<RingTensor<W>>, RunError> {
         let key = ctx.key();
         let me_role = self.role_of(ctx.me).filter(|r| *r != DEALER);
         if let (Some(_), Some(x)) = (me_role, x) {
@@ -449,7 +466,7 @@ impl Protocol for Pond {
 
     /// The servers add and subtract a mask drawn from their common key: no messages, and the
     /// dealer (which never sees the key) learns nothing.
-    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
+    fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares<W>) -> Result<Shares<W>, RunError> {
         let key = ctx.key();
         let role = self.role(ctx)?;
         if role == DEALER {
@@ -469,20 +486,20 @@ impl Protocol for Pond {
     fn mul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         self.product(ctx, Kind::Elementwise, x, y, trunc, None)
     }
 
     fn matmul(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         self.product(ctx, Kind::Matrix, x, y, trunc, None)
     }
 
@@ -491,9 +508,9 @@ impl Protocol for Pond {
     fn products(
         &self,
         ctx: &mut Ctx<'_>,
-        items: &[Product<'_>],
+        items: &[Product<'_, W>],
         trunc: u32,
-    ) -> Result<Vec<Shares>, RunError> {
+    ) -> Result<Vec<Shares<W>>, RunError> {
         let mut started = Vec::with_capacity(items.len());
         for item in items {
             started.push(match *item {
@@ -518,16 +535,16 @@ impl Protocol for Pond {
     fn matmul_then(
         &self,
         ctx: &mut Ctx<'_>,
-        x: &Shares,
-        y: &Shares,
+        x: &Shares<W>,
+        y: &Shares<W>,
         trunc: u32,
-        post: &Linear<'_>,
-    ) -> Result<Shares, RunError> {
+        post: &Linear<'_, W>,
+    ) -> Result<Shares<W>, RunError> {
         self.product(ctx, Kind::Matrix, x, y, trunc, Some(post))
     }
 
     /// Local: no messages.
-    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError> {
+    fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares<W>, d: u32) -> Result<Shares<W>, RunError> {
         let role = self.role(ctx)?;
         if role == DEALER {
             return Ok(x.clone());
@@ -541,13 +558,17 @@ impl Protocol for Pond {
 
     /// `x = x_0 + x_1` where server 0 knows `x_0` and server 1 `x_1`: each is a boolean sharing
     /// already (the other server's part 0). No messages.
-    fn bit_addends(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<(Shares, Shares), RunError> {
+    fn bit_addends(
+        &self,
+        ctx: &mut Ctx<'_>,
+        x: &Shares<W>,
+    ) -> Result<(Shares<W>, Shares<W>), RunError> {
         let role = self.role(ctx)?;
         if role == DEALER {
             return Ok((x.clone(), x.clone()));
         }
         let mine = self.mine(x)?;
-        let zero = RingTensor::zeros(IxDyn(x.shape()));
+        let zero = RingTensor::from_elem(IxDyn(x.shape()), W::ZERO);
         Ok(if role == 0 {
             (Shares::single(mine.clone()), Shares::single(zero))
         } else {
@@ -558,7 +579,7 @@ impl Protocol for Pond {
     /// Boolean Beaver triples: the servers open `d = x ^ a` and `e = y ^ b` (one message of
     /// both to each other), and `z_i = c_i ^ (d & b_i) ^ (e & a_i)`, with `^ (d & e)` at server
     /// 0. The dealer sends `c_1` to server 1.
-    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_>]) -> Result<Vec<Shares>, RunError> {
+    fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_, W>]) -> Result<Vec<Shares<W>>, RunError> {
         let role = self.role(ctx)?;
         let mut started = Vec::new();
         for and in ands {
@@ -583,8 +604,8 @@ impl Protocol for Pond {
                     ctx.draw(&d0, triple, 1, &[n])?,
                     ctx.draw(&d1, triple, 1, &[n])?,
                 );
-                let mut c1 = ctx.draw(&d0, triple, 2, &shape)?;
-                let words = |t: &RingTensor| t.as_slice().map(<[u64]>::to_vec).unwrap_or_default();
+                let mut c1: RingTensor<W> = ctx.draw(&d0, triple, 2, &shape)?;
+                let words = |t: &RingTensor<W>| t.as_slice().map(<[W]>::to_vec).unwrap_or_default();
                 let (a0, a1, b0, b1) = (words(&a0), words(&a1), words(&b0), words(&b1));
                 if let Some(c) = c1.as_slice_mut() {
                     for i in 0..n {
@@ -603,7 +624,7 @@ impl Protocol for Pond {
             let (xs, ys) = (words(&x), words(&y));
             let (aw, bw) = (words(&a), words(&b));
             // This server's masked operands, d = x ^ a and e = (y << shift) ^ b, in one message.
-            let mut both = vec![0u64; 2 * n];
+            let mut both = vec![W::ZERO; 2 * n];
             let (d_part, e_part) = both.split_at_mut(n);
             for i in 0..n {
                 d_part[i] = xs[i] ^ aw[i];
@@ -631,7 +652,7 @@ impl Protocol for Pond {
                 .as_slice_mut()
                 .ok_or_else(|| RunError::Internal("a drawn tensor not contiguous".into()))?;
             // z = c ^ (d & b) ^ (e & a), and ^ (d & e) at server 0, with the opened d and e.
-            let own = if role == 0 { u64::MAX } else { 0 };
+            let own = if role == 0 { W::MAX } else { W::ZERO };
             for i in 0..n {
                 let d = xs[i] ^ aw[i] ^ td[i];
                 let e = (ys[i] << shift) ^ bw[i] ^ te[i];
@@ -652,10 +673,10 @@ impl Protocol for Pond {
     fn inject(
         &self,
         ctx: &mut Ctx<'_>,
-        b: &Shares,
+        b: &Shares<W>,
         lo: i64,
-        table: &[u64],
-    ) -> Result<Shares, RunError> {
+        table: &[W],
+    ) -> Result<Shares<W>, RunError> {
         let deal = ctx.key();
         let open = ctx.key();
         let role = self.role(ctx)?;
@@ -664,24 +685,24 @@ impl Protocol for Pond {
         let len = table.len();
         let position = |j: usize| -> Option<u32> {
             let at = lo + j as i64;
-            (0..64).contains(&at).then_some(at as u32)
+            (0..W::BITS as i64).contains(&at).then_some(at as u32)
         };
         if role == DEALER {
             let r = ring::zip_with(
                 &ctx.draw(&self.with_dealer(0), deal, 0, &shape)?,
                 &ctx.draw(&self.with_dealer(1), deal, 0, &shape)?,
-                |p, q| p ^ q,
+                |p: W, q: W| p ^ q,
             )
             .map_err(shape_err)?;
             let r0 = ctx.draw(&self.with_dealer(0), deal, 1, &[n * len])?;
             let r0 = r0.as_slice().unwrap_or(&[]);
             let r = r.as_standard_layout();
-            let r1: Vec<u64> = r
+            let r1: Vec<W> = r
                 .iter()
                 .enumerate()
                 .flat_map(|(e, w)| {
                     (0..len).map(move |j| {
-                        let bit = position(j).map_or(0, |at| (w >> at) & 1);
+                        let bit = position(j).map_or(W::ZERO, |at| (*w >> at) & W::ONE);
                         bit.wrapping_sub(r0[e * len + j])
                     })
                 })
@@ -696,7 +717,7 @@ impl Protocol for Pond {
         }
         let key = self.with_dealer(role);
         let r = ctx.draw(&key, deal, 0, &shape)?;
-        let c_mine = ring::zip_with(self.mine(b)?, &r, |p, q| p ^ q).map_err(shape_err)?;
+        let c_mine = ring::zip_with(self.mine(b)?, &r, |p: W, q: W| p ^ q).map_err(shape_err)?;
         ctx.send(self.server(1 - role), open, c_mine.clone())?;
         let ra = if role == 0 {
             ctx.draw(&key, deal, 1, &[n * len])?
@@ -704,18 +725,18 @@ impl Protocol for Pond {
             ctx.recv_shaped(self.dealer(), deal, &[n * len])?
         };
         let theirs = ctx.recv_shaped(self.server(1 - role), open, &shape)?;
-        let c = ring::zip_with(&c_mine, &theirs, |p, q| p ^ q).map_err(shape_err)?;
+        let c = ring::zip_with(&c_mine, &theirs, |p: W, q: W| p ^ q).map_err(shape_err)?;
         let c = c.as_standard_layout();
-        let ra = ra.as_slice().unwrap_or(&[]);
-        let part: Vec<u64> = c
+        let ra: &[W] = ra.as_slice().unwrap_or(&[]);
+        let part: Vec<W> = c
             .iter()
             .enumerate()
             .map(|(e, w)| {
-                (0..len).fold(0u64, |acc, j| {
-                    let cj = position(j).map_or(0, |at| (w >> at) & 1);
+                (0..len).fold(W::ZERO, |acc, j| {
+                    let cj = position(j).map_or(W::ZERO, |at| (*w >> at) & W::ONE);
                     // c_j (server 0 only) + r_j (1 - 2 c_j)
-                    let own = if role == 0 { cj } else { 0 };
-                    let r_part = if cj == 1 {
+                    let own = if role == 0 { cj } else { W::ZERO };
+                    let r_part = if cj == W::ONE {
                         ra[e * len + j].wrapping_neg()
                     } else {
                         ra[e * len + j]
@@ -840,7 +861,7 @@ impl Protocol for Pond {
         }
     }
 
-    fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares> {
+    fn deal(&self, x: &RingTensor<W>, seed: u64) -> Vec<Shares<W>> {
         let x0 = super::shares::random_like(x, seed);
         let x1 = ring::sub(x, &x0).expect("same shape");
         vec![
@@ -850,7 +871,7 @@ impl Protocol for Pond {
         ]
     }
 
-    fn open(&self, shares: &[Shares]) -> RingTensor {
+    fn open(&self, shares: &[Shares<W>]) -> RingTensor<W> {
         ring::add(&shares[0].parts()[0], &shares[1].parts()[0]).expect("shape")
     }
 }

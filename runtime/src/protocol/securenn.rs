@@ -200,6 +200,12 @@ impl Keys {
 }
 
 impl SecureNn {
+    /// Pond, whose primitives securenn forwards to: at 64 bits (securenn's comparison works
+    /// in Z_2^64 and Z_67 and is not generic over the ring).
+    fn p64(&self) -> &dyn Protocol<u64> {
+        &self.pond
+    }
+
     fn server(&self, i: usize) -> PartyId {
         self.pond.members[i]
     }
@@ -405,7 +411,7 @@ impl SecureNn {
     ) -> Result<(Vec<u64>, Dealt), RunError> {
         let role = self.pond.role_of(ctx.me).expect("a member");
         if role == HELPER {
-            let m0 = ctx.recv_shaped(self.server(0), keys.sc_masked, &[n])?;
+            let m0 = ctx.recv_shaped::<u64>(self.server(0), keys.sc_masked, &[n])?;
             let m1 = ctx.recv_shaped(self.server(1), keys.sc_masked, &[n])?;
             let (m0, m1) = (m0.as_slice().unwrap_or(&[]), m1.as_slice().unwrap_or(&[]));
             let x: Vec<u64> = m0.iter().zip(m1).map(|(p, q)| p.wrapping_add(*q)).collect();
@@ -493,7 +499,7 @@ impl SecureNn {
             let beta_prime = self.private_compare(ctx, keys.msb_compare, None, n)?;
             self.helper_shares(ctx, keys.msb_beta, Some(&beta_prime), n, Modulus::Ring)?;
             let ghost = Shares::shape_only(shape);
-            return self.pond.mul(ctx, &ghost, &ghost, 0);
+            return self.p64().mul(ctx, &ghost, &ghost, 0);
         }
         let Dealt::Server { x, x_bits, x_lsb } = dealt else {
             return Err(RunError::Internal(
@@ -540,7 +546,7 @@ impl SecureNn {
             ))
         };
         let (gamma, delta) = (tensor(gamma)?, tensor(delta)?);
-        let theta = self.pond.mul(ctx, &gamma, &delta, 0)?;
+        let theta = self.p64().mul(ctx, &gamma, &delta, 0)?;
         // α = γ + δ - 2θ.
         gamma.add(&delta)?.sub(&theta.add(&theta)?)
     }
@@ -588,23 +594,23 @@ impl Protocol for SecureNn {
     }
 
     fn members(&self) -> &[PartyId] {
-        self.pond.members()
+        self.p64().members()
     }
 
     fn frac(&self) -> u32 {
-        self.pond.frac()
+        self.p64().frac()
     }
 
     fn holds(&self, role: usize) -> bool {
-        self.pond.holds(role)
+        self.p64().holds(role)
     }
 
     fn public(&self, me: PartyId, c: &RingTensor) -> Result<Shares, RunError> {
-        self.pond.public(me, c)
+        self.p64().public(me, c)
     }
 
     fn refresh(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<Shares, RunError> {
-        self.pond.refresh(ctx, x)
+        self.p64().refresh(ctx, x)
     }
 
     fn share(
@@ -614,7 +620,7 @@ impl Protocol for SecureNn {
         value: Option<&RingTensor>,
         known_shape: Option<&[usize]>,
     ) -> Result<Option<Shares>, RunError> {
-        self.pond.share(ctx, owner, value, known_shape)
+        self.p64().share(ctx, owner, value, known_shape)
     }
 
     fn reveal(
@@ -623,7 +629,7 @@ impl Protocol for SecureNn {
         x: Option<&Shares>,
         targets: &[PartyId],
     ) -> Result<Option<RingTensor>, RunError> {
-        self.pond.reveal(ctx, x, targets)
+        self.p64().reveal(ctx, x, targets)
     }
 
     fn mul(
@@ -633,7 +639,7 @@ impl Protocol for SecureNn {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.pond.mul(ctx, x, y, trunc)
+        self.p64().mul(ctx, x, y, trunc)
     }
 
     fn matmul(
@@ -643,7 +649,7 @@ impl Protocol for SecureNn {
         y: &Shares,
         trunc: u32,
     ) -> Result<Shares, RunError> {
-        self.pond.matmul(ctx, x, y, trunc)
+        self.p64().matmul(ctx, x, y, trunc)
     }
 
     fn products(
@@ -652,7 +658,7 @@ impl Protocol for SecureNn {
         items: &[Product<'_>],
         trunc: u32,
     ) -> Result<Vec<Shares>, RunError> {
-        self.pond.products(ctx, items, trunc)
+        self.p64().products(ctx, items, trunc)
     }
 
     fn matmul_then(
@@ -663,19 +669,19 @@ impl Protocol for SecureNn {
         trunc: u32,
         post: &Linear<'_>,
     ) -> Result<Shares, RunError> {
-        self.pond.matmul_then(ctx, x, y, trunc, post)
+        self.p64().matmul_then(ctx, x, y, trunc, post)
     }
 
     fn trunc(&self, ctx: &mut Ctx<'_>, x: &Shares, d: u32) -> Result<Shares, RunError> {
-        self.pond.trunc(ctx, x, d)
+        self.p64().trunc(ctx, x, d)
     }
 
     fn bit_addends(&self, ctx: &mut Ctx<'_>, x: &Shares) -> Result<(Shares, Shares), RunError> {
-        self.pond.bit_addends(ctx, x)
+        self.p64().bit_addends(ctx, x)
     }
 
     fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_>]) -> Result<Vec<Shares>, RunError> {
-        self.pond.and(ctx, ands)
+        self.p64().and(ctx, ands)
     }
 
     fn inject(
@@ -685,7 +691,7 @@ impl Protocol for SecureNn {
         lo: i64,
         table: &[u64],
     ) -> Result<Shares, RunError> {
-        self.pond.inject(ctx, b, lo, table)
+        self.p64().inject(ctx, b, lo, table)
     }
 
     /// Algorithm 8's DReLU without its final `1 -`: the top bit of `2a` (ShareConvert), by
@@ -731,39 +737,39 @@ impl Protocol for SecureNn {
     }
 
     fn end_op(&self, ctx: &mut Ctx<'_>) -> Result<(), RunError> {
-        self.pond.end_op(ctx)
+        self.p64().end_op(ctx)
     }
 
     fn share_table(&self, t: &mut Table, owner: Option<usize>, shape_known: bool) {
-        self.pond.share_table(t, owner, shape_known)
+        self.p64().share_table(t, owner, shape_known)
     }
 
     fn reveal_table(&self, t: &mut Table, target: Option<usize>, all: bool) {
-        self.pond.reveal_table(t, target, all)
+        self.p64().reveal_table(t, target, all)
     }
 
     fn mul_table(&self, t: &mut Table, matrix: bool, trunc: bool, sizes: [Size; 3]) {
-        self.pond.mul_table(t, matrix, trunc, sizes)
+        self.p64().mul_table(t, matrix, trunc, sizes)
     }
 
     fn trunc_table(&self, t: &mut Table, n: Size) {
-        self.pond.trunc_table(t, n)
+        self.p64().trunc_table(t, n)
     }
 
     fn refresh_table(&self, t: &mut Table, n: Size) {
-        self.pond.refresh_table(t, n)
+        self.p64().refresh_table(t, n)
     }
 
     fn bit_addends_table(&self, t: &mut Table, n: Size) {
-        self.pond.bit_addends_table(t, n)
+        self.p64().bit_addends_table(t, n)
     }
 
     fn and_table(&self, t: &mut Table, n: Size, count: usize) {
-        self.pond.and_table(t, n, count)
+        self.p64().and_table(t, n, count)
     }
 
     fn inject_table(&self, t: &mut Table, n: Size, len: u64) {
-        self.pond.inject_table(t, n, len)
+        self.p64().inject_table(t, n, len)
     }
 
     fn msb_table(&self, t: &mut Table, n: Size) {
@@ -822,15 +828,15 @@ impl Protocol for SecureNn {
         compare.into_iter().for_each(|m| t.recv(m));
         let beta = t.send(msb_beta, helper, s1, n);
         t.recv(beta);
-        self.pond.mul_table(t, false, false, [n, n, n]);
+        self.p64().mul_table(t, false, false, [n, n, n]);
     }
 
     fn deal(&self, x: &RingTensor, seed: u64) -> Vec<Shares> {
-        self.pond.deal(x, seed)
+        self.p64().deal(x, seed)
     }
 
     fn open(&self, shares: &[Shares]) -> RingTensor {
-        self.pond.open(shares)
+        self.p64().open(shares)
     }
 }
 

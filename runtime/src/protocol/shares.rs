@@ -13,13 +13,13 @@
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 use crate::RunError;
-use crate::ring::{self, RingTensor};
+use crate::ring::{self, RingTensor, Word};
 
 /// This party's components of a shared tensor, in the order its protocol defines (aby3's role
 /// `i`: `x_i`, `x_{i+1}`; a pond server: its additive share; pond's dealer: none).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Shares {
-    parts: Vec<RingTensor>,
+pub struct Shares<W = u64> {
+    parts: Vec<RingTensor<W>>,
     /// The tensor's shape; equal to every part's shape.
     shape: Vec<usize>,
 }
@@ -36,9 +36,9 @@ pub fn ghost(shape: &[usize]) -> ArrayD<()> {
     ArrayD::from_shape_vec(IxDyn(shape), vec![(); n]).expect("n elements")
 }
 
-impl Shares {
+impl<W: Word> Shares<W> {
     /// Components of one shape (at least one).
-    pub fn new(parts: Vec<RingTensor>) -> Result<Shares, RunError> {
+    pub fn new(parts: Vec<RingTensor<W>>) -> Result<Shares<W>, RunError> {
         let shape = parts
             .first()
             .ok_or_else(|| RunError::Internal("shares without components".into()))?
@@ -53,7 +53,7 @@ impl Shares {
     }
 
     /// The two components of a replicated share.
-    pub fn pair(a: RingTensor, b: RingTensor) -> Shares {
+    pub fn pair(a: RingTensor<W>, b: RingTensor<W>) -> Shares<W> {
         debug_assert_eq!(a.shape(), b.shape());
         let shape = a.shape().to_vec();
         Shares {
@@ -63,7 +63,7 @@ impl Shares {
     }
 
     /// The one component of an additive share.
-    pub fn single(a: RingTensor) -> Shares {
+    pub fn single(a: RingTensor<W>) -> Shares<W> {
         let shape = a.shape().to_vec();
         Shares {
             parts: vec![a],
@@ -72,7 +72,7 @@ impl Shares {
     }
 
     /// No component, only the shape (a party that deals randomness but holds no share).
-    pub fn shape_only(shape: &[usize]) -> Shares {
+    pub fn shape_only(shape: &[usize]) -> Shares<W> {
         Shares {
             parts: Vec::new(),
             shape: shape.to_vec(),
@@ -91,11 +91,11 @@ impl Shares {
         self.len() == 0
     }
 
-    pub fn parts(&self) -> &[RingTensor] {
+    pub fn parts(&self) -> &[RingTensor<W>] {
         &self.parts
     }
 
-    pub fn into_parts(self) -> Vec<RingTensor> {
+    pub fn into_parts(self) -> Vec<RingTensor<W>> {
         self.parts
     }
 
@@ -105,7 +105,7 @@ impl Shares {
     }
 
     /// Component `i`, or an internal error if this party holds fewer.
-    pub fn part(&self, i: usize) -> Result<&RingTensor, RunError> {
+    pub fn part(&self, i: usize) -> Result<&RingTensor<W>, RunError> {
         self.parts.get(i).ok_or_else(|| {
             RunError::Internal(format!(
                 "component {i} of a sharing of which this party holds {}",
@@ -118,14 +118,14 @@ impl Shares {
     /// result's shape where there is no component (it runs the same map on a [`ghost`]).
     pub fn map_with<E: Into<RunError>>(
         &self,
-        f: impl Fn(&RingTensor) -> Result<RingTensor, E>,
+        f: impl Fn(&RingTensor<W>) -> Result<RingTensor<W>, E>,
         on_shape: impl Fn(&ArrayD<()>) -> Result<ArrayD<()>, E>,
-    ) -> Result<Shares, RunError> {
+    ) -> Result<Shares<W>, RunError> {
         if self.parts.is_empty() {
             let shape = on_shape(&ghost(&self.shape)).map_err(Into::into)?;
             return Ok(Shares::shape_only(shape.shape()));
         }
-        let parts: Vec<RingTensor> = self
+        let parts: Vec<RingTensor<W>> = self
             .parts
             .iter()
             .map(|p| f(p).map_err(Into::into))
@@ -134,7 +134,7 @@ impl Shares {
     }
 
     /// An elementwise map that keeps the shape.
-    pub fn map(&self, f: impl Fn(&RingTensor) -> RingTensor) -> Shares {
+    pub fn map(&self, f: impl Fn(&RingTensor<W>) -> RingTensor<W>) -> Shares<W> {
         Shares {
             parts: self.parts.iter().map(f).collect(),
             shape: self.shape.clone(),
@@ -144,9 +144,9 @@ impl Shares {
     /// Componentwise `f` of two sharings of the same protocol, broadcasting as NumPy does.
     pub fn zip(
         &self,
-        other: &Shares,
-        f: impl Fn(&RingTensor, &RingTensor) -> Result<RingTensor, String>,
-    ) -> Result<Shares, RunError> {
+        other: &Shares<W>,
+        f: impl Fn(&RingTensor<W>, &RingTensor<W>) -> Result<RingTensor<W>, String>,
+    ) -> Result<Shares<W>, RunError> {
         if self.parts.len() != other.parts.len() {
             return Err(RunError::Internal(format!(
                 "combining sharings of {} and {} components",
@@ -163,7 +163,7 @@ impl Shares {
             })?;
             return Ok(Shares::shape_only(&shape));
         }
-        let parts: Vec<RingTensor> = self
+        let parts: Vec<RingTensor<W>> = self
             .parts
             .iter()
             .zip(&other.parts)
@@ -174,35 +174,35 @@ impl Shares {
 
     // ---- Local linear operations, the same in every protocol ----------------------------------
 
-    pub fn add(&self, other: &Shares) -> Result<Shares, RunError> {
+    pub fn add(&self, other: &Shares<W>) -> Result<Shares<W>, RunError> {
         self.zip(other, ring::add)
     }
 
-    pub fn sub(&self, other: &Shares) -> Result<Shares, RunError> {
+    pub fn sub(&self, other: &Shares<W>) -> Result<Shares<W>, RunError> {
         self.zip(other, ring::sub)
     }
 
-    pub fn neg(&self) -> Shares {
+    pub fn neg(&self) -> Shares<W> {
         self.map(ring::neg)
     }
 
     /// `^` of two boolean sharings.
-    pub fn xor(&self, other: &Shares) -> Result<Shares, RunError> {
+    pub fn xor(&self, other: &Shares<W>) -> Result<Shares<W>, RunError> {
         self.zip(other, |a, b| ring::zip_with(a, b, |p, q| p ^ q))
     }
 
     /// Every word shifted left by `k` bits (of a boolean sharing: bit `i` moves to `i + k`).
-    pub fn shl(&self, k: u32) -> Shares {
+    pub fn shl(&self, k: u32) -> Shares<W> {
         self.map(|t| t.mapv(|v| v << k))
     }
 
     /// Every word shifted right by `k` bits (of a boolean sharing).
-    pub fn shr(&self, k: u32) -> Shares {
+    pub fn shr(&self, k: u32) -> Shares<W> {
         self.map(|t| t.mapv(|v| v >> k))
     }
 
     /// `x · c` for a public `c`, elementwise with broadcasting (no truncation).
-    pub fn mul_public(&self, c: &RingTensor) -> Result<Shares, RunError> {
+    pub fn mul_public(&self, c: &RingTensor<W>) -> Result<Shares<W>, RunError> {
         if self.parts.is_empty() {
             let shape = ring::broadcast_shape(&self.shape, c.shape()).ok_or_else(|| {
                 RunError::Shape(format!(
@@ -217,7 +217,7 @@ impl Shares {
     }
 
     /// `x · C` for a public matrix `C` (no truncation).
-    pub fn matmul_public_right(&self, c: &RingTensor) -> Result<Shares, RunError> {
+    pub fn matmul_public_right(&self, c: &RingTensor<W>) -> Result<Shares<W>, RunError> {
         let shape = matmul_shape(&self.shape, c.shape())?;
         if self.parts.is_empty() {
             return Ok(Shares::shape_only(&shape));
@@ -226,7 +226,7 @@ impl Shares {
     }
 
     /// `C · x` for a public matrix `C` (no truncation).
-    pub fn matmul_public_left(&self, c: &RingTensor) -> Result<Shares, RunError> {
+    pub fn matmul_public_left(&self, c: &RingTensor<W>) -> Result<Shares<W>, RunError> {
         let shape = matmul_shape(c.shape(), &self.shape)?;
         if self.parts.is_empty() {
             return Ok(Shares::shape_only(&shape));
@@ -235,7 +235,7 @@ impl Shares {
     }
 
     /// The slice `from .. to` along `axis`.
-    pub fn slice_axis(&self, axis: usize, from: usize, to: usize) -> Shares {
+    pub fn slice_axis(&self, axis: usize, from: usize, to: usize) -> Shares<W> {
         let mut shape = self.shape.clone();
         shape[axis] = to - from;
         Shares {
@@ -249,7 +249,7 @@ impl Shares {
     }
 
     /// Index `i` of `axis`, which disappears.
-    pub fn index_axis(self, axis: usize, i: usize) -> Shares {
+    pub fn index_axis(self, axis: usize, i: usize) -> Shares<W> {
         let mut shape = self.shape.clone();
         shape.remove(axis);
         Shares {
@@ -263,7 +263,7 @@ impl Shares {
     }
 
     /// Sharings joined along `axis`.
-    pub fn concat(parts: &[&Shares], axis: usize) -> Result<Shares, RunError> {
+    pub fn concat(parts: &[&Shares<W>], axis: usize) -> Result<Shares<W>, RunError> {
         let first = parts
             .first()
             .ok_or_else(|| RunError::Internal("concatenating no sharings".into()))?;
@@ -279,9 +279,9 @@ impl Shares {
             let joined = crate::value::concat(&refs, axis).map_err(shape_err)?;
             return Ok(Shares::shape_only(joined.shape()));
         }
-        let joined: Vec<RingTensor> = (0..k)
+        let joined: Vec<RingTensor<W>> = (0..k)
             .map(|c| {
-                let comps: Vec<&RingTensor> = parts.iter().map(|p| &p.parts[c]).collect();
+                let comps: Vec<&RingTensor<W>> = parts.iter().map(|p| &p.parts[c]).collect();
                 crate::value::concat(&comps, axis).map_err(shape_err)
             })
             .collect::<Result<_, _>>()?;
@@ -289,7 +289,7 @@ impl Shares {
     }
 
     /// All elements along one axis.
-    pub fn flatten(&self) -> Result<Shares, RunError> {
+    pub fn flatten(&self) -> Result<Shares<W>, RunError> {
         let n = self.len();
         self.map_with(
             |t| {
@@ -302,7 +302,7 @@ impl Shares {
     }
 
     /// In standard (C) layout, so each component's words can be read as a slice.
-    pub fn standard_layout(self) -> Shares {
+    pub fn standard_layout(self) -> Shares<W> {
         Shares {
             parts: self
                 .parts
@@ -331,12 +331,20 @@ pub fn matmul_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, RunError> {
 
 /// Pseudo-random words of `x`'s shape from `seed` (xorshift): masks for the shares that tests
 /// and benchmarks deal themselves. Not for real data.
-pub fn random_like(x: &RingTensor, seed: u64) -> RingTensor {
+pub fn random_like<W: Word>(x: &RingTensor<W>, seed: u64) -> RingTensor<W> {
     let mut s = seed | 1;
-    x.mapv(|_| {
+    let mut next = move || {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
         s
+    };
+    x.mapv(|_| {
+        let low = W::from_u64(next());
+        if W::BITS > 64 {
+            low ^ (W::from_u64(next()) << 64)
+        } else {
+            low
+        }
     })
 }

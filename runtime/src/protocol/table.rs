@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use tfe_ir::{Dim, Kernel, Message, Node, Op, Placement, Program, Role, Size};
 
-use super::{Protocol, composite, for_secret};
+use super::{AnyProtocol, Protocol, any_for_secret, composite};
+use crate::ring::Word;
 
 /// An op's messages as they are built.
 #[derive(Debug, Default)]
@@ -63,7 +64,19 @@ impl Table {
 /// The messages of `node` of `program`, under the protocol of the placement it runs at.
 pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> {
     let mut t = Table::new();
-    let protocol = |s: usize| for_secret(&program.secrets[s]).map_err(|e| e.to_string());
+    let protocol = |s: usize| any_for_secret(&program.secrets[s]).map_err(|e| e.to_string());
+    // Shares kept between runs are stored from 64-bit rings only.
+    let stored_protocol =
+        |s: usize| super::for_secret(&program.secrets[s]).map_err(|e| e.to_string());
+    // `$body` with `$p` the placement's protocol at its ring's width.
+    macro_rules! on {
+        ($any:expr, $p:ident => $body:expr) => {
+            match $any {
+                AnyProtocol::R64($p) => $body,
+                AnyProtocol::R128($p) => $body,
+            }
+        };
+    }
     let known = |r: u32| {
         program.regs[r as usize]
             .shape
@@ -77,19 +90,17 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
             to,
             ..
         } => {
-            let p = protocol(*to)?;
-            p.share_table(&mut t, p.role_of(*owner), known(*dst));
+            on!(protocol(*to)?, p => p.share_table(&mut t, p.role_of(*owner), known(*dst)));
         }
         Op::Reveal {
             from: Placement::Secret(s),
             to,
             ..
         } => {
-            let p = protocol(*s)?;
-            match to {
+            on!(protocol(*s)?, p => match to {
                 Some(target) => p.reveal_table(&mut t, p.role_of(*target), false),
                 None => p.reveal_table(&mut t, None, true),
-            }
+            })
         }
         Op::Reveal {
             from: Placement::Party(_),
@@ -110,23 +121,23 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
             args,
             ..
         } => {
-            let p = protocol(*s)?;
             let secret = |i: usize| {
                 args.get(i)
                     .is_some_and(|r| program.regs[*r as usize].placement == Placement::Secret(*s))
             };
-            compute_table(&*p, &mut t, kernel, secret(0), secret(1), |i| {
-                args.get(i).map(|r| program.regs[*r as usize].shape.clone())
-            })?;
+            let shape = |i: usize| args.get(i).map(|r| program.regs[*r as usize].shape.clone());
+            on!(protocol(*s)?, p => compute_table(&*p, &mut t, kernel, secret(0), secret(1), shape))?;
         }
-        Op::StoreShares { secret, .. } => crate::stored::store_table(&*protocol(*secret)?, &mut t),
+        Op::StoreShares { secret, .. } => {
+            crate::stored::store_table(&*stored_protocol(*secret)?, &mut t)
+        }
         Op::LoadShares { secret, dsts, .. } => {
             let ranks = dsts
                 .iter()
                 .map(|r| program.regs[*r as usize].shape.len() as u64)
                 .sum();
             let runtime = dsts.iter().any(|r| !known(*r));
-            crate::stored::load_table(&*protocol(*secret)?, &mut t, ranks, runtime)
+            crate::stored::load_table(&*stored_protocol(*secret)?, &mut t, ranks, runtime)
         }
         _ => {}
     }
@@ -135,8 +146,8 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
 
 /// The messages of a kernel at a secret placement; `secret0` and `secret1` say whether the
 /// first two arguments are shares (not public values), `arg_shape(i)` gives argument `i`'s shape.
-fn compute_table(
-    p: &dyn Protocol,
+fn compute_table<W: Word>(
+    p: &dyn Protocol<W>,
     t: &mut Table,
     kernel: &Kernel,
     secret0: bool,

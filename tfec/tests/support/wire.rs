@@ -30,6 +30,7 @@ pub struct Seen {
 fn describe(p: &Payload) -> (&'static str, u64) {
     match p {
         Payload::Ring(t) => ("ring", t.len() as u64),
+        Payload::Ring128(t) => ("ring", t.len() as u64),
         Payload::F64(t) => ("f64", t.len() as u64),
         Payload::I64(t) => ("i64", t.len() as u64),
         Payload::Bool(t) => ("bool", t.len() as u64),

@@ -1,0 +1,252 @@
+//! [`Word`]: the machine words a ring tensor holds, u64 for Z_2^64 and u128 for Z_2^128.
+//!
+//! The protocols, their composite steps and the shares are written once, generic over the word;
+//! each width is a separate instantiation, so the 64-bit path compiles to the code it had before
+//! 128-bit rings existed (its fused kernels and AVX-512 product included, reached through
+//! [`Word::as_u64`]). The executor picks the instantiation from the placement's ring.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
+
+use ndarray::ArrayD;
+
+use crate::net::Payload;
+use crate::protocol::{AnyProtocol, Protocol, Shares};
+use crate::value::Value;
+
+/// A ring element: wrapping arithmetic modulo 2^`BITS`, and the bit operations of boolean
+/// sharings (one independent bit per position).
+pub trait Word:
+    Copy
+    + Default
+    + Eq
+    + Ord
+    + Hash
+    + Debug
+    + Send
+    + Sync
+    + 'static
+    + BitXor<Output = Self>
+    + BitAnd<Output = Self>
+    + BitOr<Output = Self>
+    + Not<Output = Self>
+    + Shl<u32, Output = Self>
+    + Shr<u32, Output = Self>
+    + std::ops::BitXorAssign
+    + std::ops::BitAndAssign
+    + bytemuck::Pod
+{
+    /// Bits per word: the ring is Z_2^BITS.
+    const BITS: u32;
+    const ZERO: Self;
+    const ONE: Self;
+    /// All bits set.
+    const MAX: Self;
+
+    fn wrapping_add(self, o: Self) -> Self;
+    fn wrapping_sub(self, o: Self) -> Self;
+    fn wrapping_mul(self, o: Self) -> Self;
+    fn wrapping_neg(self) -> Self;
+    /// Shift right keeping the sign (two's complement).
+    fn sar(self, k: u32) -> Self;
+
+    /// The low 64 bits.
+    fn low64(self) -> u64;
+    /// A 64-bit value, zero-extended.
+    fn from_u64(v: u64) -> Self;
+    /// A 64-bit signed value, sign-extended.
+    fn from_i64(v: i64) -> Self;
+    /// The value as a signed integer, saturated to i64 (for integer results, which the program
+    /// keeps in 64 bits).
+    fn to_i64(self) -> i64;
+    /// `round(x)` in two's complement (x already scaled); saturating at the ring's range.
+    fn from_f64(x: f64) -> Self;
+    /// The value read as signed, as a real.
+    fn to_f64(self) -> f64;
+
+    /// A tensor of these words as a message.
+    fn payload(t: ArrayD<Self>) -> Payload;
+    /// The tensor in a message of ring elements of this width, or the message back.
+    fn from_payload(p: Payload) -> Result<ArrayD<Self>, Payload>;
+
+    /// This party's shares as a register's value, and back.
+    fn value(s: Shares<Self>) -> Value;
+    fn shares_of(v: &Value) -> Option<&Shares<Self>>;
+    fn into_shares(v: Value) -> Result<Shares<Self>, Value>;
+
+    /// The protocol of a placement whose ring has this width.
+    fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<Self>>;
+
+    /// `out = a · b` for row-major `a` (m × k) and `b` (k × n), `out` zeroed.
+    fn matmul_into(a: &[Self], b: &[Self], out: &mut [Self], m: usize, k: usize, n: usize);
+
+    /// The tensor as 64-bit words when this is the 64-bit ring: the fused kernels (tfe-jit) run
+    /// on those only.
+    fn as_u64(t: &ArrayD<Self>) -> Option<&ArrayD<u64>>;
+    /// The inverse of [`Word::as_u64`], for a kernel's result.
+    fn from_u64_tensor(t: ArrayD<u64>) -> Option<ArrayD<Self>>;
+}
+
+impl Word for u64 {
+    const BITS: u32 = 64;
+    const ZERO: u64 = 0;
+    const ONE: u64 = 1;
+    const MAX: u64 = u64::MAX;
+
+    fn wrapping_add(self, o: u64) -> u64 {
+        u64::wrapping_add(self, o)
+    }
+    fn wrapping_sub(self, o: u64) -> u64 {
+        u64::wrapping_sub(self, o)
+    }
+    fn wrapping_mul(self, o: u64) -> u64 {
+        u64::wrapping_mul(self, o)
+    }
+    fn wrapping_neg(self) -> u64 {
+        u64::wrapping_neg(self)
+    }
+    fn sar(self, k: u32) -> u64 {
+        ((self as i64) >> k) as u64
+    }
+    fn low64(self) -> u64 {
+        self
+    }
+    fn from_u64(v: u64) -> u64 {
+        v
+    }
+    fn from_i64(v: i64) -> u64 {
+        v as u64
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    fn from_f64(x: f64) -> u64 {
+        x.round() as i64 as u64
+    }
+    fn to_f64(self) -> f64 {
+        self as i64 as f64
+    }
+    fn payload(t: ArrayD<u64>) -> Payload {
+        Payload::Ring(t)
+    }
+    fn from_payload(p: Payload) -> Result<ArrayD<u64>, Payload> {
+        match p {
+            Payload::Ring(t) => Ok(t),
+            other => Err(other),
+        }
+    }
+    fn value(s: Shares<u64>) -> Value {
+        Value::Shares(s)
+    }
+    fn shares_of(v: &Value) -> Option<&Shares<u64>> {
+        match v {
+            Value::Shares(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_shares(v: Value) -> Result<Shares<u64>, Value> {
+        match v {
+            Value::Shares(s) => Ok(s),
+            other => Err(other),
+        }
+    }
+    fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<u64>> {
+        p.r64()
+    }
+    fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
+        crate::ring::matmul_kernel(a, b, out, m, k, n)
+    }
+    fn as_u64(t: &ArrayD<u64>) -> Option<&ArrayD<u64>> {
+        Some(t)
+    }
+    fn from_u64_tensor(t: ArrayD<u64>) -> Option<ArrayD<u64>> {
+        Some(t)
+    }
+}
+
+impl Word for u128 {
+    const BITS: u32 = 128;
+    const ZERO: u128 = 0;
+    const ONE: u128 = 1;
+    const MAX: u128 = u128::MAX;
+
+    fn wrapping_add(self, o: u128) -> u128 {
+        u128::wrapping_add(self, o)
+    }
+    fn wrapping_sub(self, o: u128) -> u128 {
+        u128::wrapping_sub(self, o)
+    }
+    fn wrapping_mul(self, o: u128) -> u128 {
+        u128::wrapping_mul(self, o)
+    }
+    fn wrapping_neg(self) -> u128 {
+        u128::wrapping_neg(self)
+    }
+    fn sar(self, k: u32) -> u128 {
+        ((self as i128) >> k) as u128
+    }
+    fn low64(self) -> u64 {
+        self as u64
+    }
+    fn from_u64(v: u64) -> u128 {
+        v as u128
+    }
+    fn from_i64(v: i64) -> u128 {
+        v as i128 as u128
+    }
+    fn to_i64(self) -> i64 {
+        (self as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    }
+    fn from_f64(x: f64) -> u128 {
+        x.round() as i128 as u128
+    }
+    fn to_f64(self) -> f64 {
+        self as i128 as f64
+    }
+    fn payload(t: ArrayD<u128>) -> Payload {
+        Payload::Ring128(t)
+    }
+    fn from_payload(p: Payload) -> Result<ArrayD<u128>, Payload> {
+        match p {
+            Payload::Ring128(t) => Ok(t),
+            other => Err(other),
+        }
+    }
+    fn value(s: Shares<u128>) -> Value {
+        Value::Shares128(s)
+    }
+    fn shares_of(v: &Value) -> Option<&Shares<u128>> {
+        match v {
+            Value::Shares128(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_shares(v: Value) -> Result<Shares<u128>, Value> {
+        match v {
+            Value::Shares128(s) => Ok(s),
+            other => Err(other),
+        }
+    }
+    fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<u128>> {
+        p.r128()
+    }
+    /// A plain i-k-j loop: each 128-bit product is three 64-bit multiplies, so the loop is
+    /// bound by the multiplier, not by memory; blocking as for u64 is not done yet.
+    fn matmul_into(a: &[u128], b: &[u128], out: &mut [u128], m: usize, k: usize, n: usize) {
+        for i in 0..m {
+            let row = &mut out[i * n..(i + 1) * n];
+            for (p, &x) in a[i * k..(i + 1) * k].iter().enumerate() {
+                for (o, &y) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                    *o = o.wrapping_add(x.wrapping_mul(y));
+                }
+            }
+        }
+    }
+    fn as_u64(_: &ArrayD<u128>) -> Option<&ArrayD<u64>> {
+        None
+    }
+    fn from_u64_tensor(_: ArrayD<u64>) -> Option<ArrayD<u128>> {
+        None
+    }
+}
