@@ -1,8 +1,9 @@
 //! `tfec run --emulate`: the cleartext emulation reveals what the secure run reveals (within the
 //! fixed point's error), and reports, by line, the operations whose results do not fit their
 //! placement's ring and frac: a sum of squared salaries overflows a 64-bit ring with 16
-//! fractional bits (and the secure run's result is indeed wrong) and is exact with 128 and 32; a
-//! constant below the resolution is reported as lost (and the secure run indeed loses it).
+//! fractional bits (and the secure run's result is indeed wrong) and is exact with 128 and 32 (in
+//! the emulation and in the secure runs of aby3 and pond); a constant below the resolution is
+//! reported as lost (and the secure run indeed loses it).
 
 #[macro_use]
 mod support;
@@ -152,11 +153,31 @@ fn a_sum_of_squares_overflows_64_bits_and_fits_128() {
         // The constant encoded with 32 fractional bits, the product truncated: 2^-32 each.
         assert!((got - x * 1e-6).abs() <= x * 2f64.powi(-32) + 2f64.powi(-31));
     }
-    // The protocols' runtime has 64-bit rings only: a secure run at 128 is refused, pointing at
-    // the emulation.
-    let (code, _, err) = tfec(&dir, "wide.tfe", &wide, &[]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("E0401") && err.contains("--emulate"), "{err}");
+    // The secure run at 128 bits, under aby3 and pond, reveals the exact sum too, and the
+    // millionths within the same bound plus one truncation's error.
+    for secret in [
+        "secret rep = aby3(s0, s1, s2, ring = 128, frac = 32);",
+        "secret rep = pond(s0, s1, dealer = s2, ring = 128, frac = 32);",
+    ] {
+        let dir = salary_dir("wide-secure");
+        let (code, _, err) = tfec(&dir, "wide.tfe", &salary_program(secret), &[]);
+        assert_eq!(code, 0, "{secret}: {err}");
+        let secure = numbers(&dir.join("analyst/sum.csv"))[0];
+        assert!(
+            (secure - exact).abs() <= exact * 1e-12,
+            "{secret}: {secure} vs {exact}"
+        );
+        for (got, x) in numbers(&dir.join("analyst/millionths.csv"))
+            .iter()
+            .zip(salaries())
+        {
+            assert!(
+                (got - x * 1e-6).abs() <= x * 2f64.powi(-32) + 2f64.powi(-30),
+                "{secret}: {got} vs {}",
+                x * 1e-6
+            );
+        }
+    }
 }
 
 /// Products, a matrix product, comparisons and selections, a division by a public value and the
@@ -256,7 +277,8 @@ fn the_emulation_runs_in_this_process_only() {
 }
 
 /// The design sketch's contract program with three placements, one of them 128 bits wide: its
-/// emulation gives each placement's results (the secure run waits for 128-bit rings).
+/// emulation gives each placement's results, and so does its secure run (within one truncation
+/// per product).
 #[test]
 fn the_contract_program_with_three_placements_emulates() {
     let dir = scratch("contract");
@@ -282,6 +304,18 @@ fn the_contract_program_with_three_placements_emulates() {
         assert_eq!(products[i], a[i] * b[i]);
         assert_eq!(maxima[i], a[i].max(b[i]));
         assert_eq!(wide[i], a[i] * a[i] * b[i]);
+    }
+    let (code, _, err) = tfec(&dir, "protocols.tfe", &source, &[]);
+    assert_eq!(code, 0, "{err}");
+    let secure = [
+        numbers(&dir.join("alice/products.csv")),
+        numbers(&dir.join("alice/maxima.csv")),
+        numbers(&dir.join("bob/wide.csv")),
+    ];
+    for i in 0..4 {
+        assert!((secure[0][i] - a[i] * b[i]).abs() <= 2f64.powi(-15));
+        assert_eq!(secure[1][i], a[i].max(b[i]));
+        assert!((secure[2][i] - a[i] * a[i] * b[i]).abs() <= 2f64.powi(-30));
     }
 }
 
