@@ -12,9 +12,23 @@ use proptest::prelude::*;
 use super::*;
 use crate::net::local_network;
 use crate::prg::SharedKey;
-use crate::ring;
+use crate::ring::{self, Word};
 
 const FRAC: u32 = 16;
+
+/// The protocols at 128 bits (aby3 and pond; securenn is 64-bit only), with `frac` bits.
+fn protocols_at<W: Word>(frac: u32) -> Vec<Arc<dyn Protocol<W>>> {
+    vec![
+        Arc::new(aby3::Aby3 {
+            members: [0, 1, 2],
+            frac,
+        }),
+        Arc::new(pond::Pond {
+            members: [0, 1, 2],
+            frac,
+        }),
+    ]
+}
 
 /// The protocols under test, each a placement of parties 0, 1 and 2 (pond's dealer is 2).
 fn protocols() -> Vec<Arc<dyn Protocol>> {
@@ -38,10 +52,10 @@ fn protocols() -> Vec<Arc<dyn Protocol>> {
 
 /// Runs `f` as each of `n` parties (the placement's members are parties 0, 1, 2) and returns
 /// what each returned. `f` gets a context for op 1, run 0.
-fn run_parties<R: Send + 'static>(
-    p: &Arc<dyn Protocol>,
+fn run_parties<W: Word, R: Send + 'static>(
+    p: &Arc<dyn Protocol<W>>,
     n: usize,
-    f: impl Fn(&mut Ctx<'_>, &dyn Protocol) -> Result<R, RunError> + Send + Sync + 'static,
+    f: impl Fn(&mut Ctx<'_>, &dyn Protocol<W>) -> Result<R, RunError> + Send + Sync + 'static,
 ) -> Vec<R> {
     let keys = test_keys(n);
     let f = Arc::new(f);
@@ -76,9 +90,9 @@ fn run_parties<R: Send + 'static>(
 }
 
 /// [`run_parties`] with the three members only.
-pub(super) fn run3<R: Send + 'static>(
-    p: &Arc<dyn Protocol>,
-    f: impl Fn(&mut Ctx<'_>, &dyn Protocol) -> Result<R, RunError> + Send + Sync + 'static,
+pub(super) fn run3<W: Word, R: Send + 'static>(
+    p: &Arc<dyn Protocol<W>>,
+    f: impl Fn(&mut Ctx<'_>, &dyn Protocol<W>) -> Result<R, RunError> + Send + Sync + 'static,
 ) -> Vec<R> {
     run_parties(p, 3, f)
 }
@@ -133,8 +147,21 @@ fn unary(
     + Clone
     + 'static,
 ) -> Vec<(&'static str, RingTensor)> {
-    protocols()
-        .into_iter()
+    unary_in(protocols(), x, seed, op)
+}
+
+/// [`unary`] under the protocols `ps`, of any ring.
+fn unary_in<W: Word>(
+    ps: Vec<Arc<dyn Protocol<W>>>,
+    x: &RingTensor<W>,
+    seed: u64,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<W>, &Shares<W>) -> Result<Shares<W>, RunError>
+    + Send
+    + Sync
+    + Clone
+    + 'static,
+) -> Vec<(&'static str, RingTensor<W>)> {
+    ps.into_iter()
         .map(|p| {
             let sx = p.deal(x, seed);
             let op = op.clone();
@@ -155,8 +182,22 @@ fn binary(
     + Clone
     + 'static,
 ) -> Vec<(&'static str, RingTensor)> {
-    protocols()
-        .into_iter()
+    binary_in(protocols(), x, y, seed, op)
+}
+
+/// [`binary`] under the protocols `ps`, of any ring.
+fn binary_in<W: Word>(
+    ps: Vec<Arc<dyn Protocol<W>>>,
+    x: &RingTensor<W>,
+    y: &RingTensor<W>,
+    seed: u64,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<W>, &Shares<W>, &Shares<W>) -> Result<Shares<W>, RunError>
+    + Send
+    + Sync
+    + Clone
+    + 'static,
+) -> Vec<(&'static str, RingTensor<W>)> {
+    ps.into_iter()
         .map(|p| {
             let (sx, sy) = (p.deal(x, seed), p.deal(y, seed ^ 0x77));
             let op = op.clone();
@@ -597,6 +638,286 @@ proptest! {
                 ctx.step = 0;
                 let revealed = if ctx.me < 3 || ctx.me == target {
                     p.reveal(ctx, shares.as_ref(), &[target])?
+                } else {
+                    None
+                };
+                Ok(revealed)
+            });
+            for (q, r) in results.iter().enumerate() {
+                if q == target {
+                    prop_assert_eq!(r.as_ref().unwrap().as_slice().unwrap(), &xs[..], "{}", p.name());
+                } else {
+                    prop_assert!(r.is_none(), "{}", p.name());
+                }
+            }
+        }
+    }
+}
+
+/// Fractional bits at 128 bits (the design sketch's `ring = 128, frac = 32`).
+const FRAC128: u32 = 32;
+
+fn wide(values: Vec<u128>, shape: &[usize]) -> RingTensor<u128> {
+    ArrayD::from_shape_vec(IxDyn(shape), values).unwrap()
+}
+
+/// Random 128-bit words from the strategy's u64 pairs.
+fn words128(pairs: &[(u64, u64)]) -> Vec<u128> {
+    pairs.iter().map(|(h, l)| (*h as u128) << 64 | *l as u128).collect()
+}
+
+/// [`unary_in`] under aby3 and pond at 128 bits.
+fn unary128(
+    x: &RingTensor<u128>,
+    seed: u64,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<u128>, &Shares<u128>) -> Result<Shares<u128>, RunError>
+    + Send
+    + Sync
+    + Clone
+    + 'static,
+) -> Vec<(&'static str, RingTensor<u128>)> {
+    unary_in(protocols_at(FRAC128), x, seed, op)
+}
+
+/// [`binary_in`] under aby3 and pond at 128 bits.
+fn binary128(
+    x: &RingTensor<u128>,
+    y: &RingTensor<u128>,
+    seed: u64,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<u128>, &Shares<u128>, &Shares<u128>) -> Result<Shares<u128>, RunError>
+    + Send
+    + Sync
+    + Clone
+    + 'static,
+) -> Vec<(&'static str, RingTensor<u128>)> {
+    binary_in(protocols_at(FRAC128), x, y, seed, op)
+}
+
+// The same properties in Z_2^128 (aby3 and pond; securenn is 64-bit only): every word is 128
+// bits, every comparison reads bit 127, fixed point has 32 fractional bits.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn integer_products_are_exact_at_128_bits(
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 1..30),
+        seed in any::<u64>(),
+    ) {
+        let xs = words128(&pairs);
+        let ys: Vec<u128> = xs.iter().map(|v| v.rotate_left(71) ^ 0x9e37).collect();
+        let n = xs.len();
+        let expected: Vec<u128> = xs.iter().zip(&ys).map(|(a, b)| a.wrapping_mul(*b)).collect();
+        let (x, y) = (wide(xs, &[n]), wide(ys, &[n]));
+        for (name, opened) in binary128(&x, &y, seed, |ctx, p, x, y| p.mul(ctx, x, y, 0)) {
+            prop_assert_eq!(opened.as_slice().unwrap(), &expected[..], "{}", name);
+        }
+        // And the same products batched with a matrix product, in one round.
+        let column = wide(expected.clone(), &[n, 1]);
+        for (name, opened) in binary128(&x, &y, seed, move |ctx, p, x, y| {
+            let xc = x.map_with(|t| crate::value::reshape(t, &[n, 1]), |g| crate::value::reshape(g, &[n, 1]))?;
+            let one = p.public(ctx.me, &wide(vec![1], &[1, 1]))?;
+            let mut out = p.products(ctx, &[Product::Mul(x, y), Product::MatMul(&xc, &one)], 0)?;
+            let m = out.pop().unwrap();
+            let e = out.pop().unwrap();
+            // e - x·1 as a column: the products' difference, x·y - x.
+            let ec = e.map_with(|t| crate::value::reshape(t, &[n, 1]), |g| crate::value::reshape(g, &[n, 1]))?;
+            ec.sub(&m)
+        }) {
+            let want: Vec<u128> = column.iter().zip(x.iter()).map(|(p, v)| p.wrapping_sub(*v)).collect();
+            prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), want, "{} batched", name);
+        }
+    }
+
+    #[test]
+    fn fixed_point_products_are_within_one_unit_at_128_bits(
+        xs in prop::collection::vec(-1e6f64..1e6, 1..30),
+        seed in any::<u64>(),
+    ) {
+        // Magnitudes a 64-bit ring with 16 fractional bits cannot hold (products up to 3.4e11,
+        // past its 2^31), well within 128/32's: the truncation fails with probability about
+        // |x y| / 2^63 per product (SecureML's bound, as at 64 bits with 2^31).
+        let ys: Vec<f64> = xs.iter().map(|v| 1.5 - v / 3.0).collect();
+        let enc = |v: &[f64]| ring::encode_fixed::<u128>(&ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).unwrap(), FRAC128);
+        for (name, opened) in binary128(&enc(&xs), &enc(&ys), seed, |ctx, p, x, y| p.mul(ctx, x, y, FRAC128)) {
+            let got = ring::decode_fixed(&opened, FRAC128);
+            for ((x, y), g) in xs.iter().zip(&ys).zip(got.iter()) {
+                // Encoding rounds each factor by 2^-33; truncation adds at most 2^-32; f64
+                // holds the product to 53 bits.
+                let bound = (x.abs() + y.abs() + 1.0) * 2f64.powi(-33) + 2f64.powi(-32) + (x * y).abs() * 2f64.powi(-52);
+                prop_assert!((g - x * y).abs() <= bound, "{}: {} * {} = {} (got {})", name, x, y, x * y, g);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_point_matmul_is_within_bound_at_128_bits(m in 1usize..5, k in 1usize..12, n in 1usize..4, seed in any::<u64>()) {
+        let a: Vec<f64> = (0..m * k).map(|i| ((i as u64 ^ seed) % 200) as f64 * 1e5 - 1e7).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (((i as u64 * 7) ^ seed) % 100) as f64 / 25.0 - 2.0).collect();
+        let ta = ring::encode_fixed::<u128>(&ArrayD::from_shape_vec(IxDyn(&[m, k]), a.clone()).unwrap(), FRAC128);
+        let tb = ring::encode_fixed::<u128>(&ArrayD::from_shape_vec(IxDyn(&[k, n]), b.clone()).unwrap(), FRAC128);
+        for (name, opened) in binary128(&ta, &tb, seed, |ctx, p, x, y| p.matmul(ctx, x, y, FRAC128)) {
+            let got = ring::decode_fixed(&opened, FRAC128);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f64 = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
+                    // b's encoding error (2^-33 each) times |a| summed, and one truncation.
+                    let bound = (0..k).map(|t| a[i * k + t].abs()).sum::<f64>() * 2f64.powi(-33) + 2f64.powi(-32) + 1e-9;
+                    prop_assert!((got[[i, j]] - want).abs() <= bound, "{}: {} vs {}", name, got[[i, j]], want);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn msb_is_bit_127_at_128_bits(
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 1..140),
+        seed in any::<u64>(),
+    ) {
+        // Any word, in blocks of 128 elements and a partial last block.
+        let xs = words128(&pairs);
+        let expected: Vec<u128> = xs.iter().map(|v| v >> 127).collect();
+        let n = xs.len();
+        for (name, opened) in unary128(&wide(xs, &[n]), seed, |ctx, p, x| p.msb(ctx, x)) {
+            prop_assert_eq!(opened.as_slice().unwrap(), &expected[..], "{}", name);
+        }
+    }
+
+    #[test]
+    fn bit_decomposition_is_exact_at_128_bits(
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 1..20),
+        seed in any::<u64>(),
+    ) {
+        let xs = words128(&pairs);
+        let weights: Vec<u128> = (0..128).map(|j| 1u128 << j).collect();
+        let n = xs.len();
+        for (name, opened) in unary128(&wide(xs.clone(), &[n]), seed, move |ctx, p, x| {
+            let bits = composite::a2b(p, ctx, x)?;
+            p.inject(ctx, &bits, 0, &weights)
+        }) {
+            prop_assert_eq!(opened.as_slice().unwrap(), &xs[..], "{}", name);
+        }
+    }
+
+    #[test]
+    fn highest_bit_lookup_reads_the_table_at_the_top_bit_at_128_bits(
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 1..20),
+        shifts in prop::collection::vec(0u32..128, 20),
+        lo in -3i64..120,
+        table in prop::collection::vec(any::<(u64, u64)>(), 1..20),
+        seed in any::<u64>(),
+    ) {
+        let values: Vec<i128> = words128(&pairs).iter().zip(&shifts).map(|(v, s)| (*v as i128) >> s).collect();
+        let table = words128(&table);
+        let n = values.len();
+        let x = wide(values.iter().map(|v| *v as u128).collect(), &[n]);
+        let t = table.clone();
+        for (name, opened) in unary128(&x, seed, move |ctx, p, x| composite::highest_bit_lookup(p, ctx, x, lo, &t)) {
+            for (i, v) in values.iter().enumerate() {
+                let want = match (*v as u128).checked_ilog2().map(i64::from) {
+                    Some(top) if top < 127 && top >= lo && top < lo + table.len() as i64 => {
+                        table[(top - lo) as usize]
+                    }
+                    _ => 0,
+                };
+                prop_assert_eq!(opened[[i]], want, "{}: value {}", name, v);
+            }
+        }
+    }
+
+    #[test]
+    fn comparisons_equality_select_and_maxima_are_exact_at_128_bits(
+        xs in prop::collection::vec(-(1i128 << 100)..(1i128 << 100), 1..24),
+        rows in 1usize..5,
+        seed in any::<u64>(),
+    ) {
+        // Values beyond 64 bits, and ties.
+        let ys: Vec<i128> = xs.iter().enumerate().map(|(i, v)| if i % 3 == 0 { *v } else { (v * 7 + 3) % (1i128 << 90) }).collect();
+        let n = xs.len();
+        let enc = |v: &[i128]| wide(v.iter().map(|x| *x as u128).collect(), &[n]);
+        let (x, y) = (enc(&xs), enc(&ys));
+        let bit = |b: bool| u128::from(b);
+        let cases: Vec<(&str, Vec<u128>)> = vec![
+            ("lt", xs.iter().zip(&ys).map(|(a, b)| bit(a < b)).collect()),
+            ("le", xs.iter().zip(&ys).map(|(a, b)| bit(a <= b)).collect()),
+            ("eq", xs.iter().zip(&ys).map(|(a, b)| bit(a == b)).collect()),
+            ("select", xs.iter().zip(&ys).map(|(a, b)| (*a.max(b)) as u128).collect()),
+        ];
+        for (what, expected) in cases {
+            let op = move |ctx: &mut Ctx<'_>, p: &dyn Protocol<u128>, x: &Shares<u128>, y: &Shares<u128>| match what {
+                "lt" => composite::less(p, ctx, x, y, true),
+                "le" => composite::less(p, ctx, x, y, false),
+                "eq" => composite::equal(p, ctx, x, y),
+                _ => {
+                    let c = composite::less(p, ctx, x, y, true)?;
+                    composite::select(p, ctx, &c, y, x)
+                }
+            };
+            for (name, opened) in binary128(&x, &y, seed, op) {
+                prop_assert_eq!(opened.as_slice().unwrap(), &expected[..], "{} {}", name, what);
+            }
+        }
+        // Maxima and argmaxima of `rows` rows, by the tournament and by all pairs.
+        let cols = n.div_ceil(rows);
+        let values: Vec<i128> = (0..rows * cols).map(|i| xs[i % n] ^ (i as i128 % 3)).collect();
+        let m = ndarray::Array2::from_shape_fn((rows, cols), |(r, c)| values[r * cols + c]);
+        let maxima: Vec<u128> = m.rows().into_iter().map(|r| *r.iter().max().unwrap() as u128).collect();
+        let t = wide(values.iter().map(|v| *v as u128).collect(), &[rows, cols]);
+        for path in 0..3 {
+            for (name, opened) in unary128(&t, seed, move |ctx, p, x| match path {
+                0 => composite::max_tournament(p, ctx, x, 1),
+                1 => composite::all_pairs(p, ctx, x, 1, false),
+                _ => {
+                    // The maximum through the argmax: pick each row's entry at its index.
+                    let idx = composite::argmax_axis(p, ctx, x, 1)?;
+                    let cols_t = wide((0..cols as u128).collect(), &[1, cols]);
+                    let idx_col = idx.map_with(|t| crate::value::reshape(t, &[rows, 1]), |g| crate::value::reshape(g, &[rows, 1]))?;
+                    let d = p.public(ctx.me, &cols_t)?.sub(&idx_col)?;
+                    let hit = composite::equal(p, ctx, &d, &p.public(ctx.me, &wide(vec![0], &[1, 1]))?)?;
+                    let picked = p.mul(ctx, &hit, x, 0)?;
+                    picked.map_with(|t| crate::value::sum(t, Some(1), u128::wrapping_add), |g| crate::value::sum(g, Some(1), |_, _| ()))
+                }
+            }) {
+                prop_assert_eq!(opened.iter().copied().collect::<Vec<_>>(), maxima.clone(), "{} path {}", name, path);
+            }
+        }
+    }
+
+    #[test]
+    fn sharing_revealing_and_refreshing_round_trip_at_128_bits(
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 1..20),
+        owner in 0usize..4,
+        target in 0usize..4,
+    ) {
+        // Parties 0..3 are members; party 3 is outside the placement.
+        let xs = words128(&pairs);
+        let n = xs.len();
+        let x = wide(xs.clone(), &[n]);
+        for p in protocols_at::<u128>(FRAC128) {
+            let x = x.clone();
+            let results = run_parties(&p, 4, move |ctx, p| {
+                let mine = (ctx.me == owner).then_some(&x);
+                let shares = if ctx.me < 3 || ctx.me == owner {
+                    p.share(ctx, owner, mine, None)?
+                } else {
+                    None
+                };
+                if ctx.me < 3 {
+                    p.end_op(ctx)?;
+                }
+                ctx.op = 3;
+                ctx.step = 0;
+                let fresh = match &shares {
+                    Some(s) if ctx.me < 3 => {
+                        let r = p.refresh(ctx, s)?;
+                        p.end_op(ctx)?;
+                        Some(r)
+                    }
+                    _ => None,
+                };
+                ctx.op = 4;
+                ctx.step = 0;
+                let revealed = if ctx.me < 3 || ctx.me == target {
+                    p.reveal(ctx, fresh.as_ref(), &[target])?
                 } else {
                     None
                 };
