@@ -37,7 +37,10 @@ fn a_128_bit_ring_is_lowered_as_128_bits() {
              fn main() {{\n    let x: fixed @a = 1.0;\n    let y: fixed @rep = x;\n    print(reveal(y * y, to: b));\n}}\n"
         );
         let ir = tfe_compiler::compile(&src, &tfe_compiler::Options::default()).unwrap();
-        assert_eq!((ir.secrets[0].ring_bits, ir.secrets[0].frac_bits), (128, 40));
+        assert_eq!(
+            (ir.secrets[0].ring_bits, ir.secrets[0].frac_bits),
+            (128, 40)
+        );
     }
 }
 

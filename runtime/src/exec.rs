@@ -646,35 +646,8 @@ impl Exec<'_> {
                     regs: srcs,
                     data_dir: self.data_dir,
                 };
-                let p = self.protocols[*secret].r64().ok_or_else(|| {
-                    RunError::Internal(
-                        "shares kept between runs are written for 64-bit rings only".into(),
-                    )
-                })?;
-                if matches!(node.op, Op::LoadShares { .. }) {
-                    let mut ctx = ctx!(self, node.id, count);
-                    let loaded = crate::stored::load(p, &mut ctx, &site);
-                    p.end_op(&mut ctx)?;
-                    for (r, shares) in srcs.iter().zip(loaded?) {
-                        self.set(*r, Value::Shares(shares));
-                    }
-                    return Ok(());
-                }
-                let (regs, program, me) = (&self.regs, self.program, self.me);
-                let values: Vec<&Shares> = srcs
-                    .iter()
-                    .map(|r| match register(regs, program, me, *r)? {
-                        Value::Shares(s) => Ok(s),
-                        other => Err(RunError::Internal(format!(
-                            "write_shares of {}",
-                            other.kind()
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?;
-                let mut ctx = ctx!(self, node.id, count);
-                let stored = crate::stored::store(p, &mut ctx, &site, &values);
-                p.end_op(&mut ctx)?;
-                stored?;
+                let load = matches!(node.op, Op::LoadShares { .. });
+                at_width!(self, *secret, stored_at(&site, load, node.id, count))?;
             }
             Op::Print { src, at } => {
                 // A public value is printed once, by the first party.
@@ -883,6 +856,40 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `read_shares` (`load`) or `write_shares` at `site`'s placement, whose ring has words `W`.
+    fn stored_at<W: Word>(
+        &mut self,
+        site: &crate::stored::Site<'_>,
+        load: bool,
+        op: u32,
+        count: u64,
+    ) -> Result<(), RunError> {
+        let p = protocol_at::<W>(&self.protocols, site.secret)?;
+        if load {
+            let mut ctx = ctx!(self, op, count);
+            let loaded = crate::stored::load(p, &mut ctx, site);
+            p.end_op(&mut ctx)?;
+            for (r, shares) in site.regs.iter().zip(loaded?) {
+                self.set(*r, W::value(shares));
+            }
+            return Ok(());
+        }
+        let (regs, program, me) = (&self.regs, self.program, self.me);
+        let values: Vec<&Shares<W>> = site
+            .regs
+            .iter()
+            .map(|r| {
+                let v = register(regs, program, me, *r)?;
+                W::shares_of(v)
+                    .ok_or_else(|| RunError::Internal(format!("write_shares of {}", v.kind())))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut ctx = ctx!(self, op, count);
+        let stored = crate::stored::store(p, &mut ctx, site, &values);
+        p.end_op(&mut ctx)?;
+        stored
     }
 
     /// [`Exec::reveal`] from secret placement `s`, whose ring has words `W`.

@@ -6,7 +6,8 @@
 //!
 //! The file (docs/shares.md): the magic `TFESHARE`, a version (u32, little-endian), the length
 //! of the header (u32), the header as UTF-8 text lines, the payload (each part's components in
-//! order, each one's elements as u64 little-endian in C order), and an FNV-1a checksum (u64) of
+//! order, each one's elements as little-endian words of the ring's width, 8 or 16 bytes, in C
+//! order), and an FNV-1a checksum (u64) of
 //! everything before it. The header binds what the bytes mean: the protocol, ring and frac, the
 //! placement and its parties, this party's role, the save id, the type and each part's scalar,
 //! shape and component count.
@@ -34,7 +35,7 @@ use tfe_ir::{Dim, PartyId, Program, Reg, Role, Scalar, SecretId, Size, StoredTyp
 use crate::RunError;
 use crate::csvio::Staged;
 use crate::protocol::{Ctx, Protocol, Shares, Table};
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
 
 /// The first bytes of every share file.
 pub const MAGIC: &[u8; 8] = b"TFESHARE";
@@ -205,13 +206,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// The bytes of a share file.
-pub fn encode(header: &Header, parts: &[&Shares]) -> Vec<u8> {
+pub fn encode<W: Word>(header: &Header, parts: &[&Shares<W>]) -> Vec<u8> {
     let text = header.to_text();
     let words: usize = parts
         .iter()
         .map(|s| s.len() * s.parts().len())
         .sum::<usize>();
-    let mut out = Vec::with_capacity(24 + text.len() + 8 * words);
+    let mut out = Vec::with_capacity(24 + text.len() + W::BITS as usize / 8 * words);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -219,7 +220,7 @@ pub fn encode(header: &Header, parts: &[&Shares]) -> Vec<u8> {
     for shares in parts {
         for component in shares.parts() {
             for w in component.iter() {
-                out.extend_from_slice(&w.to_le_bytes());
+                w.write_le(&mut out);
             }
         }
     }
@@ -228,8 +229,9 @@ pub fn encode(header: &Header, parts: &[&Shares]) -> Vec<u8> {
     out
 }
 
-/// A share file read back: its header and each part's components.
-pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor>>), String> {
+/// A share file read back: its header and each part's components. A file of another ring than
+/// `W`'s gives its header and no parts: the caller names the mismatch.
+pub fn decode<W: Word>(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor<W>>>), String> {
     if bytes.len() < 24 || &bytes[..8] != MAGIC {
         return Err("not a tfe share file".into());
     }
@@ -249,6 +251,10 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor>>), String> {
         .and_then(|t| std::str::from_utf8(t).ok())
         .ok_or("the header is cut short or not text")?;
     let header = Header::parse(text)?;
+    if header.ring != W::BITS {
+        return Ok((header, Vec::new()));
+    }
+    let width = W::BITS as usize / 8;
     let mut at = 16 + len;
     let mut parts = Vec::new();
     for part in &header.parts {
@@ -260,14 +266,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor>>), String> {
         let mut components = Vec::new();
         for _ in 0..part.components {
             let end = n
-                .checked_mul(8)
+                .checked_mul(width)
                 .and_then(|b| b.checked_add(at))
                 .filter(|end| *end <= body.len())
                 .ok_or("the file is shorter than its header says")?;
-            let words: Vec<u64> = body[at..end]
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect();
+            let words: Vec<W> = body[at..end].chunks_exact(width).map(W::read_le).collect();
             at = end;
             components
                 .push(RingTensor::from_shape_vec(IxDyn(&part.shape), words).expect("n elements"));
@@ -281,12 +284,12 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor>>), String> {
 }
 
 /// The roles of the members that hold components, in order.
-fn holders(p: &dyn Protocol) -> Vec<usize> {
+fn holders<W: Word>(p: &dyn Protocol<W>) -> Vec<usize> {
     (0..p.members().len()).filter(|r| p.holds(*r)).collect()
 }
 
 /// The members of the placement that hold components, as parties.
-fn holder_parties(p: &dyn Protocol) -> Vec<PartyId> {
+fn holder_parties<W: Word>(p: &dyn Protocol<W>) -> Vec<PartyId> {
     holders(p).iter().map(|r| p.members()[*r]).collect()
 }
 
@@ -307,7 +310,13 @@ impl Site<'_> {
         self.data_dir.join(file_name(self.name))
     }
 
-    fn header(&self, p: &dyn Protocol, role: usize, save: [u64; 2], parts: Vec<Part>) -> Header {
+    fn header<W: Word>(
+        &self,
+        p: &dyn Protocol<W>,
+        role: usize,
+        save: [u64; 2],
+        parts: Vec<Part>,
+    ) -> Header {
         let info = &self.program.secrets[self.secret];
         Header {
             protocol: p.name().to_string(),
@@ -370,11 +379,11 @@ fn save_text(save: &[u64]) -> String {
 }
 
 /// `write_shares`: this member's part of storing `values` (one sharing per part).
-pub fn store(
-    p: &dyn Protocol,
+pub fn store<W: Word>(
+    p: &dyn Protocol<W>,
     ctx: &mut Ctx<'_>,
     site: &Site<'_>,
-    values: &[&Shares],
+    values: &[&Shares<W>],
 ) -> Result<(), RunError> {
     let id_key = ctx.key();
     let done_key = ctx.key();
@@ -454,7 +463,7 @@ fn remove_leftovers(dir: &Path, file: &str) {
 
 /// The messages of [`store`]: the first holder sends the save id to the others, then each
 /// holder tells every other one it has written (2 words each).
-pub fn store_table(p: &dyn Protocol, t: &mut Table) {
+pub fn store_table<W: Word>(p: &dyn Protocol<W>, t: &mut Table) {
     let id = t.key();
     let done = t.key();
     let holders = holders(p);
@@ -485,7 +494,11 @@ pub fn store_table(p: &dyn Protocol, t: &mut Table) {
 
 /// `read_shares`: this member's shares of each part, checked against the program and against
 /// the other holders' files. (The caller refreshes them.)
-pub fn load(p: &dyn Protocol, ctx: &mut Ctx<'_>, site: &Site<'_>) -> Result<Vec<Shares>, RunError> {
+pub fn load<W: Word>(
+    p: &dyn Protocol<W>,
+    ctx: &mut Ctx<'_>,
+    site: &Site<'_>,
+) -> Result<Vec<Shares<W>>, RunError> {
     let check_key = ctx.key();
     let shape_key = ctx.key();
     let role = p.role(ctx)?;
@@ -579,14 +592,14 @@ pub fn load(p: &dyn Protocol, ctx: &mut Ctx<'_>, site: &Site<'_>) -> Result<Vec<
         .collect::<Result<Vec<_>, _>>()
 }
 
-fn holders_role0(p: &dyn Protocol) -> usize {
+fn holders_role0<W: Word>(p: &dyn Protocol<W>) -> usize {
     holders(p)[0]
 }
 
 /// The messages of [`load`]: each holder sends every other one its save id and header digest
 /// (3 words); when the program leaves a dimension to run time (`runtime_dims`), the first holder
 /// sends the shapes (`ranks` words) to each member holding nothing.
-pub fn load_table(p: &dyn Protocol, t: &mut Table, ranks: u64, runtime_dims: bool) {
+pub fn load_table<W: Word>(p: &dyn Protocol<W>, t: &mut Table, ranks: u64, runtime_dims: bool) {
     let check = t.key();
     let shape = t.key();
     let holders = holders(p);
@@ -621,13 +634,13 @@ fn fits(shape: &[usize], dims: &[Dim]) -> bool {
 
 /// Reads this holder's file and checks it against the program: every mismatch an error naming
 /// the file.
-fn read_checked(
-    p: &dyn Protocol,
+fn read_checked<W: Word>(
+    p: &dyn Protocol<W>,
     me: PartyId,
     role: usize,
     site: &Site<'_>,
     path: &Path,
-) -> Result<(Header, Vec<Vec<RingTensor>>), RunError> {
+) -> Result<(Header, Vec<Vec<RingTensor<W>>>), RunError> {
     let fail = |what: String| RunError::Io(format!("{}: {what}", path.display()));
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -691,7 +704,10 @@ fn read_checked(
             describe(&expected.ty, &wanted),
         ));
     }
-    let components = p.public(me, &RingTensor::zeros(IxDyn(&[0])))?.parts().len();
+    let components = p
+        .public(me, &RingTensor::from_elem(IxDyn(&[0]), W::ZERO))?
+        .parts()
+        .len();
     for (k, part) in header.parts.iter().enumerate() {
         if part.scalar != site.scalar(k) || !fits(&part.shape, site.dims(k)) {
             return Err(differ(
@@ -764,7 +780,7 @@ mod tests {
         let (w, b) = (shares(&[2, 3], u64::MAX - 5), shares(&[], 3));
         let bytes = encode(&header(), &[&w, &b]);
         assert_eq!(&bytes[..8], MAGIC);
-        let (h, parts) = decode(&bytes).unwrap();
+        let (h, parts) = decode::<u64>(&bytes).unwrap();
         assert_eq!(h, header());
         assert_eq!(parts, vec![w.parts().to_vec(), b.parts().to_vec()]);
         // The header is text a person can read with `head`.
@@ -787,7 +803,7 @@ mod tests {
             let mut bad = bytes.clone();
             bad[i] ^= 0x10;
             assert!(
-                decode(&bad).is_err(),
+                decode::<u64>(&bad).is_err(),
                 "a flipped bit at byte {i} went unnoticed"
             );
         }

@@ -75,6 +75,11 @@ pub trait Word:
     fn shares_of(v: &Value) -> Option<&Shares<Self>>;
     fn into_shares(v: Value) -> Result<Shares<Self>, Value>;
 
+    /// Appends the word's bytes, little-endian (files of shares).
+    fn write_le(self, out: &mut Vec<u8>);
+    /// A word from `BITS / 8` little-endian bytes.
+    fn read_le(bytes: &[u8]) -> Self;
+
     /// The protocol of a placement whose ring has this width.
     fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<Self>>;
 
@@ -150,6 +155,12 @@ impl Word for u64 {
             Value::Shares(s) => Ok(s),
             other => Err(other),
         }
+    }
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> u64 {
+        u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
     }
     fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<u64>> {
         p.r64()
@@ -227,6 +238,12 @@ impl Word for u128 {
             Value::Shares128(s) => Ok(s),
             other => Err(other),
         }
+    }
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> u128 {
+        u128::from_le_bytes(bytes.try_into().expect("16 bytes"))
     }
     fn protocol(p: &AnyProtocol) -> Option<&dyn Protocol<u128>> {
         p.r128()

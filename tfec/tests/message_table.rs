@@ -409,6 +409,20 @@ fn sends_exactly_its_table(protocol: Protocol) {
     check_protocol(&protocol.secret_line(), protocol.name());
 }
 
+/// The same program with 128-bit rings: 128-bit words on the wire (the carry tree's bit planes
+/// hold 128 elements each, and it has one level more), stored shares included.
+#[test]
+fn aby3_and_pond_send_exactly_their_tables_at_128_bits() {
+    check_protocol(
+        "secret rep = aby3(s0, s1, s2, ring = 128, frac = 32);",
+        "aby3-128",
+    );
+    check_protocol(
+        "secret rep = pond(s0, s1, dealer = s2, ring = 128, frac = 32);",
+        "pond-128",
+    );
+}
+
 #[test]
 fn securenn_sends_exactly_its_table() {
     check_protocol(

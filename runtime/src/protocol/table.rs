@@ -65,9 +65,6 @@ impl Table {
 pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> {
     let mut t = Table::new();
     let protocol = |s: usize| any_for_secret(&program.secrets[s]).map_err(|e| e.to_string());
-    // Shares kept between runs are stored from 64-bit rings only.
-    let stored_protocol =
-        |s: usize| super::for_secret(&program.secrets[s]).map_err(|e| e.to_string());
     // `$body` with `$p` the placement's protocol at its ring's width.
     macro_rules! on {
         ($any:expr, $p:ident => $body:expr) => {
@@ -129,7 +126,7 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
             on!(protocol(*s)?, p => compute_table(&*p, &mut t, kernel, secret(0), secret(1), shape))?;
         }
         Op::StoreShares { secret, .. } => {
-            crate::stored::store_table(&*stored_protocol(*secret)?, &mut t)
+            on!(protocol(*secret)?, p => crate::stored::store_table(&*p, &mut t))
         }
         Op::LoadShares { secret, dsts, .. } => {
             let ranks = dsts
@@ -137,7 +134,7 @@ pub fn messages(program: &Program, node: &Node) -> Result<Vec<Message>, String> 
                 .map(|r| program.regs[*r as usize].shape.len() as u64)
                 .sum();
             let runtime = dsts.iter().any(|r| !known(*r));
-            crate::stored::load_table(&*stored_protocol(*secret)?, &mut t, ranks, runtime)
+            on!(protocol(*secret)?, p => crate::stored::load_table(&*p, &mut t, ranks, runtime))
         }
         _ => {}
     }

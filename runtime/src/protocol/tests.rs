@@ -663,7 +663,10 @@ fn wide(values: Vec<u128>, shape: &[usize]) -> RingTensor<u128> {
 
 /// Random 128-bit words from the strategy's u64 pairs.
 fn words128(pairs: &[(u64, u64)]) -> Vec<u128> {
-    pairs.iter().map(|(h, l)| (*h as u128) << 64 | *l as u128).collect()
+    pairs
+        .iter()
+        .map(|(h, l)| (*h as u128) << 64 | *l as u128)
+        .collect()
 }
 
 /// [`unary_in`] under aby3 and pond at 128 bits.
@@ -684,7 +687,12 @@ fn binary128(
     x: &RingTensor<u128>,
     y: &RingTensor<u128>,
     seed: u64,
-    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<u128>, &Shares<u128>, &Shares<u128>) -> Result<Shares<u128>, RunError>
+    op: impl Fn(
+        &mut Ctx<'_>,
+        &dyn Protocol<u128>,
+        &Shares<u128>,
+        &Shares<u128>,
+    ) -> Result<Shares<u128>, RunError>
     + Send
     + Sync
     + Clone
