@@ -13,6 +13,7 @@ mod networks;
 mod programs;
 mod resnet;
 mod shapes;
+mod wide;
 mod workloads;
 
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ fn main() {
         ("jit", jit::run),
         ("ring-matmul", ring_matmul),
         ("examples", workloads::examples),
+        ("ring128", wide::run),
     ];
     for (name, run) in benches {
         if name.contains(filter.as_str()) {

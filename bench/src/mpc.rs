@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn};
 use tfe_runtime::exec::agree_keys;
 use tfe_runtime::net::{Transport, local_network};
 use tfe_runtime::protocol::{self, Ctx, Protocol, Shares, composite};
-use tfe_runtime::ring::RingTensor;
+use tfe_runtime::ring::{RingTensor, Word};
 
 pub struct Measured {
     pub seconds: f64,
@@ -23,7 +23,7 @@ pub struct Measured {
     pub bytes_by_role: Vec<u64>,
 }
 
-fn random(shape: &[usize], seed: u64, bits: u32) -> RingTensor {
+fn random<W: Word>(shape: &[usize], seed: u64, bits: u32) -> RingTensor<W> {
     let mut s = seed | 1;
     let n: usize = shape.iter().product();
     let mask = if bits >= 64 {
@@ -31,12 +31,12 @@ fn random(shape: &[usize], seed: u64, bits: u32) -> RingTensor {
     } else {
         (1u64 << bits) - 1
     };
-    let data: Vec<u64> = (0..n)
+    let data: Vec<W> = (0..n)
         .map(|_| {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            s & mask
+            W::from_u64(s & mask)
         })
         .collect();
     ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements")
@@ -65,17 +65,22 @@ pub fn protocols() -> Vec<Arc<dyn Protocol>> {
 }
 
 /// Every member's shares of a random value with magnitudes below 2^`bits`.
-fn shares(p: &dyn Protocol, shape: &[usize], seed: u64, bits: u32) -> Vec<Shares> {
+pub(crate) fn shares<W: Word>(
+    p: &dyn Protocol<W>,
+    shape: &[usize],
+    seed: u64,
+    bits: u32,
+) -> Vec<Shares<W>> {
     p.deal(&random(shape, seed, bits), seed ^ 0xabcd)
 }
 
 /// Runs `op` as the three members of a placement of `p`, `runs` times, on inputs `inputs`
 /// (each a list of every member's shares); returns the median.
-pub fn protocol(
-    p: &Arc<dyn Protocol>,
+pub fn protocol<W: Word>(
+    p: &Arc<dyn Protocol<W>>,
     runs: usize,
-    inputs: Vec<Vec<Shares>>,
-    op: impl Fn(&mut Ctx<'_>, &dyn Protocol, &[Shares]) -> Shares + Send + Sync + 'static,
+    inputs: Vec<Vec<Shares<W>>>,
+    op: impl Fn(&mut Ctx<'_>, &dyn Protocol<W>, &[Shares<W>]) -> Shares<W> + Send + Sync + 'static,
 ) -> Measured {
     let op = Arc::new(op);
     let inputs = Arc::new(inputs);
@@ -87,7 +92,7 @@ pub fn protocol(
             let (op, inputs, barrier, p) = (op.clone(), inputs.clone(), barrier.clone(), p.clone());
             std::thread::spawn(move || {
                 let keys = agree_keys(3, me, &mut net, None).expect("keys");
-                let mine: Vec<Shares> = inputs.iter().map(|i| i[me].clone()).collect();
+                let mine: Vec<Shares<W>> = inputs.iter().map(|i| i[me].clone()).collect();
                 let mut times = Vec::new();
                 let before = net.stats();
                 for run in 0..runs {

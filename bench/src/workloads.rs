@@ -233,6 +233,37 @@ pub fn lr_step() {
     }
 }
 
+/// The logistic-regression step with 128-bit rings (frac 32), under aby3 and pond, after the
+/// same step at 64 bits in the same run.
+pub fn lr_step_wide() {
+    let dir = lr_data();
+    for (protocol, wide) in [
+        (
+            "aby3",
+            "secret rep = aby3(s0, s1, s2, ring = 128, frac = 32);",
+        ),
+        (
+            "pond",
+            "secret rep = pond(s0, s1, dealer = s2, ring = 128, frac = 32);",
+        ),
+    ] {
+        measure(
+            &format!("{protocol}-lr-step-128x784-at-64"),
+            "the 64-bit step, for the ratio of the next line",
+            &dir,
+            share_bytes(128 * 784 + 128),
+            |steps| on_protocol(&lr_program(steps), protocol),
+        );
+        measure(
+            &format!("{protocol}-128-lr-step-128x784"),
+            "one SGD step of logistic regression with ring = 128, frac = 32",
+            &dir,
+            2 * share_bytes(128 * 784 + 128),
+            |steps| lr_program(steps).replace("secret rep = aby3(s0, s1, s2);", wide),
+        );
+    }
+}
+
 pub fn lr_data() -> PathBuf {
     write_data(
         "lr",

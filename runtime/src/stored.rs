@@ -205,6 +205,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Each part's components, as read from a file.
+pub type Components<W> = Vec<Vec<RingTensor<W>>>;
+
 /// The bytes of a share file.
 pub fn encode<W: Word>(header: &Header, parts: &[&Shares<W>]) -> Vec<u8> {
     let text = header.to_text();
@@ -231,7 +234,7 @@ pub fn encode<W: Word>(header: &Header, parts: &[&Shares<W>]) -> Vec<u8> {
 
 /// A share file read back: its header and each part's components. A file of another ring than
 /// `W`'s gives its header and no parts: the caller names the mismatch.
-pub fn decode<W: Word>(bytes: &[u8]) -> Result<(Header, Vec<Vec<RingTensor<W>>>), String> {
+pub fn decode<W: Word>(bytes: &[u8]) -> Result<(Header, Components<W>), String> {
     if bytes.len() < 24 || &bytes[..8] != MAGIC {
         return Err("not a tfe share file".into());
     }
@@ -640,7 +643,7 @@ fn read_checked<W: Word>(
     role: usize,
     site: &Site<'_>,
     path: &Path,
-) -> Result<(Header, Vec<Vec<RingTensor<W>>>), RunError> {
+) -> Result<(Header, Components<W>), RunError> {
     let fail = |what: String| RunError::Io(format!("{}: {what}", path.display()));
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -809,7 +812,7 @@ mod tests {
         }
         for n in [0, 10, 24, bytes.len() - 8, bytes.len() - 1] {
             assert!(
-                decode(&bytes[..n]).is_err(),
+                decode::<u64>(&bytes[..n]).is_err(),
                 "a file cut at {n} bytes was read"
             );
         }
@@ -818,7 +821,7 @@ mod tests {
         let sum = fnv1a(&longer);
         longer.extend_from_slice(&sum.to_le_bytes());
         assert_eq!(
-            decode(&longer).unwrap_err(),
+            decode::<u64>(&longer).unwrap_err(),
             "the file is longer than its header says"
         );
     }

@@ -109,7 +109,7 @@ fn tensors_and_structs_round_trip(protocol: Protocol) {
     let before = files(&dir);
     run_ok(&dir, "store.tfe", &store_program(&secret));
     // Only the members that hold shares wrote anything: aby3's three, pond's two servers.
-    let holders: &[&str] = match protocol {
+    let holders: &[&str] = match protocol.base() {
         Protocol::Aby3 => &["s0", "s1", "s2"],
         _ => &["s0", "s1"],
     };

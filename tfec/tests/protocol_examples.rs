@@ -168,7 +168,8 @@ fn run(example: &str, protocol: Protocol) -> (Results, Option<DealerInbox>) {
     let before = files(&data);
     // Only metadata: the dealer's inbox is checked by kind and sender, not content.
     let recorded = run_recorded(&ir, &data, Some(3), Arc::new(|_, _| false));
-    let inbox = (protocol == Protocol::Pond).then(|| check_dealer_inbox(&ir, &recorded.messages));
+    let inbox =
+        (protocol.base() == Protocol::Pond).then(|| check_dealer_inbox(&ir, &recorded.messages));
     let mut results = Results::new();
     for file in files(&data) {
         // The shares a run keeps are not outputs: `score_later.tfe` shows what they hold.
@@ -230,6 +231,14 @@ fn compare(example: &str) {
                 a.len()
             );
             match o.bound {
+                // At 128 bits with 32 fractional bits the inputs are rounded to 2^-32 where
+                // aby3's 64-bit ring rounds them to 2^-16: exact outputs (sorted values, maxima,
+                // exact sums) agree within that rounding.
+                Bound::Exact if protocol.base() != protocol => assert!(
+                    worst <= 2f64.powi(-16),
+                    "{example}: {}: aby3 and {name} differ by {worst} > 2^-16",
+                    o.name
+                ),
                 Bound::Exact => assert_eq!(a, p, "{example}: {} under {name}", o.name),
                 Bound::Within(bound) => assert!(
                     worst <= bound,

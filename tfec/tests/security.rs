@@ -24,7 +24,7 @@ use support::wire::{Seen, check_dealer_inbox, compile, run_recorded};
 use tfe_ir::{MsgKey, PartyId, Program};
 use tfe_runtime::net::Payload;
 
-per_protocol!(
+per_protocol_64!(
     a_members_view_does_not_depend_on_the_secret,
     masks_are_fresh_across_loop_iterations_and_runs,
     masks_are_fresh_across_a_save_and_a_load,
@@ -357,7 +357,7 @@ fn masks_are_fresh_across_a_save_and_a_load(protocol: Protocol) {
     for party in ["s0", "s1", "s2"] {
         let path = dir.join(party).join("x.shares");
         if let Ok(bytes) = std::fs::read(&path) {
-            let (_, parts) = tfe_runtime::stored::decode(&bytes).unwrap();
+            let (_, parts) = tfe_runtime::stored::decode::<u64>(&bytes).unwrap();
             for component in parts.iter().flatten() {
                 stored.extend(component.iter().copied());
             }

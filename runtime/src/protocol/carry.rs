@@ -209,8 +209,8 @@ fn transpose<W: Word>(a: &mut [W]) {
             // Rows k and k + width: the high `width` bits of row k's blocks swap with the low
             // `width` bits of row k + width's.
             let t = ((a[k] >> width as u32) ^ a[k + width]) & mask;
-            a[k] = a[k] ^ (t << width as u32);
-            a[k + width] = a[k + width] ^ t;
+            a[k] ^= t << width as u32;
+            a[k + width] ^= t;
             k = (k + width + 1) & !width;
         }
         width >>= 1;

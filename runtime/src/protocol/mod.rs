@@ -62,10 +62,13 @@ pub enum Product<'a, W = u64> {
     Trunc(&'a Shares<W>),
 }
 
+/// A map of ring tensors that may fail (on shapes).
+pub type TensorMap<'a, W> = &'a dyn Fn(&RingTensor<W>) -> Result<RingTensor<W>, RunError>;
+
 /// A public linear map of ring tensors, and the shape it gives a tensor of the shape it is
 /// made for ([`Protocol::matmul_then`]).
 pub struct Linear<'a, W = u64> {
-    pub apply: &'a dyn Fn(&RingTensor<W>) -> Result<RingTensor<W>, RunError>,
+    pub apply: TensorMap<'a, W>,
     /// The result's shape.
     pub shape: Vec<usize>,
 }

@@ -20,6 +20,14 @@ use ndarray::Array2;
 /// [`per_protocol!`] follow. (`$then` is called with `$args` and the rows.)
 macro_rules! with_protocols {
     ($then:ident ! $args:tt) => {
+        $then! { $args [Aby3 aby3] [Pond pond] [SecureNn securenn] [Aby3Wide aby3_128] [PondWide pond_128] }
+    };
+}
+
+/// The protocols at 64 bits only: for tests of 64-bit words themselves (the statistical tests of
+/// what each party sees read the wire's words as u64).
+macro_rules! with_protocols_64 {
+    ($then:ident ! $args:tt) => {
         $then! { $args [Aby3 aby3] [Pond pond] [SecureNn securenn] }
     };
 }
@@ -50,12 +58,28 @@ with_protocols!(define_protocols!());
 
 impl Protocol {
     /// The declaration of secret placement `name` over three members: aby3's three parties;
-    /// pond's and securenn's two servers and, the third, its dealer.
+    /// pond's and securenn's two servers and, the third, its dealer. `Aby3Wide` and `PondWide`
+    /// are aby3 and pond with 128-bit rings and 32 fractional bits.
     pub fn declare(self, name: &str, [a, b, c]: [&str; 3]) -> String {
         match self {
             Protocol::Aby3 => format!("secret {name} = aby3({a}, {b}, {c});"),
             Protocol::Pond => format!("secret {name} = pond({a}, {b}, dealer = {c});"),
             Protocol::SecureNn => format!("secret {name} = securenn({a}, {b}, dealer = {c});"),
+            Protocol::Aby3Wide => {
+                format!("secret {name} = aby3({a}, {b}, {c}, ring = 128, frac = 32);")
+            }
+            Protocol::PondWide => {
+                format!("secret {name} = pond({a}, {b}, dealer = {c}, ring = 128, frac = 32);")
+            }
+        }
+    }
+
+    /// The protocol whatever the ring: aby3 for `Aby3Wide`, pond for `PondWide`.
+    pub fn base(self) -> Protocol {
+        match self {
+            Protocol::Aby3Wide => Protocol::Aby3,
+            Protocol::PondWide => Protocol::Pond,
+            other => other,
         }
     }
 
@@ -127,6 +151,13 @@ macro_rules! per_protocol {
     };
     ($(#[$attr:meta])* $($name:ident),* $(,)?) => {
         with_protocols!(per_protocol!(@modules [$(#[$attr])*] [$($name),*]));
+    };
+}
+
+/// [`per_protocol!`] over the 64-bit protocols of [`with_protocols_64!`] only.
+macro_rules! per_protocol_64 {
+    ($(#[$attr:meta])* $($name:ident),* $(,)?) => {
+        with_protocols_64!(per_protocol!(@modules [$(#[$attr])*] [$($name),*]));
     };
 }
 
