@@ -489,7 +489,12 @@ impl<W: Word> Protocol<W> for Aby3 {
             let alpha = self.zero_share(ctx, x.shape())?;
             let z = match kernels::product_local(xa, xb, ya, yb, &alpha) {
                 Some(z) => z,
-                None => ring::add(&mul_local(xa, xb, ya, yb)?, &alpha).map_err(shape_err)?,
+                None => match product_local_in(xa, xb, ya, yb, alpha) {
+                    Ok(z) => z,
+                    Err(alpha) => {
+                        ring::add(&mul_local(xa, xb, ya, yb)?, &alpha).map_err(shape_err)?
+                    }
+                },
             };
             return self.finish_masked(ctx, z, trunc);
         }
@@ -864,6 +869,32 @@ fn matmul_local<W: Word>(x: &Shares<W>, y: &Shares<W>) -> Result<RingTensor<W>, 
     let t = ring::matmul(xa, &sum_y).map_err(shape_err)?;
     let u = ring::matmul(xb, ya).map_err(shape_err)?;
     ring::add(&t, &u).map_err(shape_err)
+}
+
+/// [`kernels::product_local`] without a compiled kernel (at 128 bits): one pass over contiguous
+/// operands, accumulated into `alpha`'s own buffer; `alpha` back when an operand is not
+/// contiguous.
+fn product_local_in<W: Word>(
+    xa: &RingTensor<W>,
+    xb: &RingTensor<W>,
+    ya: &RingTensor<W>,
+    yb: &RingTensor<W>,
+    mut alpha: RingTensor<W>,
+) -> Result<RingTensor<W>, RingTensor<W>> {
+    let (Some(xa), Some(xb), Some(ya), Some(yb)) =
+        (xa.as_slice(), xb.as_slice(), ya.as_slice(), yb.as_slice())
+    else {
+        return Err(alpha);
+    };
+    let Some(z) = alpha.as_slice_mut() else {
+        return Err(alpha);
+    };
+    for ((((z, a), b), c), d) in z.iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
+        *z = z
+            .wrapping_add(a.wrapping_mul(c.wrapping_add(*d)))
+            .wrapping_add(b.wrapping_mul(*c));
+    }
+    Ok(alpha)
 }
 
 /// The local part of a product: `x_i y_i + x_i y_{i+1} + x_{i+1} y_i` (broadcasting).
