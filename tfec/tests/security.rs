@@ -24,7 +24,7 @@ use support::wire::{Seen, check_dealer_inbox, compile, run_recorded};
 use tfe_ir::{MsgKey, PartyId, Program};
 use tfe_runtime::net::Payload;
 
-per_protocol_64!(
+per_protocol!(
     a_members_view_does_not_depend_on_the_secret,
     masks_are_fresh_across_loop_iterations_and_runs,
     masks_are_fresh_across_a_save_and_a_load,
@@ -71,13 +71,25 @@ fn main() {
 ";
 
 /// Words of the ring tensors `party` received, grouped by message key.
+/// A message's ring elements as 64-bit words: a 128-bit element as its low and high halves (each
+/// uniform when the element is).
+fn ring_words(p: &Payload) -> Option<Vec<u64>> {
+    match p {
+        Payload::Ring(t) => Some(t.iter().copied().collect()),
+        Payload::Ring128(t) => Some(
+            t.iter()
+                .flat_map(|w| [*w as u64, (*w >> 64) as u64])
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 fn received_words(log: &[Seen], party: PartyId) -> View {
     let mut out: HashMap<(u32, u16), Vec<u64>> = HashMap::new();
     for m in log.iter().filter(|m| m.to == party) {
-        if let Some(Payload::Ring(t)) = &m.payload {
-            out.entry((m.key.op, m.key.step))
-                .or_default()
-                .extend(t.iter().copied());
+        if let Some(words) = m.payload.as_ref().and_then(ring_words) {
+            out.entry((m.key.op, m.key.step)).or_default().extend(words);
         }
     }
     out
@@ -192,7 +204,7 @@ fn a_members_view_does_not_depend_on_the_secret(protocol: Protocol) {
         // aby3: every member computes; pond: the servers do, and the dealer (s2) receives no
         // ring words at all (only its keys: `run_all` checks its inbox); securenn: as pond,
         // but its helper (s2) receives masked values in signs.
-        if protocol == Protocol::Pond && name == "s2" {
+        if protocol.base() == Protocol::Pond && name == "s2" {
             assert!(keys.is_empty(), "the dealer received ring words: {keys:?}");
             assert!(!shapes[0][i].is_empty(), "the dealer's keys");
             continue;
@@ -265,10 +277,7 @@ fn server_words(ir: &Program, log: &[Seen]) -> Vec<(MsgKey, Vec<u64>)> {
         .collect();
     log.iter()
         .filter(|m| servers.contains(&m.from) && servers.contains(&m.to))
-        .filter_map(|m| match &m.payload {
-            Some(Payload::Ring(t)) => Some((m.key, t.iter().copied().collect())),
-            _ => None,
-        })
+        .filter_map(|m| Some((m.key, ring_words(m.payload.as_ref()?)?)))
         .collect()
 }
 
@@ -360,6 +369,15 @@ fn masks_are_fresh_across_a_save_and_a_load(protocol: Protocol) {
             let (_, parts) = tfe_runtime::stored::decode::<u64>(&bytes).unwrap();
             for component in parts.iter().flatten() {
                 stored.extend(component.iter().copied());
+            }
+            // (A 128-bit ring's file: its words as halves, as on the wire.)
+            let (_, parts) = tfe_runtime::stored::decode::<u128>(&bytes).unwrap();
+            for component in parts.iter().flatten() {
+                stored.extend(
+                    component
+                        .iter()
+                        .flat_map(|w| [*w as u64, (*w >> 64) as u64]),
+                );
             }
         }
     }

@@ -24,14 +24,6 @@ macro_rules! with_protocols {
     };
 }
 
-/// The protocols at 64 bits only: for tests of 64-bit words themselves (the statistical tests of
-/// what each party sees read the wire's words as u64).
-macro_rules! with_protocols_64 {
-    ($then:ident ! $args:tt) => {
-        $then! { $args [Aby3 aby3] [Pond pond] [SecureNn securenn] }
-    };
-}
-
 macro_rules! define_protocols {
     (() $([$variant:ident $name:ident])*) => {
         /// A protocol of secret placements.
@@ -151,13 +143,6 @@ macro_rules! per_protocol {
     };
     ($(#[$attr:meta])* $($name:ident),* $(,)?) => {
         with_protocols!(per_protocol!(@modules [$(#[$attr])*] [$($name),*]));
-    };
-}
-
-/// [`per_protocol!`] over the 64-bit protocols of [`with_protocols_64!`] only.
-macro_rules! per_protocol_64 {
-    ($(#[$attr:meta])* $($name:ident),* $(,)?) => {
-        with_protocols_64!(per_protocol!(@modules [$(#[$attr])*] [$($name),*]));
     };
 }
 
