@@ -440,3 +440,49 @@ fn std_math_at_64_16_and_128_32() {
         );
     }
 }
+
+/// `frac = 48` in a 128-bit ring: products of values near 1e-6 keep their significant bits
+/// (2^-48 ≈ 3.6e-15 resolution), under aby3 and pond, and the emulation agrees; at 64/16 the
+/// same products are 0.
+#[test]
+fn frac_48_at_128_bits_resolves_small_products() {
+    let xs = [1.5e-6, -2.25e-6, 3.0e-7, 0.75];
+    let source = |secret: &str| {
+        format!(
+            "party alice, bob, analyst;\nparty s0, s1, s2;\n{secret}\n\
+             fn main() {{\n\
+                 let xa: fixed[_] @alice = read_csv(\"x.csv\");\n\
+                 let x: fixed[_] @rep = xa;\n\
+                 write_csv(reveal(x * x, to: analyst), \"squares.csv\");\n\
+             }}\n"
+        )
+    };
+    for secret in [
+        "secret rep = aby3(s0, s1, s2, ring = 128, frac = 48);",
+        "secret rep = pond(s0, s1, dealer = s2, ring = 128, frac = 48);",
+        "secret rep = aby3(s0, s1, s2);",
+    ] {
+        let wide = secret.contains("128");
+        for args in [&[][..], &["--emulate"][..]] {
+            let dir = scratch(&format!("frac48-{}-{}", secret.len(), args.len()));
+            let text: Vec<String> = xs.iter().map(|v| format!("{v:e}")).collect();
+            std::fs::write(dir.join("alice/x.csv"), text.join("\n")).unwrap();
+            let (code, _, err) = tfec(&dir, "p.tfe", &source(secret), args);
+            assert_eq!(code, 0, "{secret} {args:?}: {err}");
+            let got = numbers(&dir.join("analyst/squares.csv"));
+            for (g, x) in got.iter().zip(xs) {
+                if wide {
+                    // Each factor rounded to 2^-49, the product truncated: 2^-47 in all.
+                    assert!(
+                        (g - x * x).abs() <= 2f64.powi(-47) + (x * x).abs() * 1e-12,
+                        "{secret} {args:?}: {g} vs {}",
+                        x * x
+                    );
+                } else if x.abs() < 1e-3 {
+                    // 64/16: squares below 2^-17 are lost.
+                    assert!(g.abs() <= 2f64.powi(-16), "{secret} {args:?}: {g}");
+                }
+            }
+        }
+    }
+}
