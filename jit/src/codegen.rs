@@ -1,7 +1,8 @@
 //! Compiles a [`Kernel`] to machine code with Cranelift: one loop over the elements, four at a
 //! time with a one-at-a-time tail, every instruction on registers, one load per input element
 //! and one store per output element. The function's signature is
-//! `extern "C" fn(inputs: *const *const u64, outputs: *const *mut u64, n: u64)`.
+//! `extern "C" fn(inputs: *const *const u64, outputs: *const *mut u64, n: u64)` (the arrays
+//! hold `u128` for a wide kernel, on Cranelift's `i128`).
 
 use cranelift_codegen::Context;
 use cranelift_codegen::ir::{
@@ -89,6 +90,9 @@ impl Jit {
             let outputs: Vec<Value> = (0..kernel.outputs.len())
                 .map(|k| b.ins().load(ptr, flags, outs_ptr, (8 * k) as i32))
                 .collect();
+            // Bytes per element: log2 of 8, or of 16 in a wide kernel.
+            let shift = if kernel.is_wide() { 4 } else { 3 };
+            let size = 1i32 << shift;
             let i = b.declare_var(types::I64);
             let zero = b.ins().iconst(types::I64, 0);
             b.def_var(i, zero);
@@ -106,7 +110,7 @@ impl Jit {
             b.ins().brif(fits, main_body, &[], tail_head, &[]);
             b.switch_to_block(main_body);
             let iv = b.use_var(i);
-            let offset = b.ins().ishl_imm_u(iv, 3);
+            let offset = b.ins().ishl_imm_u(iv, shift);
             for u in 0..UNROLL {
                 emit_element(
                     &mut b,
@@ -115,7 +119,7 @@ impl Jit {
                     &inputs,
                     &outputs,
                     offset,
-                    (8 * u) as i32,
+                    size * u as i32,
                 );
             }
             let iv = b.ins().iadd_imm_s(iv, UNROLL);
@@ -133,7 +137,7 @@ impl Jit {
             b.ins().brif(more, tail_body, &[], exit, &[]);
             b.switch_to_block(tail_body);
             let iv = b.use_var(i);
-            let offset = b.ins().ishl_imm_u(iv, 3);
+            let offset = b.ins().ishl_imm_u(iv, shift);
             emit_element(&mut b, kernel, types_of, &inputs, &outputs, offset, 0);
             let iv = b.ins().iadd_imm_s(iv, 1);
             b.def_var(i, iv);
@@ -177,12 +181,32 @@ fn emit_element(
         |b: &mut FunctionBuilder<'_>, v: Value| b.ins().bitcast(types::F64, MemFlagsData::new(), v);
     let as_i64 =
         |b: &mut FunctionBuilder<'_>, v: Value| b.ins().bitcast(types::I64, MemFlagsData::new(), v);
+    // A wide kernel's words are i128; its shifts take their amount in a register (Cranelift's
+    // immediate shifts are for words up to 64 bits).
+    let word = if kernel.is_wide() {
+        types::I128
+    } else {
+        types::I64
+    };
+    let wide_shift = |b: &mut FunctionBuilder<'_>, s: u8| b.ins().iconst(types::I64, i64::from(s));
     for inst in &kernel.body {
         let v = |x: u32| values[x as usize];
         let value = match *inst {
             Inst::Input(k) => {
                 let addr = b.ins().iadd(inputs[k as usize], offset);
-                b.ins().load(types::I64, flags, addr, extra)
+                b.ins().load(word, flags, addr, extra)
+            }
+            Inst::Shl(x, s) if kernel.is_wide() => {
+                let amount = wide_shift(b, s);
+                b.ins().ishl(v(x), amount)
+            }
+            Inst::Shr(x, s) if kernel.is_wide() => {
+                let amount = wide_shift(b, s);
+                b.ins().ushr(v(x), amount)
+            }
+            Inst::Sar(x, s) if kernel.is_wide() => {
+                let amount = wide_shift(b, s);
+                b.ins().sshr(v(x), amount)
             }
             Inst::Const(c, _) => b.ins().iconst(types::I64, c as i64),
             Inst::Add(x, y) => b.ins().iadd(v(x), v(y)),

@@ -1,10 +1,12 @@
 //! The kernel IR: a fused chain of elementwise operations over equally long arrays.
 //!
-//! A kernel reads `inputs` arrays of `n` 64-bit words each, evaluates its instructions once per
+//! A kernel reads `inputs` arrays of `n` words each, evaluates its instructions once per
 //! element, and writes one word per element to each of its outputs. Words are `u64` ring
 //! elements with wrapping arithmetic, bit-sliced booleans (64 per word: `and`, `xor`, `not`,
-//! shifts), or the bits of an `f64` (party-local plaintext work). Every instruction has one
-//! meaning on every element, so the interpreter and the compiled code agree bit for bit.
+//! shifts), or the bits of an `f64` (party-local plaintext work); or, in a wide kernel (its
+//! inputs [`Ty::U128`]), `u128` elements of a 128-bit ring with the same integer operations.
+//! Every instruction has one meaning on every element, so the interpreter and the compiled code
+//! agree bit for bit.
 
 /// A value of the kernel: the index of the instruction that computes it.
 pub type Val = u32;
@@ -14,6 +16,8 @@ pub type Val = u32;
 pub enum Ty {
     U64,
     F64,
+    /// A 128-bit ring element (wide kernels only: no `f64` and no constants there).
+    U128,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,17 +26,17 @@ pub enum Inst {
     Input(u32),
     /// A constant word (an `f64`'s bits for an `F64` value).
     Const(u64, Ty),
-    /// Wrapping `u64` arithmetic.
+    /// Wrapping integer arithmetic (`u64`, or `u128` in a wide kernel).
     Add(Val, Val),
     Sub(Val, Val),
     Mul(Val, Val),
     Neg(Val),
-    /// Bitwise, on `u64` words (bit-sliced booleans).
+    /// Bitwise, on integer words (bit-sliced booleans).
     And(Val, Val),
     Or(Val, Val),
     Xor(Val, Val),
     Not(Val),
-    /// Shifts by a constant below 64: logical left and right, arithmetic right.
+    /// Shifts by a constant below the word's width: logical left and right, arithmetic right.
     Shl(Val, u8),
     Shr(Val, u8),
     Sar(Val, u8),
@@ -53,10 +57,13 @@ impl Inst {
             Inst::FAdd(..) | Inst::FSub(..) | Inst::FMul(..) | Inst::FDiv(..) | Inst::FNeg(_) => {
                 Ty::F64
             }
-            _ => {
-                let _ = types;
-                Ty::U64
-            }
+            // An integer operation has its first operand's type (`check` makes them agree).
+            _ => self
+                .operands()
+                .first()
+                .and_then(|v| types.get(*v as usize))
+                .copied()
+                .unwrap_or(Ty::U64),
         }
     }
 
@@ -97,6 +104,10 @@ impl Kernel {
     /// Checks that operands come before their use, inputs and shifts are in range, and every
     /// operation gets operands of its type. Returns the type of every value.
     pub fn check(&self) -> Result<Vec<Ty>, String> {
+        let wide = self.is_wide();
+        if wide && self.inputs.iter().any(|t| *t != Ty::U128) {
+            return Err("a wide kernel's inputs are all U128".into());
+        }
         let mut types: Vec<Ty> = Vec::with_capacity(self.body.len());
         for (i, inst) in self.body.iter().enumerate() {
             for v in inst.operands() {
@@ -106,12 +117,19 @@ impl Kernel {
                     ));
                 }
             }
+            let bits = if wide { 128 } else { 64 };
             let t = match *inst {
                 Inst::Input(k) => *self.inputs.get(k as usize).ok_or_else(|| {
                     format!("instruction {i} reads input {k} of {}", self.inputs.len())
                 })?,
-                Inst::Shl(_, s) | Inst::Shr(_, s) | Inst::Sar(_, s) if s >= 64 => {
+                Inst::Shl(_, s) | Inst::Shr(_, s) | Inst::Sar(_, s) if u32::from(s) >= bits => {
                     return Err(format!("instruction {i} shifts by {s}"));
+                }
+                Inst::Const(..) if wide => {
+                    return Err(format!("instruction {i}: a wide kernel has no constants"));
+                }
+                Inst::Const(_, Ty::U128) => {
+                    return Err(format!("instruction {i}: a U128 constant"));
                 }
                 other => other.ty(&types),
             };
@@ -122,6 +140,7 @@ impl Kernel {
                 | Inst::FDiv(..)
                 | Inst::FNeg(_) => Some(Ty::F64),
                 Inst::Input(_) | Inst::Const(..) => None,
+                _ if wide => Some(Ty::U128),
                 _ => Some(Ty::U64),
             };
             if let Some(want) = want {
@@ -141,6 +160,12 @@ impl Kernel {
             }
         }
         Ok(types)
+    }
+
+    /// Whether the kernel works on 128-bit words (its inputs are [`Ty::U128`]; its arrays hold
+    /// `u128`).
+    pub fn is_wide(&self) -> bool {
+        self.inputs.contains(&Ty::U128)
     }
 }
 
@@ -169,6 +194,44 @@ pub fn eval(inst: Inst, values: &[u64], inputs: &[&[u64]], i: usize) -> u64 {
         Inst::FDiv(a, b) => (f(a) / f(b)).to_bits(),
         Inst::FNeg(a) => (-f(a)).to_bits(),
     }
+}
+
+/// Evaluates one instruction on 128-bit words (a wide kernel: integer operations only).
+#[inline(always)]
+pub fn eval128(inst: Inst, values: &[u128], inputs: &[&[u128]], i: usize) -> u128 {
+    let v = |x: Val| values[x as usize];
+    match inst {
+        Inst::Input(k) => inputs[k as usize][i],
+        Inst::Const(c, _) => u128::from(c),
+        Inst::Add(a, b) => v(a).wrapping_add(v(b)),
+        Inst::Sub(a, b) => v(a).wrapping_sub(v(b)),
+        Inst::Mul(a, b) => v(a).wrapping_mul(v(b)),
+        Inst::Neg(a) => v(a).wrapping_neg(),
+        Inst::And(a, b) => v(a) & v(b),
+        Inst::Or(a, b) => v(a) | v(b),
+        Inst::Xor(a, b) => v(a) ^ v(b),
+        Inst::Not(a) => !v(a),
+        Inst::Shl(a, s) => v(a) << s,
+        Inst::Shr(a, s) => v(a) >> s,
+        Inst::Sar(a, s) => ((v(a) as i128) >> s) as u128,
+        // `check` refuses floating point in a wide kernel.
+        Inst::FAdd(..) | Inst::FSub(..) | Inst::FMul(..) | Inst::FDiv(..) | Inst::FNeg(_) => 0,
+    }
+}
+
+/// [`interpret`] of a wide kernel: `inputs` are `n` 128-bit words each.
+pub fn interpret128(kernel: &Kernel, inputs: &[&[u128]], n: usize) -> Vec<Vec<u128>> {
+    let mut outputs = vec![vec![0u128; n]; kernel.outputs.len()];
+    let mut values = vec![0u128; kernel.body.len()];
+    for i in 0..n {
+        for (j, inst) in kernel.body.iter().enumerate() {
+            values[j] = eval128(*inst, &values, inputs, i);
+        }
+        for (out, &o) in outputs.iter_mut().zip(&kernel.outputs) {
+            out[i] = values[o as usize];
+        }
+    }
+    outputs
 }
 
 /// The reference: runs `kernel` element by element. `inputs` are `n` words each; returns the

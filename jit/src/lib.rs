@@ -19,7 +19,7 @@ pub mod kernel;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub use kernel::{Inst, Kernel, Ty, Val, interpret};
+pub use kernel::{Inst, Kernel, Ty, Val, interpret, interpret128};
 
 use codegen::{Jit, KernelFn};
 
@@ -97,6 +97,34 @@ impl Kernels {
         inputs: &[&[u64]],
         outputs: &mut [&mut [u64]],
     ) -> Result<(), String> {
+        if kernel.is_wide() {
+            return Err("a wide kernel run on 64-bit words".into());
+        }
+        self.run_words(mode, kernel, inputs, outputs, interpret)
+    }
+
+    /// [`Kernels::run`] of a wide kernel (inputs [`Ty::U128`]) over 128-bit words.
+    pub fn run128(
+        &self,
+        mode: Mode,
+        kernel: &Kernel,
+        inputs: &[&[u128]],
+        outputs: &mut [&mut [u128]],
+    ) -> Result<(), String> {
+        if !kernel.is_wide() {
+            return Err("a 64-bit kernel run on 128-bit words".into());
+        }
+        self.run_words(mode, kernel, inputs, outputs, interpret128)
+    }
+
+    fn run_words<T: Copy + Send + Sync>(
+        &self,
+        mode: Mode,
+        kernel: &Kernel,
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
+        interpret: fn(&Kernel, &[&[T]], usize) -> Vec<Vec<T>>,
+    ) -> Result<(), String> {
         let n = outputs.first().map_or(0, |o| o.len());
         if inputs.len() != kernel.inputs.len()
             || outputs.len() != kernel.outputs.len()
@@ -115,7 +143,7 @@ impl Kernels {
             Mode::Jit => self.compiled(kernel)?,
             Mode::Interpret => None,
         };
-        let run_chunk = |inputs: &[&[u64]], outputs: &mut [&mut [u64]]| match f {
+        let run_chunk = |inputs: &[&[T]], outputs: &mut [&mut [T]]| match f {
             Some(f) => call(f, inputs, outputs),
             None => {
                 kernel.check().map(|_| ())?;
@@ -132,7 +160,7 @@ impl Kernels {
         }
         // Two halves on two threads (this machine kind has two cores).
         let half = n / 2;
-        let (lo_in, hi_in): (Vec<&[u64]>, Vec<&[u64]>) =
+        let (lo_in, hi_in): (Vec<&[T]>, Vec<&[T]>) =
             inputs.iter().map(|i| i.split_at(half)).unzip();
         let mut lo_out = Vec::new();
         let mut hi_out = Vec::new();
@@ -160,10 +188,12 @@ impl Kernels {
     }
 }
 
-fn call(f: KernelFn, inputs: &[&[u64]], outputs: &mut [&mut [u64]]) -> Result<(), String> {
+fn call<T>(f: KernelFn, inputs: &[&[T]], outputs: &mut [&mut [T]]) -> Result<(), String> {
     let n = outputs.first().map_or(0, |o| o.len());
-    let ins: Vec<*const u64> = inputs.iter().map(|i| i.as_ptr()).collect();
-    let outs: Vec<*mut u64> = outputs.iter_mut().map(|o| o.as_mut_ptr()).collect();
+    // The code addresses the arrays by the kernel's word size (8 or 16 bytes), which `run`
+    // and `run128` match to `T`.
+    let ins: Vec<*const u64> = inputs.iter().map(|i| i.as_ptr().cast()).collect();
+    let outs: Vec<*mut u64> = outputs.iter_mut().map(|o| o.as_mut_ptr().cast()).collect();
     // SAFETY: `f` was compiled from a checked kernel with exactly `ins.len()` inputs and
     // `outs.len()` outputs (checked by `run`); it reads elements 0..n of each input and writes
     // elements 0..n of each output, and every array has `n` elements. Outputs are distinct
