@@ -174,7 +174,12 @@ proptest! {
 fn wide_kernels_are_checked() {
     let wide = Kernel {
         inputs: vec![Ty::U128, Ty::U128],
-        body: vec![Inst::Input(0), Inst::Input(1), Inst::Shl(0, 127), Inst::Add(2, 1)],
+        body: vec![
+            Inst::Input(0),
+            Inst::Input(1),
+            Inst::Shl(0, 127),
+            Inst::Add(2, 1),
+        ],
         outputs: vec![3],
     };
     wide.check().unwrap();

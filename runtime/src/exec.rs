@@ -291,6 +291,9 @@ impl Exec<'_> {
         let Some(mode) = crate::fused::current_mode() else {
             return Ok(false);
         };
+        if chain.kernel.is_wide() {
+            return self.wide_chain::<u128>(chain);
+        }
         let values: Vec<&Value> = chain
             .inputs
             .iter()
@@ -365,6 +368,65 @@ impl Exec<'_> {
                 )
             };
             self.set(*reg, value);
+        }
+        Ok(true)
+    }
+
+    /// [`Exec::chain`] of a wide kernel: shares of a 128-bit ring, one kernel run per component
+    /// (none at a member that holds no component). `Ok(false)` where an input is not such shares
+    /// of the chain's shape, in place (the ops then run one by one).
+    fn wide_chain<W: Word>(&mut self, chain: &crate::fuse::Chain) -> Result<bool, RunError> {
+        let values: Vec<&Shares<W>> = match chain
+            .inputs
+            .iter()
+            .map(|r| self.get(*r).map(W::shares_of))
+            .collect::<Result<Option<Vec<_>>, _>>()?
+        {
+            Some(v) => v,
+            None => return Ok(false),
+        };
+        let Some(first) = values.first() else {
+            return Ok(false);
+        };
+        let (shape, runs) = (first.shape().to_vec(), first.parts().len());
+        let mut components: Vec<Vec<&[W]>> = vec![Vec::new(); runs];
+        for v in &values {
+            if v.shape() != shape.as_slice() || v.parts().len() != runs {
+                return Ok(false);
+            }
+            for (c, part) in v.parts().iter().enumerate() {
+                let Some(words) = part.as_slice() else {
+                    return Ok(false);
+                };
+                components[c].push(words);
+            }
+        }
+        let n: usize = shape.iter().product();
+        let mode = crate::fused::current_mode().unwrap_or(tfe_jit::Mode::Interpret);
+        let mut results: Vec<Vec<Vec<W>>> = Vec::new();
+        for inputs in &components {
+            let mut outs = vec![vec![W::ZERO; n]; chain.outputs.len()];
+            {
+                let mut refs: Vec<&mut [W]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+                W::run_kernel(mode, &chain.kernel, inputs, &mut refs)
+                    .map_err(RunError::Internal)?;
+            }
+            results.push(outs);
+        }
+        for (k, reg) in chain.outputs.iter().enumerate() {
+            let shares = if runs == 0 {
+                Shares::shape_only(&shape)
+            } else {
+                let parts: Vec<RingTensor<W>> = results
+                    .iter_mut()
+                    .map(|r| {
+                        RingTensor::from_shape_vec(IxDyn(&shape), std::mem::take(&mut r[k]))
+                            .map_err(|e| RunError::Shape(e.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Shares::new(parts)?
+            };
+            self.set(*reg, W::value(shares));
         }
         Ok(true)
     }

@@ -236,7 +236,12 @@ fn chain_at(
             _ => false,
         })
     };
-    let ty = if shares { Ty::U64 } else { Ty::F64 };
+    let ty = match at {
+        // A wide kernel at a 128-bit placement.
+        Placement::Secret(s) if program.secrets[s].ring_bits == 128 => Ty::U128,
+        _ if shares => Ty::U64,
+        _ => Ty::F64,
+    };
     let mut inputs: Vec<Reg> = Vec::new();
     let mut body: Vec<Inst> = Vec::new();
     let mut current: HashMap<Reg, u32> = HashMap::new();

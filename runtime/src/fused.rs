@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::IxDyn;
-use tfe_jit::{Kernel, Mode, kernels};
+use tfe_jit::{Kernel, Mode};
 
-use crate::ring::RingTensor;
+use crate::ring::{RingTensor, Word};
 
 static NO_JIT: AtomicBool = AtomicBool::new(false);
 static UNFUSED: AtomicBool = AtomicBool::new(false);
@@ -41,8 +41,9 @@ fn mode() -> Mode {
     }
 }
 
-/// Runs `kernel` (one output) on `inputs` if they are all contiguous arrays of one shape.
-pub(crate) fn run(kernel: &Kernel, inputs: &[&RingTensor]) -> Option<RingTensor> {
+/// Runs `kernel` (one output; a wide kernel for 128-bit words) on `inputs` if they are all
+/// contiguous arrays of one shape.
+pub(crate) fn run<W: Word>(kernel: &Kernel, inputs: &[&RingTensor<W>]) -> Option<RingTensor<W>> {
     if UNFUSED.load(Ordering::SeqCst) {
         return None;
     }
@@ -50,10 +51,8 @@ pub(crate) fn run(kernel: &Kernel, inputs: &[&RingTensor]) -> Option<RingTensor>
     if inputs.iter().any(|t| t.shape() != shape) {
         return None;
     }
-    let slices: Vec<&[u64]> = inputs.iter().map(|t| t.as_slice()).collect::<Option<_>>()?;
-    let mut out = vec![0u64; slices[0].len()];
-    kernels()
-        .run(mode(), kernel, &slices, &mut [&mut out])
-        .ok()?;
+    let slices: Vec<&[W]> = inputs.iter().map(|t| t.as_slice()).collect::<Option<_>>()?;
+    let mut out = vec![W::ZERO; slices[0].len()];
+    W::run_kernel(mode(), kernel, &slices, &mut [&mut out]).ok()?;
     RingTensor::from_shape_vec(IxDyn(shape), out).ok()
 }

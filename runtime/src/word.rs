@@ -2,8 +2,9 @@
 //!
 //! The protocols, their composite steps and the shares are written once, generic over the word;
 //! each width is a separate instantiation, so the 64-bit path compiles to the code it had before
-//! 128-bit rings existed (its fused kernels and AVX-512 product included, reached through
-//! [`Word::as_u64`]). The executor picks the instantiation from the placement's ring.
+//! 128-bit rings existed (its AVX-512 product included, through [`Word::matmul_into`]); fused
+//! kernels run at either width ([`Word::run_kernel`]). The executor picks the instantiation
+//! from the placement's ring.
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -86,11 +87,15 @@ pub trait Word:
     /// `out = a · b` for row-major `a` (m × k) and `b` (k × n), `out` zeroed.
     fn matmul_into(a: &[Self], b: &[Self], out: &mut [Self], m: usize, k: usize, n: usize);
 
-    /// The tensor as 64-bit words when this is the 64-bit ring: the fused kernels (tfe-jit) run
-    /// on those only.
-    fn as_u64(t: &ArrayD<Self>) -> Option<&ArrayD<u64>>;
-    /// The inverse of [`Word::as_u64`], for a kernel's result.
-    fn from_u64_tensor(t: ArrayD<u64>) -> Option<ArrayD<Self>>;
+    /// The type of this word in a fused kernel (tfe-jit): `U64`, or `U128` (a wide kernel).
+    const KERNEL_TY: tfe_jit::Ty;
+    /// Runs a fused kernel of this width over `inputs` into `outputs` (each of one length).
+    fn run_kernel(
+        mode: tfe_jit::Mode,
+        kernel: &tfe_jit::Kernel,
+        inputs: &[&[Self]],
+        outputs: &mut [&mut [Self]],
+    ) -> Result<(), String>;
 }
 
 impl Word for u64 {
@@ -168,11 +173,14 @@ impl Word for u64 {
     fn matmul_into(a: &[u64], b: &[u64], out: &mut [u64], m: usize, k: usize, n: usize) {
         crate::ring::matmul_kernel(a, b, out, m, k, n)
     }
-    fn as_u64(t: &ArrayD<u64>) -> Option<&ArrayD<u64>> {
-        Some(t)
-    }
-    fn from_u64_tensor(t: ArrayD<u64>) -> Option<ArrayD<u64>> {
-        Some(t)
+    const KERNEL_TY: tfe_jit::Ty = tfe_jit::Ty::U64;
+    fn run_kernel(
+        mode: tfe_jit::Mode,
+        kernel: &tfe_jit::Kernel,
+        inputs: &[&[u64]],
+        outputs: &mut [&mut [u64]],
+    ) -> Result<(), String> {
+        tfe_jit::kernels().run(mode, kernel, inputs, outputs)
     }
 }
 
@@ -260,10 +268,13 @@ impl Word for u128 {
             }
         }
     }
-    fn as_u64(_: &ArrayD<u128>) -> Option<&ArrayD<u64>> {
-        None
-    }
-    fn from_u64_tensor(_: ArrayD<u64>) -> Option<ArrayD<u128>> {
-        None
+    const KERNEL_TY: tfe_jit::Ty = tfe_jit::Ty::U128;
+    fn run_kernel(
+        mode: tfe_jit::Mode,
+        kernel: &tfe_jit::Kernel,
+        inputs: &[&[u128]],
+        outputs: &mut [&mut [u128]],
+    ) -> Result<(), String> {
+        tfe_jit::kernels().run128(mode, kernel, inputs, outputs)
     }
 }

@@ -48,6 +48,10 @@ fn chains_are_planned_at_parties_and_on_shares(protocol: Protocol) {
         at_s0.chains.values().any(|c| c.shares && c.len >= 3),
         "{at_s0:?}"
     );
+    // At a 128-bit placement, the chain on shares is a wide kernel (over u128 words).
+    for c in at_s0.chains.values().filter(|c| c.shares) {
+        assert_eq!(c.kernel.is_wide(), protocol.base() != protocol, "{c:?}");
+    }
     // Temporaries stay in the kernel: fewer outputs than ops.
     for c in at_alice.chains.values().chain(at_s0.chains.values()) {
         assert!(c.outputs.len() < c.len, "{c:?}");

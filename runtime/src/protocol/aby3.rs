@@ -489,12 +489,7 @@ impl<W: Word> Protocol<W> for Aby3 {
             let alpha = self.zero_share(ctx, x.shape())?;
             let z = match kernels::product_local(xa, xb, ya, yb, &alpha) {
                 Some(z) => z,
-                None => match product_local_in(xa, xb, ya, yb, alpha) {
-                    Ok(z) => z,
-                    Err(alpha) => {
-                        ring::add(&mul_local(xa, xb, ya, yb)?, &alpha).map_err(shape_err)?
-                    }
-                },
+                None => ring::add(&mul_local(xa, xb, ya, yb)?, &alpha).map_err(shape_err)?,
             };
             return self.finish_masked(ctx, z, trunc);
         }
@@ -871,32 +866,6 @@ fn matmul_local<W: Word>(x: &Shares<W>, y: &Shares<W>) -> Result<RingTensor<W>, 
     ring::add(&t, &u).map_err(shape_err)
 }
 
-/// [`kernels::product_local`] without a compiled kernel (at 128 bits): one pass over contiguous
-/// operands, accumulated into `alpha`'s own buffer; `alpha` back when an operand is not
-/// contiguous.
-fn product_local_in<W: Word>(
-    xa: &RingTensor<W>,
-    xb: &RingTensor<W>,
-    ya: &RingTensor<W>,
-    yb: &RingTensor<W>,
-    mut alpha: RingTensor<W>,
-) -> Result<RingTensor<W>, RingTensor<W>> {
-    let (Some(xa), Some(xb), Some(ya), Some(yb)) =
-        (xa.as_slice(), xb.as_slice(), ya.as_slice(), yb.as_slice())
-    else {
-        return Err(alpha);
-    };
-    let Some(z) = alpha.as_slice_mut() else {
-        return Err(alpha);
-    };
-    for ((((z, a), b), c), d) in z.iter_mut().zip(xa).zip(xb).zip(ya).zip(yb) {
-        *z = z
-            .wrapping_add(a.wrapping_mul(c.wrapping_add(*d)))
-            .wrapping_add(b.wrapping_mul(*c));
-    }
-    Ok(alpha)
-}
-
 /// The local part of a product: `x_i y_i + x_i y_{i+1} + x_{i+1} y_i` (broadcasting).
 fn mul_local<W: Word>(
     xa: &RingTensor<W>,
@@ -930,16 +899,10 @@ mod kernels {
         yb: &RingTensor<W>,
         alpha: &RingTensor<W>,
     ) -> Option<RingTensor<W>> {
-        let (xa, xb, ya, yb) = (
-            W::as_u64(xa)?,
-            W::as_u64(xb)?,
-            W::as_u64(ya)?,
-            W::as_u64(yb)?,
-        );
-        let alpha = W::as_u64(alpha)?;
-        static KERNEL: OnceLock<Kernel> = OnceLock::new();
-        let kernel = KERNEL.get_or_init(|| Kernel {
-            inputs: vec![Ty::U64; 5],
+        // One kernel per width (a static in a generic function is shared by every width).
+        static KERNELS: [OnceLock<Kernel>; 2] = [OnceLock::new(), OnceLock::new()];
+        let kernel = KERNELS[usize::from(W::KERNEL_TY == Ty::U128)].get_or_init(|| Kernel {
+            inputs: vec![W::KERNEL_TY; 5],
             body: vec![
                 Inst::Input(0),
                 Inst::Input(1),
@@ -954,7 +917,7 @@ mod kernels {
             ],
             outputs: vec![9],
         });
-        run(kernel, &[xa, xb, ya, yb, alpha]).and_then(W::from_u64_tensor)
+        run(kernel, &[xa, xb, ya, yb, alpha])
     }
 
     /// The local part of a boolean AND of bit-sliced words, with `y` shifted left by `shift`
@@ -967,18 +930,12 @@ mod kernels {
         beta: &RingTensor<W>,
         shift: u32,
     ) -> Option<RingTensor<W>> {
-        let (xa, xb, ya, yb) = (
-            W::as_u64(xa)?,
-            W::as_u64(xb)?,
-            W::as_u64(ya)?,
-            W::as_u64(yb)?,
-        );
-        let beta = W::as_u64(beta)?;
-        static KERNELS: OnceLock<Vec<Kernel>> = OnceLock::new();
-        let kernels = KERNELS.get_or_init(|| {
-            (0..64u8)
+        // One set per width, a kernel per shift.
+        static KERNELS: [OnceLock<Vec<Kernel>>; 2] = [OnceLock::new(), OnceLock::new()];
+        let kernels = KERNELS[usize::from(W::KERNEL_TY == Ty::U128)].get_or_init(|| {
+            (0..W::BITS as u8)
                 .map(|s| Kernel {
-                    inputs: vec![Ty::U64; 5],
+                    inputs: vec![W::KERNEL_TY; 5],
                     body: vec![
                         Inst::Input(0),
                         Inst::Input(1),
@@ -997,6 +954,6 @@ mod kernels {
                 })
                 .collect()
         });
-        run(kernels.get(shift as usize)?, &[xa, xb, ya, yb, beta]).and_then(W::from_u64_tensor)
+        run(kernels.get(shift as usize)?, &[xa, xb, ya, yb, beta])
     }
 }
