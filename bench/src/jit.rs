@@ -104,3 +104,66 @@ pub fn run() {
         compile_us,
     );
 }
+
+/// The same chain and an AND of the carry tree (shift 0) as wide kernels over 10^6 u128 words,
+/// against op-by-op ndarray on u128.
+pub fn run_wide() {
+    let n = 1_000_000;
+    let arrays: Vec<Vec<u128>> = (0..5u128)
+        .map(|k| {
+            (0..n as u128)
+                .map(|i| (i ^ k).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834))
+                .collect()
+        })
+        .collect();
+    let mut chain = chain();
+    chain.inputs = vec![Ty::U128; 5];
+    let and = Kernel {
+        inputs: vec![Ty::U128; 5],
+        body: vec![
+            Inst::Input(0),
+            Inst::Input(1),
+            Inst::Input(2),
+            Inst::Input(3),
+            Inst::Input(4),
+            Inst::Xor(2, 3),
+            Inst::And(0, 5),
+            Inst::And(1, 2),
+            Inst::Xor(6, 7),
+            Inst::Xor(8, 4),
+        ],
+        outputs: vec![9],
+    };
+    let ins: Vec<&[u128]> = arrays.iter().map(|a| a.as_slice()).collect();
+    let nd: Vec<Array1<u128>> = arrays.iter().map(|a| Array1::from(a.clone())).collect();
+    let mut out = vec![0u128; n];
+    for (name, kernel) in [("chain6", &chain), ("and", &and)] {
+        let (jit, _) = median_time(10, || {
+            kernels()
+                .run128(Mode::Jit, kernel, &ins, &mut [&mut out])
+                .expect("runs");
+        });
+        let (op_by_op, _) = median_time(10, || {
+            if name == "and" {
+                let s = &nd[2] ^ &nd[3];
+                let t = &nd[0] & &s;
+                let u = &nd[1] & &nd[2];
+                let v = &t ^ &u;
+                &v ^ &nd[4]
+            } else {
+                let s = &nd[2] + &nd[3];
+                let t = &nd[0] * &s;
+                let u = &nd[1] * &nd[2];
+                let v = &t + &u;
+                let w = &v + &nd[4];
+                w.mapv(|x| x >> 16)
+            }
+        });
+        println!(
+            "bench jit-wide-{name}-1e6 {:.6} - -  (a wide kernel over 10^6 u128; op-by-op ndarray {:.6} s: {:.2}x)",
+            jit.as_secs_f64(),
+            op_by_op.as_secs_f64(),
+            op_by_op.as_secs_f64() / jit.as_secs_f64()
+        );
+    }
+}

@@ -39,6 +39,7 @@ fn main() {
         ("compile", compile::compile),
         ("scaling", compile::scaling),
         ("jit", jit::run),
+        ("jit-wide", jit::run_wide),
         ("ring-matmul", ring_matmul),
         ("examples", workloads::examples),
         ("ring128", wide::run),

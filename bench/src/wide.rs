@@ -110,5 +110,43 @@ pub fn run() {
             );
         }
     }
+    fused_or_not();
     crate::workloads::lr_step_wide();
+}
+
+/// aby3's product and ReLU at 128 bits with the wide fused kernels and op by op, alternating
+/// (each keeps its best median).
+fn fused_or_not() {
+    let p = match placement(tfe_ir::Protocol::Aby3, 128, 32) {
+        AnyProtocol::R128(p) => Arc::<dyn Protocol<u128>>::from(p),
+        AnyProtocol::R64(_) => unreachable!("a 128-bit ring"),
+    };
+    let mut best = [(f64::MAX, f64::MAX); 2];
+    for _ in 0..2 {
+        for (k, unfused) in [false, true].into_iter().enumerate() {
+            tfe_runtime::fused::set_unfused(unfused);
+            let m = ops::<u128>(p.clone(), 32);
+            let at = |name: &str| {
+                m.iter()
+                    .find(|(op, _)| *op == name)
+                    .map_or(f64::MAX, |(_, m)| m.seconds)
+            };
+            best[k].0 = best[k].0.min(at("mul-1e6"));
+            best[k].1 = best[k].1.min(at("relu-1e6"));
+        }
+    }
+    tfe_runtime::fused::set_unfused(false);
+    let [fused, plain] = best;
+    println!(
+        "bench aby3-128-fused-mul-1e6 {:.6} 1 -  (the wide fused kernel; op by op {:.6} s, {:.2}x)",
+        fused.0,
+        plain.0,
+        plain.0 / fused.0
+    );
+    println!(
+        "bench aby3-128-fused-relu-1e6 {:.6} 10 -  (the wide fused kernels; op by op {:.6} s, {:.2}x)",
+        fused.1,
+        plain.1,
+        plain.1 / fused.1
+    );
 }

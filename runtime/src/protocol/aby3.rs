@@ -934,23 +934,29 @@ mod kernels {
         static KERNELS: [OnceLock<Vec<Kernel>>; 2] = [OnceLock::new(), OnceLock::new()];
         let kernels = KERNELS[usize::from(W::KERNEL_TY == Ty::U128)].get_or_init(|| {
             (0..W::BITS as u8)
-                .map(|s| Kernel {
-                    inputs: vec![W::KERNEL_TY; 5],
-                    body: vec![
-                        Inst::Input(0),
-                        Inst::Input(1),
-                        Inst::Input(2),
-                        Inst::Input(3),
-                        Inst::Input(4),
-                        Inst::Shl(2, s),
-                        Inst::Shl(3, s),
-                        Inst::Xor(5, 6),
-                        Inst::And(0, 7),
-                        Inst::And(1, 5),
-                        Inst::Xor(8, 9),
-                        Inst::Xor(10, 4),
-                    ],
-                    outputs: vec![11],
+                .map(|s| {
+                    let mut body: Vec<Inst> = (0..5).map(Inst::Input).collect();
+                    // y_a' and y_b': shifted, or the inputs themselves for a shift by 0 (the
+                    // carry tree's ANDs; a 128-bit shift costs several instructions even by 0).
+                    let (ya, yb) = if s == 0 {
+                        (2, 3)
+                    } else {
+                        body.extend([Inst::Shl(2, s), Inst::Shl(3, s)]);
+                        (5, 6)
+                    };
+                    let n = body.len() as u32;
+                    body.extend([
+                        Inst::Xor(ya, yb),
+                        Inst::And(0, n),
+                        Inst::And(1, ya),
+                        Inst::Xor(n + 1, n + 2),
+                        Inst::Xor(n + 3, 4),
+                    ]);
+                    Kernel {
+                        inputs: vec![W::KERNEL_TY; 5],
+                        outputs: vec![n + 4],
+                        body,
+                    }
                 })
                 .collect()
         });
