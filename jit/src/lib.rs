@@ -23,6 +23,9 @@ pub use kernel::{Inst, Kernel, Ty, Val, interpret, interpret128};
 
 use codegen::{Jit, KernelFn};
 
+/// The reference evaluation of a kernel over words `T` ([`interpret`], [`interpret128`]).
+type Interpreter<T> = fn(&Kernel, &[&[T]], usize) -> Vec<Vec<T>>;
+
 /// How kernels run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -123,7 +126,7 @@ impl Kernels {
         kernel: &Kernel,
         inputs: &[&[T]],
         outputs: &mut [&mut [T]],
-        interpret: fn(&Kernel, &[&[T]], usize) -> Vec<Vec<T>>,
+        interpret: Interpreter<T>,
     ) -> Result<(), String> {
         let n = outputs.first().map_or(0, |o| o.len());
         if inputs.len() != kernel.inputs.len()
