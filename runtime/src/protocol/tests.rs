@@ -737,6 +737,41 @@ proptest! {
     }
 
     #[test]
+    fn broadcast_and_mapped_products_are_exact_at_128_bits(
+        rows in 1usize..6,
+        cols in 1usize..6,
+        pairs in prop::collection::vec(any::<(u64, u64)>(), 60),
+        seed in any::<u64>(),
+    ) {
+        // A column times a row (both operands broadcast), and a matrix product mapped by
+        // col2im before its resharing (`matmul_then`, a convolution's input gradient).
+        let w = words128(&pairs);
+        let (xs, ys) = (w[..rows].to_vec(), w[rows..rows + cols].to_vec());
+        let (x, y) = (wide(xs.clone(), &[rows, 1]), wide(ys.clone(), &[cols]));
+        for (name, opened) in binary128(&x, &y, seed, |ctx, p, x, y| p.mul(ctx, x, y, 0)) {
+            prop_assert_eq!(opened.shape(), &[rows, cols][..], "{}", name);
+            for r in 0..rows {
+                for c in 0..cols {
+                    prop_assert_eq!(opened[[r, c]], xs[r].wrapping_mul(ys[c]), "{}", name);
+                }
+            }
+        }
+        let g = tfe_ir::Window { h: 3, w: 3, c: 1, kh: 2, kw: 2, stride: 1, pad: 0 };
+        let (oh, ow) = g.out();
+        let f = cols;
+        let a = wide(w[..oh * ow * f].to_vec(), &[oh * ow, f]);
+        let b = wide(w[20..20 + f * 4].to_vec(), &[f, 4]);
+        let expected = crate::value::col2im(&ring::matmul(&a, &b).unwrap(), &g, u128::wrapping_add).unwrap();
+        for (name, opened) in binary128(&a, &b, seed, move |ctx, p, x, y| {
+            let apply = |t: &RingTensor<u128>| crate::value::col2im(t, &g, u128::wrapping_add).map_err(RunError::Shape);
+            let post = Linear { apply: &apply, shape: vec![1, 9] };
+            p.matmul_then(ctx, x, y, 0, &post)
+        }) {
+            prop_assert_eq!(&opened, &expected, "{}", name);
+        }
+    }
+
+    #[test]
     fn fixed_point_products_are_within_one_unit_at_128_bits(
         xs in prop::collection::vec(-1e6f64..1e6, 1..30),
         seed in any::<u64>(),
