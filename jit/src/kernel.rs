@@ -221,24 +221,24 @@ pub fn eval128(inst: Inst, values: &[u128], inputs: &[&[u128]], i: usize) -> u12
 
 /// [`interpret`] of a wide kernel: `inputs` are `n` 128-bit words each.
 pub fn interpret128(kernel: &Kernel, inputs: &[&[u128]], n: usize) -> Vec<Vec<u128>> {
-    let mut outputs = vec![vec![0u128; n]; kernel.outputs.len()];
-    let mut values = vec![0u128; kernel.body.len()];
-    for i in 0..n {
-        for (j, inst) in kernel.body.iter().enumerate() {
-            values[j] = eval128(*inst, &values, inputs, i);
-        }
-        for (out, &o) in outputs.iter_mut().zip(&kernel.outputs) {
-            out[i] = values[o as usize];
-        }
-    }
-    outputs
+    element_by_element(kernel, inputs, n, eval128)
 }
 
 /// The reference: runs `kernel` element by element. `inputs` are `n` words each; returns the
 /// outputs.
 pub fn interpret(kernel: &Kernel, inputs: &[&[u64]], n: usize) -> Vec<Vec<u64>> {
-    let mut outputs = vec![vec![0u64; n]; kernel.outputs.len()];
-    let mut values = vec![0u64; kernel.body.len()];
+    element_by_element(kernel, inputs, n, eval)
+}
+
+/// Every instruction of `kernel` for element 0, then 1, … by `eval`, over words `T`.
+fn element_by_element<T: Copy + Default>(
+    kernel: &Kernel,
+    inputs: &[&[T]],
+    n: usize,
+    eval: impl Fn(Inst, &[T], &[&[T]], usize) -> T,
+) -> Vec<Vec<T>> {
+    let mut outputs = vec![vec![T::default(); n]; kernel.outputs.len()];
+    let mut values = vec![T::default(); kernel.body.len()];
     for i in 0..n {
         for (j, inst) in kernel.body.iter().enumerate() {
             values[j] = eval(*inst, &values, inputs, i);
