@@ -6,7 +6,8 @@
 //! ```text
 //! batch   = magic "TFE1" | session u64 | count u32 | message*
 //! message = op u32 | run u64 | step u16 | kind u8 | rank u8 | dims u64*rank | data
-//! data    = ring, f64, i64: 8 bytes per element; bool: 1 byte (0 or 1); key: 16 bytes; shape: none
+//! data    = ring, f64, i64: 8 bytes per element; 128-bit ring (kind 7): 16; bool: 1 byte (0
+//!           or 1); key: 16 bytes; shape: none
 //! ```
 //!
 //! Decoding trusts nothing: every length is checked against the bytes that are there before

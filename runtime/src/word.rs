@@ -58,8 +58,8 @@ pub trait Word:
     fn from_u64(v: u64) -> Self;
     /// A 64-bit signed value, sign-extended.
     fn from_i64(v: i64) -> Self;
-    /// The value as a signed integer, saturated to i64 (for integer results, which the program
-    /// keeps in 64 bits).
+    /// The low 64 bits as a signed integer (integer results: the program's integers are 64-bit
+    /// in plaintext, and the emulation wraps them alike).
     fn to_i64(self) -> i64;
     /// `round(x)` in two's complement (x already scaled); saturating at the ring's range.
     fn from_f64(x: f64) -> Self;
@@ -215,7 +215,7 @@ impl Word for u128 {
         v as i128 as u128
     }
     fn to_i64(self) -> i64 {
-        (self as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+        self as i64
     }
     fn from_f64(x: f64) -> u128 {
         x.round() as i128 as u128

@@ -486,3 +486,37 @@ fn frac_48_at_128_bits_resolves_small_products() {
         }
     }
 }
+
+/// A secret integer past 64 bits in a 128-bit ring is revealed as the emulation reveals it: its
+/// low 64 bits (plaintext integers are 64-bit), under aby3 and pond.
+#[test]
+fn revealed_wide_integers_wrap_as_in_the_emulation() {
+    for secret in [
+        "secret rep = aby3(s0, s1, s2, ring = 128, frac = 32);",
+        "secret rep = pond(s0, s1, dealer = s2, ring = 128, frac = 32);",
+    ] {
+        let source = format!(
+            "party alice, bob, analyst;\nparty s0, s1, s2;\n{secret}\n\
+             fn main() {{\n    let na: int[_] @alice = read_csv(\"n.csv\");\n    let n: int[_] @rep = na;\n\
+             print(reveal(n * n, to: analyst));\n}}\n"
+        );
+        let mut outs = Vec::new();
+        for args in [&[][..], &["--emulate"][..]] {
+            let dir = scratch(&format!("wideint-{}-{}", secret.len(), args.len()));
+            // 2^40 squared is 2^80 (low 64 bits 0); 3e9 squared is 9e18 (fits); -7 squared 49.
+            std::fs::write(dir.join("alice/n.csv"), "1099511627776\n3000000000\n-7\n").unwrap();
+            let (code, out, err) = tfec(&dir, "n.tfe", &source, args);
+            assert_eq!(code, 0, "{secret} {args:?}: {err}");
+            outs.push(out);
+        }
+        assert_eq!(
+            outs[0], outs[1],
+            "{secret}: the secure run and the emulation"
+        );
+        assert!(
+            outs[0].contains("9000000000000000000") && outs[0].contains("49"),
+            "{}",
+            outs[0]
+        );
+    }
+}

@@ -127,10 +127,11 @@ impl Aby3 {
     /// the last two, role 2 the last and the first.
     ///
     /// Error: the result is `floor(z / 2^d)` or one more (so at most one unit of the last
-    /// fractional bit), except with probability at most `2^(k + 1 - 64)` per element, where
-    /// `|z| < 2^k`, when it is off by about 2^(64 - d) (SecureML, Theorem 1). For fixed-point
-    /// values with 16 fractional bits and `|x · y| < 2^8` this is below 2^-23 per element;
-    /// `ring = 128` in a program makes it negligible (not yet supported by this runtime).
+    /// fractional bit), except with probability at most `2^(k + 1 - R)` per element in a ring of
+    /// R bits, where `|z| < 2^k`, when it is off by about 2^(R - d) (SecureML, Theorem 1). For
+    /// fixed-point values with 16 fractional bits and `|x · y| < 2^8` in a 64-bit ring this is
+    /// below 2^-23 per element; with 32 fractional bits in a 128-bit ring and `|x · y| < 2^31`,
+    /// below 2^-32.
     fn trunc_reshare<W: Word>(
         &self,
         ctx: &mut Ctx<'_>,

@@ -14,6 +14,10 @@
 //! (181 / 64 ≈ 2.8 words per element) and the choice of bits is a choice of planes, with no
 //! shuffling inside words. The transposition is GF(2)-linear, so each party applies it to its
 //! components of a boolean sharing.
+//!
+//! (That is the 64-bit ring. In a 128-bit ring the same code reads bit 127: 127 low bits, planes
+//! of 128 elements in a 128-bit word, seven merging levels, 127 + 125 + 63 + 31 + 15 + 7 + 3 +
+//! 1 = 372 single-bit ANDs per element in 8 rounds.)
 
 use ndarray::IxDyn;
 use tfe_ir::Size;

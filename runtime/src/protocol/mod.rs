@@ -228,7 +228,7 @@ pub trait Protocol<W: Word = u64>: std::fmt::Debug + Send + Sync {
 
     // ---- Bits ----------------------------------------------------------------------------------
 
-    /// Two boolean sharings `u`, `v` whose sum as 64-bit words is the arithmetic sharing `x`:
+    /// Two boolean sharings `u`, `v` whose sum as words of the ring is the arithmetic sharing `x`:
     /// the inputs of the adder that decomposes `x` into bits ([`composite::a2b`]).
     fn bit_addends(
         &self,
@@ -240,8 +240,8 @@ pub trait Protocol<W: Word = u64>: std::fmt::Debug + Send + Sync {
     fn and(&self, ctx: &mut Ctx<'_>, ands: &[And<'_, W>]) -> Result<Vec<Shares<W>>, RunError>;
 
     /// An arithmetic sharing of `sum_j table[j] · bit_{lo + j}(b)` per element, for a boolean
-    /// sharing `b` (bits outside 0..64 read as 0). With `lo = 63, table = [1]` this injects the
-    /// top bit; with a longer table it reads a table at a one-hot bit position.
+    /// sharing `b` (bits outside the word, 0..BITS, read as 0). With `lo = BITS - 1, table = [1]`
+    /// this injects the top bit; with a longer table it reads a table at a one-hot bit position.
     fn inject(
         &self,
         ctx: &mut Ctx<'_>,

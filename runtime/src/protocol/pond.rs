@@ -28,10 +28,12 @@
 //!   grow with the operands); the dealer sends one word per element of the result to server 1;
 //! - truncation: local (SecureML's: server 0 shifts its share, server 1 negates, shifts and
 //!   negates back, both shifts arithmetic on the shares read as signed words); the result is
-//!   `floor(x / 2^d)` or one more, except with probability `2^(k + 1 - 64)` per element where
-//!   `|x| < 2^k` and the shares are uniformly random, when it is off by about 2^(64 - d). The
-//!   shares of a public value (the value at server 0, zero at server 1) never fail;
-//! - AND of boolean sharings (64 per word): 1 round, each server sends 2 words, the dealer 1;
+//!   `floor(x / 2^d)` or one more, except with probability `2^(k + 1 - R)` per element in a ring
+//!   of R bits where `|x| < 2^k` and the shares are uniformly random, when it is off by about
+//!   2^(R - d). The shares of a public value (the value at server 0, zero at server 1) never
+//!   fail;
+//! - AND of boolean sharings (one bit per bit of a word): 1 round, each server sends 2 words,
+//!   the dealer 1;
 //! - injection of bits into an arithmetic sharing: 1 round, each server sends 1 word, the dealer
 //!   one per wanted bit;
 //! - the sign ([`super::composite::msb`]): 8 rounds, each server sends 27 words per element and
