@@ -18,6 +18,10 @@ mod workloads;
 
 use std::time::{Duration, Instant};
 
+/// The allocator tfec runs with (see tfec/src/main.rs), so that the figures are the product's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
     if filter == "--net-party" {

@@ -10,6 +10,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tfe_compiler::{Diagnostic, Options, Pass, RenderOptions, Stage};
 
+/// mimalloc rather than glibc's allocator: a party's big buffers (shares, masks, bit planes)
+/// come and go every op, and glibc returns them to the kernel and maps fresh pages for the next
+/// ones, so page faults and TLB-shootdown interrupts took about half of a comparison's time.
+/// mimalloc keeps and reuses them: training networks B and C runs 25–45% faster (`bench
+/// networks`, 2026-12-07) at about the same peak memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod emulate;
 mod import;
 mod profile;

@@ -70,7 +70,9 @@ fn memory_does_not_grow_with_iterations(protocol: Protocol) {
         protocol.name()
     );
     // One iteration's values are 1024 elements: ~50 kB of shares for all servers. Keeping every
-    // iteration's values would add ~50 MB; allow 4 MB of allocator noise.
+    // iteration's values would add ~50 MB; allow 12 MB of allocator noise (tfec's allocator,
+    // mimalloc, takes memory in 4 MiB segments per thread; which threads hold one at the peak
+    // varies from run to run: up to 4.5 MB was seen between two runs of equal peaks).
     //
     // What this does not measure: pond's dealer waits for no one, so without the reveal to it
     // in each iteration it runs ahead of the servers, up to the flow-control window
@@ -79,7 +81,7 @@ fn memory_does_not_grow_with_iterations(protocol: Protocol) {
     // (measured without the reveal: 7 MB more at 1,000 iterations than at 10). That memory is bounded by the window, not by the
     // iterations, and is not the loop's.
     assert!(
-        many < few + 4_000_000,
+        many < few + 12_000_000,
         "10 iterations peak at {few} bytes, 1000 at {many}"
     );
 }
