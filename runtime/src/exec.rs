@@ -292,7 +292,7 @@ impl Exec<'_> {
             return Ok(false);
         };
         if chain.kernel.is_wide() {
-            return self.wide_chain::<u128>(chain);
+            return self.wide_chain::<u128>(chain, mode);
         }
         let values: Vec<&Value> = chain
             .inputs
@@ -375,7 +375,11 @@ impl Exec<'_> {
     /// [`Exec::chain`] of a wide kernel: shares of a 128-bit ring, one kernel run per component
     /// (none at a member that holds no component). `Ok(false)` where an input is not such shares
     /// of the chain's shape, in place (the ops then run one by one).
-    fn wide_chain<W: Word>(&mut self, chain: &crate::fuse::Chain) -> Result<bool, RunError> {
+    fn wide_chain<W: Word>(
+        &mut self,
+        chain: &crate::fuse::Chain,
+        mode: tfe_jit::Mode,
+    ) -> Result<bool, RunError> {
         let values: Vec<&Shares<W>> = match chain
             .inputs
             .iter()
@@ -402,7 +406,6 @@ impl Exec<'_> {
             }
         }
         let n: usize = shape.iter().product();
-        let mode = crate::fused::current_mode().unwrap_or(tfe_jit::Mode::Interpret);
         let mut results: Vec<Vec<Vec<W>>> = Vec::new();
         for inputs in &components {
             let mut outs = vec![vec![W::ZERO; n]; chain.outputs.len()];

@@ -52,8 +52,6 @@ pub trait Word:
     /// Shift right keeping the sign (two's complement).
     fn sar(self, k: u32) -> Self;
 
-    /// The low 64 bits.
-    fn low64(self) -> u64;
     /// A 64-bit value, zero-extended.
     fn from_u64(v: u64) -> Self;
     /// A 64-bit signed value, sign-extended.
@@ -118,9 +116,6 @@ impl Word for u64 {
     }
     fn sar(self, k: u32) -> u64 {
         ((self as i64) >> k) as u64
-    }
-    fn low64(self) -> u64 {
-        self
     }
     fn from_u64(v: u64) -> u64 {
         v
@@ -204,9 +199,6 @@ impl Word for u128 {
     }
     fn sar(self, k: u32) -> u128 {
         ((self as i128) >> k) as u128
-    }
-    fn low64(self) -> u64 {
-        self as u64
     }
     fn from_u64(v: u64) -> u128 {
         v as u128
