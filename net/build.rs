@@ -9,6 +9,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // A chunk's bytes are slices of the encoded batch when sent and of gRPC's receive
+        // buffer when received, not copies.
+        .bytes(".tfe.link.Chunk.data")
         .compile_with_config(config, &["proto/link.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto/link.proto");
     Ok(())

@@ -6,6 +6,11 @@
 //! is up to its last message, its rounds, the payload bytes it sent and the bytes its sockets
 //! wrote. As in-process, a workload runs its loop once and `1 + reps` times; the difference
 //! over `reps` is one iteration.
+//!
+//! Whole trainings are timed per batch instead ([`per_batch`]): every party records when each
+//! iteration of the program's outermost loop ends (the hook the progress display uses), and a
+//! batch's time is the median of those laps. That leaves out reading the data and the first
+//! batch's warm-up, which vary between runs by more than a small network's batch takes.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -24,6 +29,53 @@ pub(crate) struct Report {
     rounds: Vec<u64>,
     bytes: Vec<u64>,
     wire: Vec<u64>,
+    /// Seconds of each iteration but the first of the longest outermost loop, the slowest
+    /// party's at each iteration.
+    laps: Vec<f64>,
+}
+
+/// Records when each iteration of a party's outermost loops ends.
+#[derive(Clone, Default)]
+struct Marks(Arc<std::sync::Mutex<Vec<(u64, u64, Instant)>>>);
+
+impl Marks {
+    fn progress(&self) -> tfe_runtime::exec::Progress {
+        let marks = self.0.clone();
+        tfe_runtime::exec::Progress(Arc::new(move |done, total| {
+            marks
+                .lock()
+                .expect("marks")
+                .push((done, total, Instant::now()));
+        }))
+    }
+
+    /// The laps of the loop with the most iterations: the time between the ends of iterations
+    /// `i` and `i + 1`, so the first iteration (warm-up) is not among them.
+    fn laps(&self) -> Vec<f64> {
+        let marks = self.0.lock().expect("marks");
+        let mut best: Vec<f64> = Vec::new();
+        let mut current: Vec<f64> = Vec::new();
+        for pair in marks.windows(2) {
+            let ((d0, t0, i0), (d1, t1, i1)) = (pair[0], pair[1]);
+            if t0 == t1 && d1 == d0 + 1 {
+                current.push(i1.duration_since(i0).as_secs_f64());
+            } else {
+                current.clear();
+            }
+            if current.len() > best.len() {
+                best = current.clone();
+            }
+        }
+        best
+    }
+}
+
+/// The slowest party's lap at each iteration.
+fn slowest(parties: &[Vec<f64>]) -> Vec<f64> {
+    let n = parties.iter().map(Vec::len).min().unwrap_or(0);
+    (0..n)
+        .map(|i| parties.iter().map(|l| l[i]).fold(0.0, f64::max))
+        .collect()
 }
 
 /// One iteration's figures: time, and the largest count of any party.
@@ -48,6 +100,7 @@ pub fn party_child(args: &[String]) {
     let src = std::fs::read_to_string(file).expect("the program");
     let ir = compile(&src);
     let me: usize = me.parse().expect("a party number");
+    let marks = Marks::default();
     let config = tfe_net::link::NetConfig {
         me,
         names: ir.parties.clone(),
@@ -67,7 +120,7 @@ pub fn party_child(args: &[String]) {
         session: net.session(),
         seed: None,
         profile: false,
-        progress: None,
+        progress: Some(marks.progress()),
     };
     let start = Instant::now();
     let report =
@@ -78,6 +131,8 @@ pub fn party_child(args: &[String]) {
         "REPORT {seconds} {} {} {}",
         report.net.rounds, stats.bytes_sent, stats.wire_bytes
     );
+    let laps: Vec<String> = marks.laps().iter().map(f64::to_string).collect();
+    println!("LAPS {}", laps.join(" "));
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
@@ -115,6 +170,7 @@ pub(crate) fn networked(src: &str, dir: &Path, emulation: Option<&str>) -> Repor
         })
         .collect();
     let mut all = Report::default();
+    let mut laps = Vec::new();
     for child in children {
         let out = child.wait_with_output().expect("the party ends");
         assert!(out.status.success(), "a party failed");
@@ -131,7 +187,18 @@ pub(crate) fn networked(src: &str, dir: &Path, emulation: Option<&str>) -> Repor
         all.rounds.push(v[1] as u64);
         all.bytes.push(v[2] as u64);
         all.wire.push(v[3] as u64);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("LAPS"))
+            .expect("the laps");
+        laps.push(
+            line[4..]
+                .split_whitespace()
+                .map(|x| x.parse().expect("a number"))
+                .collect(),
+        );
     }
+    all.laps = slowest(&laps);
     all
 }
 
@@ -142,6 +209,10 @@ pub(crate) fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report
         .map(|p| tfe_ir::project(&ir, p))
         .collect();
     let dirs: Vec<_> = ir.parties.iter().map(|p| dir.join(p)).collect();
+    // The servers move in lockstep: one server's laps are every server's (a data owner may
+    // have nothing to do in the loop, and its laps would be empty).
+    let marks = Marks::default();
+    let server = ir.secrets.first().map_or(0, |s| s.parties[0]);
     let reports = tfe_runtime::embedded::run(
         programs,
         dirs,
@@ -150,7 +221,7 @@ pub(crate) fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report
             seed: None,
             emulation: emulation.map(|e| Emulation::parse(e).expect("a spec")),
             profile: false,
-            progress: None,
+            progress: Some((server, marks.progress())),
         },
         Arc::new(|_, _| {}),
     )
@@ -163,6 +234,7 @@ pub(crate) fn embedded(src: &str, dir: &Path, emulation: Option<&str>) -> Report
         rounds: reports.iter().map(|r| r.net.rounds).collect(),
         bytes: reports.iter().map(|r| r.net.bytes_sent).collect(),
         wire: vec![0; reports.len()],
+        laps: marks.laps(),
     }
 }
 
@@ -197,6 +269,60 @@ pub(crate) fn per_iteration(
         bytes: per(&b.bytes, &a.bytes),
         wire: per(&b.wire, &a.wire),
     }
+}
+
+/// One batch of a training in each setting of `settings`, taken in turn `runs` times so that
+/// each sees the machine in the same state: the median lap of runs of `batches` batches for
+/// the time, and the difference with a run of one batch, over `batches - 1`, for rounds and
+/// bytes (the same in every run). Also the fastest and slowest lap.
+pub(crate) fn per_batch(
+    runs: usize,
+    batches: usize,
+    program: impl Fn(usize) -> String,
+    settings: &[&dyn Fn(&str) -> Report],
+) -> Vec<(PerIteration, f64, f64)> {
+    assert!(batches >= 3, "a median needs two laps at least");
+    let mut laps: Vec<Vec<f64>> = vec![Vec::new(); settings.len()];
+    let mut counts: Vec<Option<PerIteration>> = vec![None; settings.len()];
+    let many = program(batches);
+    for _ in 0..runs {
+        for (i, go) in settings.iter().enumerate() {
+            let b = go(&many);
+            laps[i].extend(&b.laps);
+            if counts[i].is_none() {
+                let a = go(&program(1));
+                let per = |x: &[u64], y: &[u64]| {
+                    x.iter()
+                        .zip(y)
+                        .map(|(m, o)| m.saturating_sub(*o) / (batches - 1) as u64)
+                        .max()
+                        .unwrap_or(0)
+                };
+                counts[i] = Some(PerIteration {
+                    seconds: 0.0,
+                    rounds: per(&b.rounds, &a.rounds),
+                    bytes: per(&b.bytes, &a.bytes),
+                    wire: per(&b.wire, &a.wire),
+                });
+            }
+        }
+    }
+    laps.into_iter()
+        .zip(counts)
+        .map(|(mut l, c)| {
+            assert!(!l.is_empty(), "the program's batch loop reported no laps");
+            l.sort_by(f64::total_cmp);
+            let c = c.expect("at least one run");
+            (
+                PerIteration {
+                    seconds: l[l.len() / 2],
+                    ..c
+                },
+                l[0],
+                l[l.len() - 1],
+            )
+        })
+        .collect()
 }
 
 fn matmul_program(reps: usize) -> String {

@@ -13,24 +13,27 @@
 //! and bytes in each: every party in this process; each party its own process over gRPC on
 //! loopback (MP-SPDZ's setting: its figures here were measured with three processes); and over an
 //! emulated WAN (rtt 40 ms, 352 Mbit/s, the original system's WAN), next to the original
-//! system's WAN column.
+//! system's WAN column. There a batch's time is the median lap of the training loop (every
+//! batch but each run's first, runs in process and over gRPC taken in turn), not a difference of
+//! two runs: reading the data varies between runs by more than a small network's batch takes.
+//! `bench networks-settings-NAME` runs only the networks whose name contains NAME.
 //!
 //! `bench networks-epoch` trains every network for a whole epoch (31 batches) with each optimizer
 //! and prints the analyst's held-out accuracy (about 15 minutes).
 
 use std::path::Path;
 
-use crate::network::{embedded, networked, per_iteration};
+use crate::network::{embedded, networked, per_batch};
 use crate::workloads::{PROTOCOLS, copy_dir, on_protocol, run};
 
 /// The original system's WAN link (its README: 352 Mbit/s, rtt 40 ms).
 const WAN: &str = "rtt=40ms,bandwidth=352mbit";
 
-/// Per network with SGD: its source, the batches of the longer run in process and over gRPC and
-/// how many times each run is repeated (the median counts: a batch of the small networks takes
-/// less time than reading the data varies by), MP-SPDZ's seconds per batch measured on this
-/// machine kind (issue #16: replicated ring, `-R 64 trunc_pr split3`, three processes on
-/// loopback), and the original system's WAN column (TF Encrypted, seconds per batch).
+/// Per network with SGD: its source, the batches of the runs in process and over gRPC and how
+/// many times each setting runs (in turn; every lap but the first of every run counts, and the
+/// median is the figure), MP-SPDZ's seconds per batch measured on this machine kind (issue #16:
+/// replicated ring, `-R 64 trunc_pr split3`, three processes on loopback), and the original
+/// system's WAN column (TF Encrypted, seconds per batch).
 const SETTINGS: &[(&str, &str, usize, usize, &str, f64)] = &[
     (
         "network_a",
@@ -43,16 +46,16 @@ const SETTINGS: &[(&str, &str, usize, usize, &str, f64)] = &[
     (
         "network_b",
         include_str!("../programs/network_b.tfe"),
-        3,
-        1,
+        4,
+        2,
         "9.60",
         25.300,
     ),
     (
         "network_c",
         include_str!("../programs/network_c.tfe"),
-        3,
-        1,
+        4,
+        2,
         "18.35",
         37.678,
     ),
@@ -75,16 +78,24 @@ const SETTINGS: &[(&str, &str, usize, usize, &str, f64)] = &[
 ];
 
 /// Each network of [`SETTINGS`] in process, over gRPC and over the emulated WAN.
-fn settings(scratch: &Path) {
-    for (name, src, many, runs, mp_spdz, wan_theirs) in SETTINGS {
+fn settings(scratch: &Path, which: &str) {
+    for (name, src, batches, runs, mp_spdz, wan_theirs) in SETTINGS {
+        if !name.contains(which) {
+            continue;
+        }
         let program = |k: usize| crate::derived::with_batches(src, k);
-        let reps = many - 1;
-        let local = per_iteration(*runs, reps, program, |s| embedded(s, scratch, None));
-        let grpc = per_iteration(*runs, reps, program, |s| networked(s, scratch, None));
-        // Over the WAN a batch takes seconds: runs of 1 and 2 batches.
-        let wan = per_iteration(1, 1, program, |s| networked(s, scratch, Some(WAN)));
+        let local = |s: &str| embedded(s, scratch, None);
+        let grpc = |s: &str| networked(s, scratch, None);
+        let [(local, l0, l1), (grpc, g0, g1)] =
+            per_batch(*runs, *batches, program, &[&local, &grpc])[..]
+        else {
+            unreachable!("two settings")
+        };
+        // Over the WAN a batch takes seconds: one run of 3 batches, two laps.
+        let wan = |s: &str| networked(s, scratch, Some(WAN));
+        let (wan, w0, w1) = per_batch(1, 3, program, &[&wan])[0];
         println!(
-            "bench grpc-train-{name}-sgd {:.4} {} {}  (per batch of 128; each party its own process over gRPC on loopback; in process {:.4} s, {} rounds, {} B: ratio {:.2}; MP-SPDZ here, three processes: {mp_spdz} s)",
+            "bench grpc-train-{name}-sgd {:.4} {} {}  (per batch of 128, the median lap, laps {g0:.4}–{g1:.4} s; each party its own process over gRPC on loopback; in process {:.4} s, laps {l0:.4}–{l1:.4} s, {} rounds, {} B: ratio {:.2}; MP-SPDZ here, three processes: {mp_spdz} s)",
             grpc.seconds,
             grpc.rounds,
             grpc.bytes,
@@ -94,7 +105,7 @@ fn settings(scratch: &Path) {
             grpc.seconds / local.seconds,
         );
         println!(
-            "bench wan-train-{name}-sgd {:.4} {} {}  (per batch of 128 over an emulated WAN, {WAN}, each party its own process over gRPC; the original system's WAN column: {wan_theirs:.3} s, half of it {:.3} s)",
+            "bench wan-train-{name}-sgd {:.4} {} {}  (per batch of 128, laps {w0:.3}–{w1:.3} s, over an emulated WAN, {WAN}, each party its own process over gRPC; the original system's WAN column: {wan_theirs:.3} s, half of it {:.3} s)",
             wan.seconds,
             wan.rounds,
             wan.bytes,
@@ -213,8 +224,10 @@ fn with_batches(src: &str, batches: usize) -> String {
 
 pub fn run_all(filter: &str) {
     let epoch = filter == "networks-epoch";
-    // `bench networks-settings`: only the in-process / gRPC / WAN comparison.
-    let only_settings = filter == "networks-settings";
+    // `bench networks-settings`: only the in-process / gRPC / WAN comparison; with a suffix
+    // (`networks-settings-network_c`), only the networks whose name contains it.
+    let settings_of = filter.strip_prefix("networks-settings");
+    let only_settings = settings_of.is_some();
     if !("networks".contains(filter) || epoch || only_settings) {
         return;
     }
@@ -296,7 +309,8 @@ pub fn run_all(filter: &str) {
         }
     }
     if !epoch {
-        settings(&scratch);
+        let which = settings_of.unwrap_or_default().trim_start_matches('-');
+        settings(&scratch, which);
     }
     let _ = std::fs::remove_dir_all(&scratch);
 }

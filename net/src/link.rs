@@ -443,17 +443,30 @@ fn credit_report(out: &[Option<mpsc::UnboundedSender<Frame>>]) -> CreditReport {
 }
 
 /// A link that delays and paces what is sent on it (see [`tfe_runtime::emulate`]).
+///
+/// One task stamps each frame as it is handed over (it never sleeps, so the stamp is the time
+/// of sending) and a second one delivers it at its arrival time. Stamping where a frame is
+/// delivered instead would add half a round trip for every frame queued behind another: a
+/// batch of ten chunks would take ten flights, where a network takes one.
 fn emulated(
     runtime: &tokio::runtime::Runtime,
     emulation: Emulation,
     link: mpsc::UnboundedSender<Frame>,
 ) -> mpsc::UnboundedSender<Frame> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Frame>();
+    let (stamped, mut due) = mpsc::unbounded_channel::<(Instant, Frame)>();
     runtime.spawn(async move {
         let mut pacer = Pacer::new(emulation);
         while let Some(frame) = rx.recv().await {
             let size = prost::Message::encoded_len(&frame);
             let at = pacer.arrival(Instant::now(), size);
+            if stamped.send((at, frame)).is_err() {
+                break;
+            }
+        }
+    });
+    runtime.spawn(async move {
+        while let Some((at, frame)) = due.recv().await {
             // Tokio's timer ticks in milliseconds: sleep the bulk, yield through the rest, so
             // LAN-like delays of microseconds are not rounded up to a millisecond.
             if let Some(bulk) = at.checked_sub(Duration::from_millis(1)) {
@@ -651,12 +664,18 @@ async fn read_link(
                     if batch.len() + data.len() > MAX_BATCH {
                         Some(malformed(format!("a batch over {MAX_BATCH} bytes")))
                     } else {
-                        batch.extend_from_slice(&data);
                         if !last {
+                            batch.extend_from_slice(&data);
                             continue;
                         }
-                        let bytes = std::mem::take(&mut batch);
-                        match wire::decode(session, &bytes) {
+                        // A batch of one chunk is decoded where gRPC received it.
+                        let whole = if batch.is_empty() {
+                            data
+                        } else {
+                            batch.extend_from_slice(&data);
+                            std::mem::take(&mut batch).into()
+                        };
+                        match wire::decode(session, &whole) {
                             Ok(messages) => {
                                 activity.fetch_add(1, Ordering::SeqCst);
                                 progress.fetch_add(1, Ordering::SeqCst);
@@ -810,14 +829,15 @@ impl Transport for GrpcTransport {
             let payload: u64 = messages.iter().map(|(_, p)| p.wire_bytes()).sum();
             wait_for_credit(&self.outbox, &mut self.mailbox, to, payload)?;
             self.outbox.sent_batch(to, payload);
-            let bytes = wire::encode(self.session, &messages);
+            let bytes = prost::bytes::Bytes::from(wire::encode(self.session, &messages));
             let chunks = bytes.len().div_ceil(CHUNK).max(1);
-            for (i, part) in bytes.chunks(CHUNK).enumerate() {
+            for i in 0..chunks {
+                let part = bytes.slice(i * CHUNK..bytes.len().min((i + 1) * CHUNK));
                 self.frame_to(
                     to,
                     Frame {
                         kind: Some(frame::Kind::Chunk(Chunk {
-                            data: part.to_vec(),
+                            data: part,
                             last: i + 1 == chunks,
                         })),
                     },
@@ -858,5 +878,53 @@ impl Transport for GrpcTransport {
             wire_bytes: self.wire.load(Ordering::Relaxed),
             ..self.outbox.stats()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(bytes: usize) -> Frame {
+        Frame {
+            kind: Some(frame::Kind::Chunk(Chunk {
+                data: vec![0u8; bytes].into(),
+                last: false,
+            })),
+        }
+    }
+
+    /// Ten chunks handed over at once arrive after one flight and their time on the wire, as
+    /// over a network: not after ten flights.
+    #[test]
+    fn an_emulated_link_delays_a_burst_by_one_flight() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulation = Emulation {
+            rtt: Duration::from_millis(200),
+            bandwidth: 100e6,
+        };
+        let (link, mut arrived) = mpsc::unbounded_channel::<Frame>();
+        let sender = emulated(&runtime, emulation, link);
+        let start = Instant::now();
+        for _ in 0..10 {
+            sender.send(chunk(1_000_000)).unwrap();
+        }
+        let times: Vec<Duration> = runtime.block_on(async {
+            let mut times = Vec::new();
+            for _ in 0..10 {
+                arrived.recv().await.unwrap();
+                times.push(start.elapsed());
+            }
+            times
+        });
+        // 10 MB at 100 MB/s: the first after 10 ms on the wire and 100 ms of flight, the last
+        // after 100 ms and 100 ms.
+        assert!(times[0] >= Duration::from_millis(110), "{times:?}");
+        assert!(times[9] >= Duration::from_millis(200), "{times:?}");
+        assert!(times[9] < Duration::from_millis(400), "{times:?}");
     }
 }

@@ -55,25 +55,32 @@ pub fn encode(session: u64, messages: &[(MsgKey, Payload)]) -> Vec<u8> {
             out.extend_from_slice(&(*d as u64).to_le_bytes());
         }
         match payload {
-            Payload::Ring(t) => t
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            Payload::F64(t) => t
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            Payload::I64(t) => t
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            Payload::Ring(t) => put(&mut out, t, u64::to_le_bytes),
+            Payload::F64(t) => put(&mut out, t, f64::to_le_bytes),
+            Payload::I64(t) => put(&mut out, t, i64::to_le_bytes),
             Payload::Bool(t) => t.iter().for_each(|v| out.push(u8::from(*v))),
             Payload::Key(k) => out.extend_from_slice(k),
             Payload::Shape(_) => {}
-            Payload::Bytes(t) => t.iter().for_each(|v| out.push(*v)),
-            Payload::Ring128(t) => t
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            Payload::Bytes(t) => put(&mut out, t, |b: u8| [b]),
+            Payload::Ring128(t) => put(&mut out, t, u128::to_le_bytes),
         }
     }
     out
+}
+
+/// Appends a tensor's elements as little-endian bytes: one copy of its memory when it is laid
+/// out in order on a little-endian machine (the wire's format is then the memory's), element by
+/// element otherwise. A round's batch is tens of megabytes on the larger networks, and this is
+/// one of the passes over it between two parties.
+fn put<T: bytemuck::Pod, const N: usize>(
+    out: &mut Vec<u8>,
+    t: &ArrayD<T>,
+    le: impl Fn(T) -> [u8; N],
+) {
+    match t.as_slice() {
+        Some(s) if cfg!(target_endian = "little") => out.extend_from_slice(bytemuck::cast_slice(s)),
+        _ => t.iter().for_each(|v| out.extend_from_slice(&le(*v))),
+    }
 }
 
 /// A reader over untrusted bytes.
@@ -120,10 +127,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn words<T, const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    data.chunks_exact(N)
-        .map(|c| f(c.try_into().expect("N bytes")))
-        .collect()
+/// Elements from little-endian bytes (`data` holds a whole number of them): one copy on a
+/// little-endian machine, as [`put`].
+fn words<T: bytemuck::Pod, const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+    if cfg!(target_endian = "little") {
+        let mut out = vec![T::zeroed(); data.len() / N];
+        bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(data);
+        out
+    } else {
+        data.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("N bytes")))
+            .collect()
+    }
 }
 
 fn tensor<T>(shape: &[usize], key: MsgKey, data: Vec<T>) -> Result<ArrayD<T>, String> {
@@ -273,6 +288,30 @@ mod tests {
         let bytes = encode(1, &[(key(1, 0, 0), Payload::Ring(t))]);
         // 16 bytes of batch header, 16 of message header, 8 of shape, 8000 of data.
         assert_eq!(bytes.len(), 16 + 16 + 8 + 8000);
+    }
+
+    #[test]
+    fn a_tensor_out_of_memory_order_travels_as_its_elements_in_order() {
+        // A transposed tensor is not laid out in order: it is written element by element, and
+        // its bytes are those of its copy in order.
+        let t = ArrayD::from_shape_vec(IxDyn(&[3, 2]), (0u64..6).collect()).unwrap();
+        let transposed = t.clone().reversed_axes();
+        assert!(transposed.as_slice().is_none());
+        let standard = transposed.as_standard_layout().into_owned();
+        let a = encode(1, &[(key(1, 0, 0), Payload::Ring(transposed))]);
+        let b = encode(1, &[(key(1, 0, 0), Payload::Ring(standard.clone()))]);
+        assert_eq!(a, b);
+        assert_eq!(
+            decode(1, &a).unwrap(),
+            [(key(1, 0, 0), Payload::Ring(standard))]
+        );
+        // The data are little-endian words.
+        let wide = ArrayD::from_shape_vec(IxDyn(&[1]), vec![(7u128 << 64) | 5]).unwrap();
+        let w = encode(1, &[(key(1, 0, 0), Payload::Ring128(wide))]);
+        assert_eq!(
+            w[w.len() - 16..],
+            [[5, 0, 0, 0, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0, 0, 0]].concat()
+        );
     }
 
     #[test]

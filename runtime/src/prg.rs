@@ -65,6 +65,39 @@ pub fn draw<W: crate::ring::Word>(
     stream: u16,
     n: usize,
 ) -> Vec<W> {
+    // Little-endian words: a u128 is the next two u64s of the stream, low one first.
+    let mut result = vec![W::ZERO; n];
+    cipher(key, session, msg, stream).apply_keystream(bytemuck::cast_slice_mut(&mut result[..]));
+    result
+}
+
+/// Combines the draw of (`key`, `session`, `msg`, `stream`) into `dest`, element by element:
+/// `dest[j] = f(dest[j], draw[j])`. The same result as [`draw`] then a pass over both, without
+/// a buffer of the draw's size: the stream is made a few kilobytes at a time, while they are in
+/// cache (a zero-sharing subtracts one party pair's draw from the other's in place).
+pub fn combine_into<W: crate::ring::Word>(
+    key: &SharedKey,
+    session: u64,
+    msg: MsgKey,
+    stream: u16,
+    dest: &mut [W],
+    f: impl Fn(W, W) -> W,
+) {
+    const BLOCK: usize = 512;
+    let mut cipher = cipher(key, session, msg, stream);
+    let mut buf = [W::ZERO; BLOCK];
+    for part in dest.chunks_mut(BLOCK) {
+        let words = &mut buf[..part.len()];
+        words.fill(W::ZERO);
+        cipher.apply_keystream(bytemuck::cast_slice_mut(words));
+        for (d, r) in part.iter_mut().zip(words.iter()) {
+            *d = f(*d, *r);
+        }
+    }
+}
+
+/// The counter-mode cipher of one draw (see [`draw`]).
+fn cipher(key: &SharedKey, session: u64, msg: MsgKey, stream: u16) -> Aes128Ctr {
     let mut k = key.0;
     for (b, s) in k.iter_mut().zip(session.to_le_bytes()) {
         *b ^= s;
@@ -78,11 +111,7 @@ pub fn draw<W: crate::ring::Word>(
     let mut block = block.into();
     prf.encrypt_block(&mut block);
     let draw_key: [u8; 16] = block.into();
-    let mut cipher = Aes128Ctr::new(&draw_key.into(), &[0u8; 16].into());
-    // Little-endian words: a u128 is the next two u64s of the stream, low one first.
-    let mut result = vec![W::ZERO; n];
-    cipher.apply_keystream(bytemuck::cast_slice_mut(&mut result[..]));
-    result
+    Aes128Ctr::new(&draw_key.into(), &[0u8; 16].into())
 }
 
 #[cfg(test)]
@@ -114,6 +143,29 @@ mod tests {
                 a.iter().zip(&other).all(|(x, y)| x != y),
                 "no element repeats by chance"
             );
+        }
+    }
+
+    #[test]
+    fn combining_in_place_is_drawing_then_combining() {
+        // Lengths around the block of 512 words, both widths.
+        for n in [0, 1, 511, 512, 513, 1500] {
+            let mut dest: Vec<u64> = (0..n as u64).map(|j| j.wrapping_mul(0x9e37)).collect();
+            let want: Vec<u64> = dest
+                .iter()
+                .zip(draw::<u64>(&key(4), 2, msg(7, 1, 3), 1, n))
+                .map(|(a, b)| a.wrapping_sub(b))
+                .collect();
+            combine_into(&key(4), 2, msg(7, 1, 3), 1, &mut dest, u64::wrapping_sub);
+            assert_eq!(dest, want);
+            let mut wide: Vec<u128> = (0..n as u128).collect();
+            let want: Vec<u128> = wide
+                .iter()
+                .zip(draw::<u128>(&key(5), 2, msg(7, 1, 3), 0, n))
+                .map(|(a, b)| a ^ b)
+                .collect();
+            combine_into(&key(5), 2, msg(7, 1, 3), 0, &mut wide, |a, b| a ^ b);
+            assert_eq!(wide, want);
         }
     }
 

@@ -76,9 +76,8 @@ impl Aby3 {
         let key = ctx.key();
         let i = self.role(ctx)?;
         let mut mine = ctx.draw(&self.pair(i), key, 0, shape)?;
-        let prev = ctx.draw(&self.pair(i + 2), key, 0, shape)?;
-        // In place: one buffer fewer to map and zero.
-        mine.zip_mut_with(&prev, |a: &mut W, b: &W| *a = a.wrapping_sub(*b));
+        // The other pair's draw is subtracted as it is made: one buffer fewer to map and fill.
+        ctx.draw_into(&self.pair(i + 2), key, 0, &mut mine, W::wrapping_sub)?;
         Ok(mine)
     }
 
@@ -90,9 +89,9 @@ impl Aby3 {
     ) -> Result<RingTensor<W>, RunError> {
         let key = ctx.key();
         let i = self.role(ctx)?;
-        let mine = ctx.draw(&self.pair(i), key, 0, shape)?;
-        let prev = ctx.draw(&self.pair(i + 2), key, 0, shape)?;
-        ring::zip_with(&mine, &prev, |a: W, b: W| a ^ b).map_err(shape_err)
+        let mut mine = ctx.draw(&self.pair(i), key, 0, shape)?;
+        ctx.draw_into(&self.pair(i + 2), key, 0, &mut mine, |a: W, b: W| a ^ b)?;
+        Ok(mine)
     }
 
     /// From a 3-out-of-3 sharing (`z_i` at role `i`, masked by a zero-sharing) back to

@@ -158,6 +158,23 @@ impl Ctx<'_> {
         Ok(ArrayD::from_shape_vec(IxDyn(shape), data).expect("n elements"))
     }
 
+    /// Combines what [`Ctx::draw`] would give for the same arguments into `dest` (a tensor laid
+    /// out in order, such as a draw), element by element with `f`, without a second buffer.
+    pub fn draw_into<W: Word>(
+        &self,
+        set: &[PartyId],
+        key: MsgKey,
+        stream: u16,
+        dest: &mut RingTensor<W>,
+        f: impl Fn(W, W) -> W,
+    ) -> Result<(), RunError> {
+        let words = dest
+            .as_slice_mut()
+            .ok_or_else(|| RunError::Internal("a draw into a tensor out of order".into()))?;
+        prg::combine_into(self.keys.get(set)?, self.session, key, stream, words, f);
+        Ok(())
+    }
+
     /// `n` pseudo-random bytes that every party of `set` draws alike (the first `n` bytes of
     /// [`Ctx::draw`]'s words for the same arguments).
     pub fn draw_bytes(
