@@ -49,8 +49,9 @@ impl Marks {
         }))
     }
 
-    /// The laps of the loop with the most iterations: the time between the ends of iterations
-    /// `i` and `i + 1`, so the first iteration (warm-up) is not among them.
+    /// The laps of the longest run of consecutive iterations of one loop (the training loop,
+    /// in the programs timed here): the time between the ends of iterations `i` and `i + 1`, so
+    /// the first iteration (warm-up) is not among them.
     fn laps(&self) -> Vec<f64> {
         let marks = self.0.lock().expect("marks");
         let mut best: Vec<f64> = Vec::new();
@@ -70,9 +71,11 @@ impl Marks {
     }
 }
 
-/// The slowest party's lap at each iteration.
+/// The slowest party's lap at each iteration, among the parties that ran the loop (a data
+/// owner with nothing to do in it may not run it at all).
 fn slowest(parties: &[Vec<f64>]) -> Vec<f64> {
-    let n = parties.iter().map(Vec::len).min().unwrap_or(0);
+    let parties: Vec<&Vec<f64>> = parties.iter().filter(|l| !l.is_empty()).collect();
+    let n = parties.iter().map(|l| l.len()).min().unwrap_or(0);
     (0..n)
         .map(|i| parties.iter().map(|l| l[i]).fold(0.0, f64::max))
         .collect()
@@ -313,9 +316,15 @@ pub(crate) fn per_batch(
             assert!(!l.is_empty(), "the program's batch loop reported no laps");
             l.sort_by(f64::total_cmp);
             let c = c.expect("at least one run");
+            let n = l.len();
+            let median = if n % 2 == 1 {
+                l[n / 2]
+            } else {
+                (l[n / 2 - 1] + l[n / 2]) / 2.0
+            };
             (
                 PerIteration {
-                    seconds: l[l.len() / 2],
+                    seconds: median,
                     ..c
                 },
                 l[0],
