@@ -43,6 +43,11 @@ fn main() {
         network::party_child(&args);
         return;
     }
+    if filter == "--run-child" {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        workloads::run_child(&args);
+        return;
+    }
     if filter == "--memory-child" {
         workloads::memory_child(&std::env::args().nth(2).unwrap_or_default());
         return;

@@ -36,10 +36,10 @@ pub(crate) struct Report {
 
 /// Records when each iteration of a party's outermost loops ends.
 #[derive(Clone, Default)]
-struct Marks(Arc<std::sync::Mutex<Vec<(u64, u64, Instant)>>>);
+pub(crate) struct Marks(Arc<std::sync::Mutex<Vec<(u64, u64, Instant)>>>);
 
 impl Marks {
-    fn progress(&self) -> tfe_runtime::exec::Progress {
+    pub(crate) fn progress(&self) -> tfe_runtime::exec::Progress {
         let marks = self.0.clone();
         tfe_runtime::exec::Progress(Arc::new(move |done, total| {
             marks
@@ -52,7 +52,7 @@ impl Marks {
     /// The laps of the longest run of consecutive iterations of one loop (the training loop,
     /// in the programs timed here): the time between the ends of iterations `i` and `i + 1`, so
     /// the first iteration (warm-up) is not among them.
-    fn laps(&self) -> Vec<f64> {
+    pub(crate) fn laps(&self) -> Vec<f64> {
         let marks = self.0.lock().expect("marks");
         let mut best: Vec<f64> = Vec::new();
         let mut current: Vec<f64> = Vec::new();
@@ -68,6 +68,18 @@ impl Marks {
             }
         }
         best
+    }
+}
+
+/// The median of `laps` (the mean of the middle two for an even count); `None` if empty.
+pub(crate) fn median(laps: &[f64]) -> Option<f64> {
+    let mut l = laps.to_vec();
+    l.sort_by(f64::total_cmp);
+    let n = l.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(l[n / 2]),
+        _ => Some((l[n / 2 - 1] + l[n / 2]) / 2.0),
     }
 }
 
@@ -316,15 +328,9 @@ pub(crate) fn per_batch(
             assert!(!l.is_empty(), "the program's batch loop reported no laps");
             l.sort_by(f64::total_cmp);
             let c = c.expect("at least one run");
-            let n = l.len();
-            let median = if n % 2 == 1 {
-                l[n / 2]
-            } else {
-                (l[n / 2 - 1] + l[n / 2]) / 2.0
-            };
             (
                 PerIteration {
-                    seconds: median,
+                    seconds: median(&l).expect("laps"),
                     ..c
                 },
                 l[0],

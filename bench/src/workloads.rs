@@ -58,6 +58,9 @@ pub(crate) struct Run {
     pub(crate) peak_rss: Option<u64>,
     /// What the parties printed, as (party name, line).
     pub(crate) printed: Vec<(String, String)>,
+    /// The laps of the program's outermost loop at the first member of its first placement
+    /// (see `network::Marks`).
+    pub(crate) laps: Vec<f64>,
 }
 
 pub(crate) fn run(src: &str, dir: &Path) -> Run {
@@ -68,6 +71,8 @@ pub(crate) fn run(src: &str, dir: &Path) -> Run {
         .collect();
     let dirs: Vec<_> = ir.parties.iter().map(|p| dir.join(p)).collect();
     let names = ir.parties.clone();
+    let marks = crate::network::Marks::default();
+    let server = ir.secrets.first().map_or(0, |s| s.parties[0]);
     let printed = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = printed.clone();
     memory::reset_peak();
@@ -80,7 +85,7 @@ pub(crate) fn run(src: &str, dir: &Path) -> Run {
             seed: None,
             emulation: None,
             profile: false,
-            progress: None,
+            progress: Some((server, marks.progress())),
         },
         Arc::new(move |party, line: &str| {
             if let Ok(mut lines) = sink.lock() {
@@ -97,6 +102,7 @@ pub(crate) fn run(src: &str, dir: &Path) -> Run {
         bytes: reports.iter().map(|r| r.net.bytes_sent).collect(),
         peak_rss: memory::peak_bytes(),
         printed,
+        laps: marks.laps(),
     }
 }
 
@@ -152,6 +158,69 @@ fn measure(
         None => println!(
             "memory {name} - {input_share_bytes}  (peak resident memory is not known on this system)"
         ),
+    }
+}
+
+/// Runs `src` on `dir` as [`run`] does, in a child process (`bench --run-child FILE DIR`): its
+/// peak memory is then the program's alone. In this process, memory a party freed stays with the
+/// allocator (tfec's setting: see tfec/src/main.rs), and the peak of an earlier, larger program
+/// would show again.
+pub(crate) fn run_in_child(src: &str, dir: &Path) -> Run {
+    let file = std::env::temp_dir().join(format!("tfe-bench-child-{}.tfe", std::process::id()));
+    std::fs::write(&file, src).expect("writing the program");
+    let exe = std::env::current_exe().expect("this binary");
+    let out = std::process::Command::new(exe)
+        .arg("--run-child")
+        .arg(&file)
+        .arg(dir)
+        .output()
+        .expect("the child runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "the child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> Vec<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(|x| x.parse().expect("a number"))
+            .collect()
+    };
+    Run {
+        seconds: field("SECONDS ")[0],
+        rounds: field("ROUNDS ").iter().map(|x| *x as u64).collect(),
+        bytes: field("BYTES ").iter().map(|x| *x as u64).collect(),
+        peak_rss: field("PEAK ").first().map(|x| *x as u64).filter(|p| *p > 0),
+        printed: text
+            .lines()
+            .filter_map(|l| l.strip_prefix("PRINTED "))
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(p, l)| (p.to_string(), l.to_string()))
+            .collect(),
+        laps: field("LAPS "),
+    }
+}
+
+/// In a child: `--run-child FILE DIR`, the figures of [`run`] for [`run_in_child`].
+pub fn run_child(args: &[String]) {
+    let [file, dir] = args else {
+        panic!("--run-child FILE DIR");
+    };
+    let src = std::fs::read_to_string(file).expect("the program");
+    let r = run(&src, Path::new(dir));
+    let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+    println!("SECONDS {}", r.seconds);
+    println!("ROUNDS {}", list(&r.rounds));
+    println!("BYTES {}", list(&r.bytes));
+    println!("PEAK {}", r.peak_rss.unwrap_or(0));
+    let laps: Vec<String> = r.laps.iter().map(f64::to_string).collect();
+    println!("LAPS {}", laps.join(" "));
+    for (party, line) in &r.printed {
+        println!("PRINTED {party}\t{}", line.replace('\n', " "));
     }
 }
 
