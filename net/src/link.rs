@@ -653,7 +653,9 @@ async fn read_link(
     progress: Arc<AtomicU64>,
     credit: Arc<AtomicU64>,
 ) {
-    let mut batch: Vec<u8> = Vec::new();
+    // The chunks of the batch being received, and their bytes.
+    let mut batch: Vec<prost::bytes::Bytes> = Vec::new();
+    let mut batch_bytes = 0usize;
     let mut last_progress = 0;
     let mut said_bye = false;
     let malformed = |detail: String| Envelope::Malformed { from: peer, detail };
@@ -661,21 +663,19 @@ async fn read_link(
         let envelope = match inbound.message().await {
             Ok(Some(Frame { kind: Some(kind) })) => match kind {
                 frame::Kind::Chunk(Chunk { data, last }) => {
-                    if batch.len() + data.len() > MAX_BATCH {
+                    if batch_bytes + data.len() > MAX_BATCH {
                         Some(malformed(format!("a batch over {MAX_BATCH} bytes")))
                     } else {
+                        batch_bytes += data.len();
+                        batch.push(data);
                         if !last {
-                            batch.extend_from_slice(&data);
                             continue;
                         }
-                        // A batch of one chunk is decoded where gRPC received it.
-                        let whole = if batch.is_empty() {
-                            data
-                        } else {
-                            batch.extend_from_slice(&data);
-                            std::mem::take(&mut batch).into()
-                        };
-                        match wire::decode(session, &whole) {
+                        // Decoded where gRPC received the chunks, without joining them first.
+                        let pieces = std::mem::take(&mut batch);
+                        batch_bytes = 0;
+                        let slices: Vec<&[u8]> = pieces.iter().map(|p| &p[..]).collect();
+                        match wire::decode_pieces(session, &slices) {
                             Ok(messages) => {
                                 activity.fetch_add(1, Ordering::SeqCst);
                                 progress.fetch_add(1, Ordering::SeqCst);

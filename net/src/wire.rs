@@ -83,61 +83,103 @@ fn put<T: bytemuck::Pod, const N: usize>(
     }
 }
 
-/// A reader over untrusted bytes.
+/// A reader over untrusted bytes, which may arrive in several pieces (the chunks of a batch, as
+/// gRPC received them): a tensor's elements are copied from the pieces straight into the
+/// tensor, so a batch is never reassembled into one buffer first.
 struct Reader<'a> {
-    bytes: &'a [u8],
+    /// The pieces not yet reached; `head` is what is left of the current one.
+    rest: &'a [&'a [u8]],
+    head: &'a [u8],
+    /// Bytes left in `head` and `rest` together.
+    left: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.bytes.len() < n {
+    fn new(pieces: &'a [&'a [u8]]) -> Reader<'a> {
+        Reader {
+            rest: pieces,
+            head: &[],
+            left: pieces.iter().map(|p| p.len()).sum(),
+        }
+    }
+
+    fn ensure(&self, n: usize) -> Result<(), String> {
+        if self.left < n {
             return Err(format!(
                 "the batch ends early: {n} more bytes expected, {} there",
-                self.bytes.len()
+                self.left
             ));
         }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
+        Ok(())
+    }
+
+    /// Copies the next `dest.len()` bytes into `dest`.
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), String> {
+        self.ensure(dest.len())?;
+        let mut done = 0;
+        while done < dest.len() {
+            while self.head.is_empty() {
+                let (first, rest) = self.rest.split_first().expect("counted in `left`");
+                self.head = first;
+                self.rest = rest;
+            }
+            let k = self.head.len().min(dest.len() - done);
+            dest[done..done + k].copy_from_slice(&self.head[..k]);
+            self.head = &self.head[k..];
+            done += k;
+        }
+        self.left -= dest.len();
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut a = [0u8; N];
+        self.fill(&mut a)?;
+        Ok(a)
     }
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+        Ok(self.array::<1>()?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
+        Ok(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        Ok(u64::from_le_bytes(self.array()?))
     }
+
     /// `n` elements of `width` bytes, checked against what is left before allocating.
-    fn elements(&mut self, n: usize, width: usize) -> Result<&'a [u8], String> {
+    fn elements(&mut self, n: usize, width: usize) -> Result<Vec<u8>, String> {
         let bytes = n
             .checked_mul(width)
             .ok_or_else(|| format!("a tensor of {n} elements is too large"))?;
-        self.take(bytes)
+        self.ensure(bytes)?;
+        let mut out = vec![0u8; bytes];
+        self.fill(&mut out)?;
+        Ok(out)
     }
-}
 
-/// Elements from little-endian bytes (`data` holds a whole number of them): one copy on a
-/// little-endian machine, as [`put`].
-fn words<T: bytemuck::Pod, const N: usize>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
-    if cfg!(target_endian = "little") {
-        let mut out = vec![T::zeroed(); data.len() / N];
-        bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(data);
-        out
-    } else {
-        data.chunks_exact(N)
-            .map(|c| f(c.try_into().expect("N bytes")))
-            .collect()
+    /// `n` elements from little-endian bytes of `N` each, checked against what is left before
+    /// allocating: one copy on a little-endian machine (the wire's format is then the
+    /// elements' memory, as in [`put`]).
+    fn words<T: bytemuck::Pod, const N: usize>(
+        &mut self,
+        n: usize,
+        f: impl Fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, String> {
+        let bytes = n
+            .checked_mul(N)
+            .ok_or_else(|| format!("a tensor of {n} elements is too large"))?;
+        self.ensure(bytes)?;
+        if cfg!(target_endian = "little") {
+            let mut out = vec![T::zeroed(); n];
+            self.fill(bytemuck::cast_slice_mut::<T, u8>(&mut out))?;
+            Ok(out)
+        } else {
+            (0..n).map(|_| Ok(f(self.array()?))).collect()
+        }
     }
 }
 
@@ -147,8 +189,13 @@ fn tensor<T>(shape: &[usize], key: MsgKey, data: Vec<T>) -> Result<ArrayD<T>, St
 
 /// Decodes a batch; refuses one for another session or with anything out of place.
 pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, String> {
-    let mut r = Reader { bytes };
-    if r.take(4)? != MAGIC {
+    decode_pieces(session, &[bytes])
+}
+
+/// Decodes a batch that arrived in pieces (its chunks, in order), as [`decode`] the whole.
+pub fn decode_pieces(session: u64, pieces: &[&[u8]]) -> Result<Vec<(MsgKey, Payload)>, String> {
+    let mut r = Reader::new(pieces);
+    if &r.array::<4>()? != MAGIC {
         return Err("not a tfe batch (bad magic bytes)".into());
     }
     let theirs = r.u64()?;
@@ -159,10 +206,10 @@ pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, Stri
     }
     let count = r.u32()? as usize;
     // Every message takes at least its header: a count larger than that is a lie.
-    if count > r.bytes.len() / MESSAGE_HEADER {
+    if count > r.left / MESSAGE_HEADER {
         return Err(format!(
             "the batch claims {count} messages in {} bytes",
-            r.bytes.len()
+            r.left
         ));
     }
     let mut out = Vec::with_capacity(count);
@@ -189,21 +236,9 @@ pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, Stri
             .try_fold(1usize, |acc, d| acc.checked_mul(*d))
             .ok_or_else(|| format!("message {key}: the shape {shape:?} is too large"))?;
         let payload = match kind {
-            0 => Payload::Ring(tensor(
-                &shape,
-                key,
-                words(r.elements(n, 8)?, u64::from_le_bytes),
-            )?),
-            1 => Payload::F64(tensor(
-                &shape,
-                key,
-                words(r.elements(n, 8)?, f64::from_le_bytes),
-            )?),
-            2 => Payload::I64(tensor(
-                &shape,
-                key,
-                words(r.elements(n, 8)?, i64::from_le_bytes),
-            )?),
+            0 => Payload::Ring(tensor(&shape, key, r.words(n, u64::from_le_bytes)?)?),
+            1 => Payload::F64(tensor(&shape, key, r.words(n, f64::from_le_bytes)?)?),
+            2 => Payload::I64(tensor(&shape, key, r.words(n, i64::from_le_bytes)?)?),
             3 => {
                 let data = r.elements(n, 1)?;
                 if let Some(b) = data.iter().find(|b| **b > 1) {
@@ -211,22 +246,18 @@ pub fn decode(session: u64, bytes: &[u8]) -> Result<Vec<(MsgKey, Payload)>, Stri
                 }
                 Payload::Bool(tensor(&shape, key, data.iter().map(|b| *b == 1).collect())?)
             }
-            4 if rank == 0 => Payload::Key(r.take(16)?.try_into().expect("16 bytes")),
+            4 if rank == 0 => Payload::Key(r.array()?),
             5 => Payload::Shape(shape),
-            6 => Payload::Bytes(tensor(&shape, key, r.elements(n, 1)?.to_vec())?),
-            7 => Payload::Ring128(tensor(
-                &shape,
-                key,
-                words(r.elements(n, 16)?, u128::from_le_bytes),
-            )?),
+            6 => Payload::Bytes(tensor(&shape, key, r.elements(n, 1)?)?),
+            7 => Payload::Ring128(tensor(&shape, key, r.words(n, u128::from_le_bytes)?)?),
             other => return Err(format!("message {key} is of unknown kind {other}")),
         };
         out.push((key, payload));
     }
-    if !r.bytes.is_empty() {
+    if r.left > 0 {
         return Err(format!(
             "{} bytes follow the last message of the batch",
-            r.bytes.len()
+            r.left
         ));
     }
     Ok(out)
@@ -311,6 +342,31 @@ mod tests {
         assert_eq!(
             w[w.len() - 16..],
             [[5, 0, 0, 0, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0, 0, 0]].concat()
+        );
+    }
+
+    #[test]
+    fn a_batch_in_pieces_decodes_as_the_whole() {
+        let m = sample();
+        let bytes = encode(42, &m);
+        // Every split into three pieces, empty pieces included.
+        for i in 0..=bytes.len() {
+            for j in (i..=bytes.len()).step_by(7) {
+                let pieces = [&bytes[..i], &bytes[i..j], &bytes[j..]];
+                assert_eq!(decode_pieces(42, &pieces).unwrap(), m, "split at {i}, {j}");
+            }
+        }
+        // Pieces that end early, or carry a byte too many, are refused as the whole is.
+        let cut = bytes.len() - 3;
+        assert!(
+            decode_pieces(42, &[&bytes[..10], &bytes[10..cut]])
+                .unwrap_err()
+                .contains("ends early")
+        );
+        assert!(
+            decode_pieces(42, &[&bytes[..10], &bytes[10..], &[0]])
+                .unwrap_err()
+                .contains("follow")
         );
     }
 
