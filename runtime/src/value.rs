@@ -135,9 +135,26 @@ pub fn in_order<T: Copy>(v: ArrayViewD<'_, T>) -> ArrayD<T> {
         }
         out
     } else {
-        v.iter().copied().collect()
+        // A fixed rank's iterator steps with a few additions where the dynamic rank's indexes
+        // a heap-allocated index per element (a column of a matrix, for one).
+        match v.ndim() {
+            1 => fixed::<T, ndarray::Ix1>(v),
+            2 => fixed::<T, ndarray::Ix2>(v),
+            3 => fixed::<T, ndarray::Ix3>(v),
+            4 => fixed::<T, ndarray::Ix4>(v),
+            _ => v.iter().copied().collect(),
+        }
     };
     ArrayD::from_shape_vec(shape, data).expect("the view's own shape")
+}
+
+/// A view's elements in logical order, iterated at the fixed rank `D` (its own rank).
+fn fixed<T: Copy, D: ndarray::Dimension>(v: ArrayViewD<'_, T>) -> Vec<T> {
+    v.into_dimensionality::<D>()
+        .expect("the view's rank")
+        .iter()
+        .copied()
+        .collect()
 }
 
 /// The transpose of the row-major `rows × cols` matrix `src`, in tiles of 16 × 16 so that both
@@ -448,6 +465,10 @@ mod in_order_tests {
                 x.index_axis(Axis(2), pick % c).reversed_axes(),
                 x.index_axis(Axis(1), pick % b),
                 x.index_axis(Axis(0), from).reversed_axes(),
+                x.index_axis(Axis(2), pick % c).index_axis_move(Axis(1), pick % b),
+                x.slice_axis(Axis(2), Slice::new(0, None, 2)),
+                x.view().permuted_axes(IxDyn(&[2, 0, 1])),
+                x.view().insert_axis(Axis(3)).permuted_axes(IxDyn(&[3, 2, 1, 0])),
             ];
             for v in views {
                 let want = v.as_standard_layout().into_owned();
