@@ -22,15 +22,17 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's number for its `purge_delay` option (`mi_option_purge_delay` in mimalloc.h).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
 /// As tfec's `keep_freed_memory` (tfec/src/main.rs): freed memory stays for reuse, unless
 /// `MIMALLOC_PURGE_DELAY` says otherwise.
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         #[allow(unsafe_code, reason = "a call into mimalloc's C API")]
-        // SAFETY: `mi_option_set` stores one integer option (15: `mi_option_purge_delay`);
-        // -1 means never purge.
+        // SAFETY: `mi_option_set` stores one integer option; -1 means never purge.
         unsafe {
-            libmimalloc_sys::mi_option_set(15, -1);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
         }
     }
 }

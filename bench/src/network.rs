@@ -54,20 +54,21 @@ impl Marks {
     /// the first iteration (warm-up) is not among them.
     pub(crate) fn laps(&self) -> Vec<f64> {
         let marks = self.0.lock().expect("marks");
-        let mut best: Vec<f64> = Vec::new();
-        let mut current: Vec<f64> = Vec::new();
-        for pair in marks.windows(2) {
-            let ((d0, t0, i0), (d1, t1, i1)) = (pair[0], pair[1]);
-            if t0 == t1 && d1 == d0 + 1 {
-                current.push(i1.duration_since(i0).as_secs_f64());
-            } else {
-                current.clear();
+        // The longest run of consecutive marks of one loop, as (first mark, laps).
+        let (mut best, mut start) = ((0, 0), 0);
+        for k in 1..marks.len() {
+            let ((d0, t0, _), (d1, t1, _)) = (marks[k - 1], marks[k]);
+            if !(t0 == t1 && d1 == d0 + 1) {
+                start = k;
             }
-            if current.len() > best.len() {
-                best = current.clone();
+            if k - start > best.1 {
+                best = (start, k - start);
             }
         }
-        best
+        marks[best.0..(best.0 + best.1 + 1).min(marks.len())]
+            .windows(2)
+            .map(|w| w[1].2.duration_since(w[0].2).as_secs_f64())
+            .collect()
     }
 }
 
