@@ -1,5 +1,6 @@
 //! One connection's byte stream: TCP, or TLS over TCP, counting the bytes it writes (the bytes
-//! on the wire, every layer included) and remembering the peer's certificate.
+//! on the wire, every layer included), telling [`Flow`] whether output waits in it (a full
+//! socket, a write not yet flushed), and remembering the peer's certificate.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tonic::transport::server::Connected;
+
+use crate::drive::{Flow, Mark};
 
 /// The transport under a connection.
 pub enum Io {
@@ -24,9 +27,14 @@ pub struct PeerCert(pub Option<CertificateDer<'static>>);
 
 /// A connection that counts what it writes.
 pub struct Conn {
-    pub io: Io,
-    pub written: Arc<AtomicU64>,
-    pub cert: PeerCert,
+    io: Io,
+    written: Arc<AtomicU64>,
+    cert: PeerCert,
+    flow: Arc<Flow>,
+    /// Its last write found the socket full.
+    blocked: bool,
+    /// Written to since its last flush.
+    unflushed: bool,
 }
 
 impl std::fmt::Debug for Conn {
@@ -68,9 +76,7 @@ impl AsyncWrite for Conn {
             Io::Server(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::Client(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         };
-        if let Poll::Ready(Ok(n)) = &r {
-            this.count(*n);
-        }
+        this.wrote(&r);
         r
     }
 
@@ -85,9 +91,7 @@ impl AsyncWrite for Conn {
             Io::Server(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Io::Client(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         };
-        if let Poll::Ready(Ok(n)) = &r {
-            this.count(*n);
-        }
+        this.wrote(&r);
         r
     }
 
@@ -100,11 +104,18 @@ impl AsyncWrite for Conn {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        let r = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_flush(cx),
             Io::Server(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Io::Client(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        };
+        match &r {
+            Poll::Ready(Ok(())) => this.set(Mark::Unflushed, false),
+            Poll::Ready(Err(_)) => this.settle(),
+            Poll::Pending => {}
         }
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -117,7 +128,51 @@ impl AsyncWrite for Conn {
 }
 
 impl Conn {
-    fn count(&self, n: usize) {
-        self.written.fetch_add(n as u64, Ordering::Relaxed);
+    pub fn new(io: Io, written: Arc<AtomicU64>, flow: Arc<Flow>, cert: PeerCert) -> Conn {
+        Conn {
+            io,
+            written,
+            cert,
+            flow,
+            blocked: false,
+            unflushed: false,
+        }
+    }
+
+    fn wrote(&mut self, r: &Poll<std::io::Result<usize>>) {
+        match r {
+            Poll::Ready(Ok(n)) => {
+                self.written.fetch_add(*n as u64, Ordering::Relaxed);
+                self.set(Mark::Blocked, false);
+                if *n > 0 {
+                    self.set(Mark::Unflushed, true);
+                }
+            }
+            Poll::Pending => self.set(Mark::Blocked, true),
+            // A broken connection holds nothing back any more.
+            Poll::Ready(Err(_)) => self.settle(),
+        }
+    }
+
+    fn set(&mut self, which: Mark, on: bool) {
+        let flag = match which {
+            Mark::Blocked => &mut self.blocked,
+            Mark::Unflushed => &mut self.unflushed,
+        };
+        if *flag != on {
+            *flag = on;
+            self.flow.mark(which, on);
+        }
+    }
+
+    fn settle(&mut self) {
+        self.set(Mark::Blocked, false);
+        self.set(Mark::Unflushed, false);
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.settle();
     }
 }

@@ -12,6 +12,7 @@
 //! The runtime knows nothing of sockets: it sees a `Transport`. The compiler knows nothing of
 //! this crate.
 
+mod drive;
 mod io;
 pub mod link;
 pub mod players;

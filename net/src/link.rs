@@ -34,6 +34,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::drive::{Driver, Flow, LinkTx};
 use crate::io::{Conn, Io, PeerCert};
 use crate::proto::link_client::LinkClient;
 use crate::proto::link_server::{Link, LinkServer};
@@ -94,7 +95,7 @@ impl std::fmt::Debug for NetConfig {
 struct Established {
     peer: PartyId,
     nonce: Vec<u8>,
-    out: mpsc::UnboundedSender<Frame>,
+    out: LinkTx,
     inbound: Streaming<Frame>,
 }
 
@@ -173,6 +174,7 @@ struct Acceptor {
     /// Which peers are already connected (a second hello from one is refused).
     connected: Arc<Mutex<Vec<bool>>>,
     established: mpsc::UnboundedSender<Result<Established, String>>,
+    flow: Arc<Flow>,
 }
 
 type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, Status>> + Send>>;
@@ -217,7 +219,7 @@ impl Link for Acceptor {
             }
             connected[peer] = true;
         }
-        let (out, rx) = mpsc::unbounded_channel();
+        let (out, rx) = crate::drive::link(&self.flow);
         let _ = out.send(hello(&self.config, peer, &self.nonce));
         let _ = self.established.send(Ok(Established {
             peer,
@@ -225,9 +227,7 @@ impl Link for Acceptor {
             out,
             inbound,
         }));
-        Ok(Response::new(Box::pin(
-            UnboundedReceiverStream::new(rx).map(Ok),
-        )))
+        Ok(Response::new(Box::pin(rx.map(Ok))))
     }
 }
 
@@ -235,8 +235,8 @@ impl Link for Acceptor {
 pub struct GrpcTransport {
     me: PartyId,
     names: Vec<String>,
-    runtime: Option<tokio::runtime::Runtime>,
-    out: Vec<Option<mpsc::UnboundedSender<Frame>>>,
+    driver: Option<Arc<Driver>>,
+    out: Vec<Option<LinkTx>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     mailbox: Mailbox,
     outbox: Outbox,
@@ -262,12 +262,9 @@ impl std::fmt::Debug for GrpcTransport {
 pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
     let n = config.names.len();
     let me = config.me;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(format!("net-{}", config.names[me]))
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+    let flow = Arc::new(Flow::default());
+    let driver = Driver::new(&format!("net-{}", config.names[me]), flow.clone())?;
+    let runtime = driver.runtime();
     let mut nonce = vec![0u8; 16];
     getrandom::fill(&mut nonce).map_err(|e| format!("no randomness for the session: {e}"))?;
     let wire = Arc::new(AtomicU64::new(0));
@@ -290,11 +287,13 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
                 nonce: nonce.clone(),
                 connected: Arc::new(Mutex::new(vec![false; n])),
                 established: established_tx.clone(),
+                flow: flow.clone(),
             };
             let incoming = incoming(
                 listener,
                 config.tls.clone(),
                 wire.clone(),
+                flow.clone(),
                 config.notice.clone(),
             );
             let service = LinkServer::new(acceptor)
@@ -317,9 +316,10 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
             let config = config.clone();
             let nonce = nonce.clone();
             let wire = wire.clone();
+            let flow = flow.clone();
             let tx = established_tx.clone();
             tokio::spawn(async move {
-                let _ = tx.send(dial(&config, peer, &nonce, wire, deadline).await);
+                let _ = tx.send(dial(&config, peer, &nonce, wire, flow, deadline).await);
             });
         }
         drop(established_tx);
@@ -369,23 +369,27 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
     });
 
     let (inbox_tx, inbox_rx) = std_mpsc::channel();
+    let news = Arc::new(tokio::sync::Notify::new());
     let activity = Arc::new(AtomicU64::new(0));
     let progress = Arc::new(AtomicU64::new(0));
     let outbox = Outbox::new(n);
     let credit = outbox.credit_counters();
-    let mut out: Vec<Option<mpsc::UnboundedSender<Frame>>> = (0..n).map(|_| None).collect();
+    let mut out: Vec<Option<LinkTx>> = (0..n).map(|_| None).collect();
     let mut tasks = Vec::new();
     for link in links {
         let peer = link.peer;
         let sender = match config.emulation {
-            Some(e) => emulated(&runtime, e, link.out),
+            Some(e) => link.out.through(emulated(runtime, e, link.out.raw())),
             None => link.out,
         };
         tasks.push(runtime.spawn(read_link(
             peer,
             link.inbound,
             session,
-            inbox_tx.clone(),
+            Inbox {
+                tx: inbox_tx.clone(),
+                news: news.clone(),
+            },
             activity.clone(),
             progress.clone(),
             credit[peer].clone(),
@@ -394,6 +398,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
         let beat_progress = progress.clone();
         tasks.push(runtime.spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
+            // Nobody drives the runtime while the party computes: no burst of beats after.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tick.tick().await;
                 let frame = Frame {
@@ -408,12 +414,14 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
         }));
         out[peer] = Some(sender);
     }
+    let driver = Arc::new(driver);
     let mut mailbox = Mailbox::new(n, inbox_rx, activity.clone(), config.timeout);
     mailbox.on_taken(credit_report(&out));
+    mailbox.pump_with(driver.pump(news));
     Ok(GrpcTransport {
         me,
         names: config.names.clone(),
-        runtime: Some(runtime),
+        driver: Some(driver),
         out,
         tasks,
         mailbox,
@@ -428,8 +436,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
 
 /// Sends a peer a `Credit` frame when this party has taken [`CREDIT_STEP`] more bytes of its
 /// messages, or on request (before this party waits) when it took any since the last report.
-fn credit_report(out: &[Option<mpsc::UnboundedSender<Frame>>]) -> CreditReport {
-    let links: Vec<Option<mpsc::UnboundedSender<Frame>>> = out.to_vec();
+fn credit_report(out: &[Option<LinkTx>]) -> CreditReport {
+    let links: Vec<Option<LinkTx>> = out.to_vec();
     let mut reported = vec![0u64; links.len()];
     Box::new(move |peer, taken, now| {
         let due = taken.saturating_sub(reported[peer]);
@@ -494,6 +502,7 @@ fn incoming(
     listener: TcpListener,
     tls: Option<Tls>,
     wire: Arc<AtomicU64>,
+    flow: Arc<Flow>,
     notice: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> UnboundedReceiverStream<Result<Conn, std::io::Error>> {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -510,15 +519,12 @@ fn incoming(
             let _ = tcp.set_nodelay(true);
             let tx = tx.clone();
             let wire = wire.clone();
+            let flow = flow.clone();
             let notice = notice.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
                 let conn = match tls {
-                    None => Conn {
-                        io: Io::Plain(tcp),
-                        written: wire,
-                        cert: PeerCert(None),
-                    },
+                    None => Conn::new(Io::Plain(tcp), wire, flow, PeerCert(None)),
                     Some(tls) => {
                         let acceptor = tokio_rustls::TlsAcceptor::from(tls.server);
                         match tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(tcp)).await {
@@ -529,11 +535,7 @@ fn incoming(
                                     .peer_certificates()
                                     .and_then(|c| c.first())
                                     .map(|c| c.clone().into_owned());
-                                Conn {
-                                    io: Io::Server(Box::new(stream)),
-                                    written: wire,
-                                    cert: PeerCert(cert),
-                                }
+                                Conn::new(Io::Server(Box::new(stream)), wire, flow, PeerCert(cert))
                             }
                             Ok(Err(e)) => {
                                 notice(&format!("refused a connection from {addr}: TLS: {e}"));
@@ -561,6 +563,7 @@ async fn dial(
     peer: PartyId,
     nonce: &[u8],
     wire: Arc<AtomicU64>,
+    flow: Arc<Flow>,
     deadline: Instant,
 ) -> Result<Established, String> {
     let name = &config.names[peer];
@@ -591,11 +594,12 @@ async fn dial(
             Io::Client(Box::new(stream))
         }
     };
-    let conn = Arc::new(Mutex::new(Some(Conn {
+    let conn = Arc::new(Mutex::new(Some(Conn::new(
         io,
-        written: wire,
-        cert: PeerCert(None),
-    })));
+        wire,
+        flow.clone(),
+        PeerCert(None),
+    ))));
     let channel = Endpoint::from_static("http://tfe.peer")
         .initial_stream_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
@@ -612,20 +616,17 @@ async fn dial(
     let mut client = LinkClient::new(channel)
         .max_decoding_message_size(CHUNK + 4096)
         .max_encoding_message_size(CHUNK + 4096);
-    let (out, rx) = mpsc::unbounded_channel();
+    let (out, rx) = crate::drive::link(&flow);
     let _ = out.send(hello(config, peer, nonce));
-    let response = tokio::time::timeout(
-        HELLO_TIMEOUT,
-        client.exchange(UnboundedReceiverStream::new(rx)),
-    )
-    .await
-    .map_err(|_| format!("`{name}` at {address} did not answer in time"))?
-    .map_err(|s| {
-        format!(
-            "`{name}` at {address} refused the connection: {}",
-            s.message()
-        )
-    })?;
+    let response = tokio::time::timeout(HELLO_TIMEOUT, client.exchange(rx))
+        .await
+        .map_err(|_| format!("`{name}` at {address} did not answer in time"))?
+        .map_err(|s| {
+            format!(
+                "`{name}` at {address} refused the connection: {}",
+                s.message()
+            )
+        })?;
     let mut inbound = response.into_inner();
     let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
         .await
@@ -648,13 +649,28 @@ async fn dial(
     })
 }
 
+/// Where a link's reader files envelopes: the party's mailbox, woken through `news` (the party
+/// waits driving the runtime, not on the channel).
+struct Inbox {
+    tx: std_mpsc::Sender<Envelope>,
+    news: Arc<tokio::sync::Notify>,
+}
+
+impl Inbox {
+    fn send(&self, e: Envelope) -> Result<(), std_mpsc::SendError<Envelope>> {
+        self.tx.send(e)?;
+        self.news.notify_one();
+        Ok(())
+    }
+}
+
 /// Reads one link: reassembles batches, notes progress, and turns everything into envelopes for
 /// the party's mailbox.
 async fn read_link(
     peer: PartyId,
     mut inbound: Streaming<Frame>,
     session: u64,
-    inbox: std_mpsc::Sender<Envelope>,
+    inbox: Inbox,
     activity: Arc<AtomicU64>,
     progress: Arc<AtomicU64>,
     credit: Arc<AtomicU64>,
@@ -710,6 +726,7 @@ async fn read_link(
                 frame::Kind::Credit(Credit { taken }) => {
                     credit.fetch_max(taken, Ordering::SeqCst);
                     activity.fetch_add(1, Ordering::SeqCst);
+                    inbox.news.notify_one();
                     continue;
                 }
                 frame::Kind::Abort(Abort { reason }) => {
@@ -769,7 +786,13 @@ impl GrpcTransport {
                 party: to,
                 reason: "no link to it".into(),
             })?;
-        link.send(frame).map_err(|_| NetError::Disconnected {
+        if link.send(frame).is_ok() {
+            return Ok(());
+        }
+        // The peer's link is gone: what it said before it went (an abort naming the party that
+        // failed first) is the better error, if it arrived.
+        self.mailbox.check_for(Duration::from_millis(200))?;
+        Err(NetError::Disconnected {
             party: to,
             reason: "its link is closed".into(),
         })
@@ -799,22 +822,27 @@ impl GrpcTransport {
         for o in &mut self.out {
             *o = None;
         }
-        std::thread::sleep(grace);
+        match &self.driver {
+            Some(d) => d.drive(async move { tokio::time::sleep(grace).await }),
+            None => std::thread::sleep(grace),
+        }
         for t in &self.tasks {
             t.abort();
         }
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_millis(500));
+        if let Some(d) = self.driver.take() {
+            // Let the server see its shutdown signal; the runtime goes with the last handle
+            // (the mailbox's pump holds one).
+            d.drive(async {});
         }
     }
 }
 
 impl Drop for GrpcTransport {
     fn drop(&mut self) {
-        if self.runtime.is_some() {
+        if self.driver.is_some() {
             self.close(Duration::ZERO);
         }
     }
@@ -852,6 +880,10 @@ impl Transport for GrpcTransport {
             self.progress.fetch_add(1, Ordering::SeqCst);
             self.activity.fetch_add(1, Ordering::SeqCst);
         }
+        // Out now, on this thread (the helper finishes what the socket cannot take yet).
+        if let Some(d) = &self.driver {
+            d.drive(async {});
+        }
         Ok(())
     }
 
@@ -862,7 +894,8 @@ impl Transport for GrpcTransport {
     }
 
     fn check(&mut self) -> Result<(), NetError> {
-        self.mailbox.check()
+        // Moves what arrived meanwhile (nobody reads the links while the party computes).
+        self.mailbox.check_for(Duration::ZERO)
     }
 
     fn abort(&mut self, reason: &str) {

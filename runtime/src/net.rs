@@ -164,7 +164,14 @@ pub struct Mailbox {
     /// taken, and for every peer before this party waits: for a transport that carries the
     /// credit back over a link itself.
     on_taken: Option<CreditReport>,
+    /// How this party waits for news: by default on `inbox` alone; a transport whose I/O runs
+    /// on the party's own thread while it waits gives a pump (see [`Mailbox::pump_with`]).
+    pump: Option<Pump>,
 }
+
+/// Drives a transport's I/O on the calling thread for up to the given time, returning early
+/// when an envelope may have arrived.
+pub type Pump = Box<dyn FnMut(Duration) + Send>;
 
 impl std::fmt::Debug for Mailbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -193,6 +200,40 @@ impl Mailbox {
                 .map(|_| Arc::new(AtomicU64::new(0)))
                 .collect(),
             on_taken: None,
+            pump: None,
+        }
+    }
+
+    /// Waits for news by calling `pump` rather than by blocking on the inbox: the transport
+    /// moves messages on this thread while the party waits.
+    pub fn pump_with(&mut self, pump: Pump) {
+        self.pump = Some(pump);
+    }
+
+    /// The next envelope, waiting up to `max` for one.
+    fn next_envelope(&mut self, max: Duration) -> Result<Envelope, RecvTimeoutError> {
+        let Some(pump) = &mut self.pump else {
+            return self.inbox.recv_timeout(max);
+        };
+        match self.inbox.try_recv() {
+            Ok(e) => return Ok(e),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        pump(max);
+        self.inbox.try_recv().map_err(|e| match e {
+            std::sync::mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,
+            std::sync::mpsc::TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+
+    /// Lets time pass while waiting for credit: the transport's I/O goes on meanwhile.
+    fn pause(&mut self, d: Duration) {
+        match &mut self.pump {
+            Some(pump) => pump(d),
+            None => std::thread::sleep(d),
         }
     }
 
@@ -281,6 +322,23 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Files what arrives within `wait` (driving the transport meanwhile, if it has a pump);
+    /// fails as `recv` does on news of a failed peer.
+    pub fn check_for(&mut self, wait: Duration) -> Result<(), NetError> {
+        let until = Instant::now() + wait;
+        loop {
+            match self.next_envelope(until.saturating_duration_since(Instant::now())) {
+                Ok(envelope) => self.file(envelope)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            self.check()?;
+            if Instant::now() >= until {
+                return Ok(());
+            }
+        }
+    }
+
     /// Waits for message `key` from `from`. Gives up when no party has made progress for the
     /// timeout; or for half of it when a message of `from` that was not asked for is here
     /// instead (a message of another op, or with another key: see `unasked`), which names the
@@ -333,10 +391,7 @@ impl Mailbox {
                     waited: start.elapsed(),
                 });
             }
-            match self
-                .inbox
-                .recv_timeout((self.timeout - quiet).min(Duration::from_millis(50)))
-            {
+            match self.next_envelope((self.timeout - quiet).min(Duration::from_millis(50))) {
                 Ok(envelope) => {
                     self.file(envelope)?;
                     if let Some(p) = self.take(from, key) {
@@ -395,10 +450,7 @@ impl Mailbox {
                     waited: quiet,
                 });
             }
-            match self
-                .inbox
-                .recv_timeout((self.timeout - quiet).min(Duration::from_millis(50)))
-            {
+            match self.next_envelope((self.timeout - quiet).min(Duration::from_millis(50))) {
                 Ok(envelope) => self.file(envelope)?,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -447,7 +499,7 @@ pub fn wait_for_credit(
                 waited: start.elapsed(),
             });
         }
-        std::thread::sleep(Duration::from_micros(200));
+        mailbox.pause(Duration::from_micros(200));
     }
     Ok(())
 }
