@@ -38,7 +38,7 @@ use crate::drive::{Driver, Flow, LinkTx};
 use crate::io::{Conn, Io, PeerCert};
 use crate::proto::link_client::LinkClient;
 use crate::proto::link_server::{Link, LinkServer};
-use crate::proto::{Abort, Bye, Chunk, Credit, Frame, Heartbeat, Hello, frame};
+use crate::proto::{Abort, Bye, Chunk, Credit, CreditWanted, Frame, Heartbeat, Hello, frame};
 use crate::tls::{self, Tls};
 use crate::wire;
 
@@ -47,8 +47,8 @@ pub const CHUNK: usize = 1 << 20;
 /// The largest batch a peer may send: far above any round of the workloads (a 10^6-element
 /// product sends 8 MB), far below what would exhaust memory.
 pub const MAX_BATCH: usize = 1 << 31;
-/// The version of the link protocol in hellos.
-const VERSION: u32 = 1;
+/// The version of the link protocol in hellos (2: credit is asked for).
+const VERSION: u32 = 2;
 /// How long a connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -374,6 +374,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
     let progress = Arc::new(AtomicU64::new(0));
     let outbox = Outbox::new(n);
     let credit = outbox.credit_counters();
+    let mut mailbox = Mailbox::new(n, inbox_rx, activity.clone(), config.timeout);
+    let taken = mailbox.taken_counters();
     let mut out: Vec<Option<LinkTx>> = (0..n).map(|_| None).collect();
     let mut tasks = Vec::new();
     for link in links {
@@ -392,7 +394,11 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
             },
             activity.clone(),
             progress.clone(),
-            credit[peer].clone(),
+            Credits {
+                theirs: credit[peer].clone(),
+                ours: taken[peer].clone(),
+                reply: sender.clone(),
+            },
         )));
         let beat = sender.clone();
         let beat_progress = progress.clone();
@@ -415,7 +421,6 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
         out[peer] = Some(sender);
     }
     let driver = Arc::new(driver);
-    let mut mailbox = Mailbox::new(n, inbox_rx, activity.clone(), config.timeout);
     mailbox.on_taken(credit_report(&out));
     mailbox.pump_with(driver.pump(news));
     Ok(GrpcTransport {
@@ -435,13 +440,15 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
 }
 
 /// Sends a peer a `Credit` frame when this party has taken [`CREDIT_STEP`] more bytes of its
-/// messages, or on request (before this party waits) when it took any since the last report.
+/// messages. Not before every wait (the mailbox's `now`): parties in lockstep never come near
+/// the window, and a credit frame per peer per round was a third of the frames; a sender that
+/// must wait asks (`CreditWanted`), and the link's reader answers at once ([`read_link`]).
 fn credit_report(out: &[Option<LinkTx>]) -> CreditReport {
     let links: Vec<Option<LinkTx>> = out.to_vec();
     let mut reported = vec![0u64; links.len()];
-    Box::new(move |peer, taken, now| {
+    Box::new(move |peer, taken, _now| {
         let due = taken.saturating_sub(reported[peer]);
-        if due == 0 || (!now && due < CREDIT_STEP) {
+        if due < CREDIT_STEP {
             return;
         }
         if let Some(Some(link)) = links.get(peer) {
@@ -649,6 +656,14 @@ async fn dial(
     })
 }
 
+/// A link's credit: what the peer has taken of ours (`theirs`, from its `Credit` frames), what
+/// we have taken of its (`ours`, the mailbox's count), and where to answer its `CreditWanted`.
+struct Credits {
+    theirs: Arc<AtomicU64>,
+    ours: Arc<AtomicU64>,
+    reply: LinkTx,
+}
+
 /// Where a link's reader files envelopes: the party's mailbox, woken through `news` (the party
 /// waits driving the runtime, not on the channel).
 struct Inbox {
@@ -673,7 +688,7 @@ async fn read_link(
     inbox: Inbox,
     activity: Arc<AtomicU64>,
     progress: Arc<AtomicU64>,
-    credit: Arc<AtomicU64>,
+    credit: Credits,
 ) {
     // The chunks of the batch being received, and their bytes.
     let mut batch: Vec<prost::bytes::Bytes> = Vec::new();
@@ -723,8 +738,15 @@ async fn read_link(
                     }
                     continue;
                 }
+                frame::Kind::CreditWanted(CreditWanted {}) => {
+                    let taken = credit.ours.load(Ordering::SeqCst);
+                    let _ = credit.reply.send(Frame {
+                        kind: Some(frame::Kind::Credit(Credit { taken })),
+                    });
+                    continue;
+                }
                 frame::Kind::Credit(Credit { taken }) => {
-                    credit.fetch_max(taken, Ordering::SeqCst);
+                    credit.theirs.fetch_max(taken, Ordering::SeqCst);
                     activity.fetch_add(1, Ordering::SeqCst);
                     inbox.news.notify_one();
                     continue;
@@ -861,7 +883,15 @@ impl Transport for GrpcTransport {
     fn flush(&mut self) -> Result<(), NetError> {
         for (to, messages) in self.outbox.batches() {
             let payload: u64 = messages.iter().map(|(_, p)| p.wire_bytes()).sum();
-            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload)?;
+            let link = self.out[to].clone();
+            let mut ask = || {
+                if let Some(link) = &link {
+                    let _ = link.send(Frame {
+                        kind: Some(frame::Kind::CreditWanted(CreditWanted {})),
+                    });
+                }
+            };
+            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload, &mut ask)?;
             self.outbox.sent_batch(to, payload);
             let bytes = prost::bytes::Bytes::from(wire::encode(self.session, &messages));
             let chunks = bytes.len().div_ceil(CHUNK).max(1);
@@ -935,6 +965,71 @@ mod tests {
 
     /// Ten chunks handed over at once arrive after one flight and their time on the wire, as
     /// over a network: not after ten flights.
+    fn two_parties() -> (GrpcTransport, GrpcTransport) {
+        let ports: Vec<u16> = (0..2)
+            .map(|_| {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            })
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let config = move |me: PartyId| NetConfig {
+            me,
+            names: vec!["a".into(), "b".into()],
+            addresses: addresses.clone(),
+            program: b"credit test".to_vec(),
+            tls: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+            seed: Some(7),
+            emulation: None,
+            notice: Arc::new(|_: &str| {}),
+        };
+        let second = config(1);
+        let b = std::thread::spawn(move || connect(second).unwrap());
+        let a = connect(config(0)).unwrap();
+        (a, b.join().unwrap())
+    }
+
+    /// A receiver reports its credit on its own only every 8 MiB: a sender a window ahead asks
+    /// for it, and goes on as soon as the receiver has taken its messages.
+    #[test]
+    fn a_sender_a_window_ahead_asks_for_credit() {
+        use tfe_runtime::net::Payload;
+        let (mut a, mut b) = two_parties();
+        a.outbox.set_window(2000);
+        let key = |i: u64| MsgKey {
+            op: 1,
+            count: i,
+            step: 0,
+        };
+        let t = |v: u64| Payload::Ring(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[100]), v));
+        let sender = std::thread::spawn(move || {
+            let mut done = Vec::new();
+            for i in 0..6 {
+                a.send(1, key(i), t(i)).unwrap();
+                a.flush().unwrap();
+                done.push(Instant::now());
+            }
+            a.finish().unwrap();
+            done
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let taking = Instant::now();
+        for i in 0..6 {
+            assert_eq!(b.recv(0, key(i)).unwrap(), t(i));
+        }
+        b.finish().unwrap();
+        let done = sender.join().unwrap();
+        // 808 bytes each: two batches fit the window, the third waits for the receiver.
+        assert!(done[1] < taking, "the first two left at once");
+        assert!(done[2] >= taking, "the third waited for credit");
+        assert!(
+            done[5].duration_since(taking) < Duration::from_secs(2),
+            "credit came when asked for, not after a timeout"
+        );
+    }
+
     #[test]
     fn an_emulated_link_delays_a_burst_by_one_flight() {
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -461,12 +461,15 @@ impl Mailbox {
 
 /// Waits until a batch of `bytes` may go to `to` ([`WINDOW`]), filing what arrives meanwhile
 /// (so that a failed peer stops the wait); gives up as a receive does, when no party makes
-/// progress for the mailbox's timeout.
+/// progress for the mailbox's timeout. `ask` asks `to` for its credit (over a network, where
+/// receivers report it only every [`CREDIT_STEP`] on their own): at once, then every
+/// [`ASK_AGAIN`] while the wait lasts.
 pub fn wait_for_credit(
     outbox: &Outbox,
     mailbox: &mut Mailbox,
     to: PartyId,
     bytes: u64,
+    ask: &mut dyn FnMut(),
 ) -> Result<(), NetError> {
     if !outbox.must_wait(to, bytes) {
         return Ok(());
@@ -474,9 +477,14 @@ pub fn wait_for_credit(
     let mut seen = mailbox.activity.load(Ordering::SeqCst);
     let mut quiet_since = Instant::now();
     let start = quiet_since;
+    let mut asked: Option<Instant> = None;
     while outbox.must_wait(to, bytes) {
         mailbox.check()?;
         mailbox.report_credit();
+        if asked.is_none_or(|t| t.elapsed() >= ASK_AGAIN) {
+            ask();
+            asked = Some(Instant::now());
+        }
         if mailbox.finished[to] {
             return Err(NetError::Disconnected {
                 party: to,
@@ -503,6 +511,9 @@ pub fn wait_for_credit(
     }
     Ok(())
 }
+
+/// How often a sender waiting for credit asks again (the receiver may have taken more since).
+pub const ASK_AGAIN: Duration = Duration::from_millis(2);
 
 /// The in-process transport of one party.
 pub struct LocalTransport {
@@ -656,6 +667,11 @@ impl Outbox {
         self.credit = counters;
     }
 
+    /// Sets the window (see [`WINDOW`]): smaller in tests, to make a sender wait.
+    pub fn set_window(&mut self, bytes: u64) {
+        self.window = bytes;
+    }
+
     /// Whether a batch of `bytes` to `to` must wait for credit (see [`WINDOW`]).
     pub fn must_wait(&self, to: PartyId, bytes: u64) -> bool {
         let outstanding = self.sent[to].saturating_sub(self.credit[to].load(Ordering::SeqCst));
@@ -740,7 +756,8 @@ impl Transport for LocalTransport {
     fn flush(&mut self) -> Result<(), NetError> {
         for (to, messages) in self.outbox.batches() {
             let payload: u64 = messages.iter().map(|(_, p)| p.wire_bytes()).sum();
-            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload)?;
+            // In one process the sender reads the receiver's counter itself: nothing to ask.
+            wait_for_credit(&self.outbox, &mut self.mailbox, to, payload, &mut || {})?;
             self.outbox.sent_batch(to, payload);
             self.activity.fetch_add(1, Ordering::SeqCst);
             let bytes: u64 = messages.iter().map(|(_, p)| 16 + p.wire_bytes()).sum();
