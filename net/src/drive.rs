@@ -2,17 +2,20 @@
 //! the party computes and output is still on its way.
 //!
 //! A party's links live on a single-threaded Tokio runtime. The party's thread drives it inside
-//! every transport call that waits (a receive, a wait for credit, the end of the run): its own
-//! batches go out and the peers' come in on the thread that needs them, so a message crosses one
-//! thread, as in one process, instead of three (the party's, a network thread's at each end). On
-//! two cores shared by three parties, each handover between threads cost a wait for a core
+//! every transport call: while it waits (a receive, a wait for credit, the end of the run), and
+//! briefly when it flushes a round's batches and when it checks for news between iterations. Its
+//! own batches go out and the peers' come in on the thread that needs them, so a message crosses
+//! one thread, as in one process, instead of three (the party's, a network thread's at each end).
+//! On two cores shared by three parties, each handover between threads cost a wait for a core
 //! (0.13–0.15 ms on average under `perf sched`) and the network threads a sixth of the CPU.
 //!
 //! When the party goes back to computing with output not yet handed to the kernel (a batch larger
 //! than the socket's buffer, or frames an emulated link still holds), the helper thread drives the
 //! runtime until it is, and gives it back as soon as the party wants it: [`Flow`] says what is
-//! pending. Nothing else runs while neither drives: what peers send waits in the kernel (TCP's
-//! flow control holds them back), and a heartbeat carries nothing new while the party computes.
+//! pending. (HTTP/2's own windows are set as large as it allows, so no frame waits in HTTP/2 for a
+//! window update, which nothing here would count.) When neither drives, what peers send waits in
+//! the kernel (TCP's flow control holds them back) and no heartbeat goes out: a party computing
+//! makes no progress to report.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,7 +41,8 @@ pub struct Flow {
     unflushed: AtomicUsize,
     /// The party wants the runtime back.
     party_wants: AtomicBool,
-    /// Woken on every change of the above.
+    /// Woken when something pending is done with, and when the party wants the runtime: what the
+    /// helper waits for.
     changed: Notify,
 }
 
@@ -110,7 +114,8 @@ impl LinkTx {
 }
 
 /// A link's outgoing frames as the stream gRPC sends: a frame stops counting as queued when the
-/// stream is asked for the next one (HTTP/2 has taken it then).
+/// stream is asked for the next one (HTTP/2 holds its bytes then; the connection's flags in
+/// `io.rs` count them until they are written).
 #[derive(Debug)]
 pub struct Outgoing {
     rx: UnboundedReceiverStream<Frame>,
@@ -144,6 +149,8 @@ impl Stream for Outgoing {
 impl Drop for Outgoing {
     fn drop(&mut self) {
         self.release();
+        // Closed first, so that no frame is counted after the count below.
+        self.rx.close();
         // Frames never taken: the link is gone, they will not be sent.
         let mut left = 0;
         while self.rx.as_mut().try_recv().is_ok() {
@@ -228,8 +235,9 @@ impl Driver {
     }
 
     /// Runs `fut` to completion on this thread, driving the links meanwhile (taking the runtime
-    /// from the helper if it has it); then a few more passes, and the helper takes over if
-    /// output is still pending.
+    /// from the helper, which gives it up when asked; a `fut` ready at once may finish before
+    /// that, the helper driving meanwhile), then a few more passes. The party calls
+    /// [`Driver::hand_off`] when it goes back to computing.
     pub fn drive<F: Future>(&self, fut: F) -> F::Output {
         self.flow.party_wants.store(true, Ordering::SeqCst);
         self.flow.changed();
@@ -241,6 +249,13 @@ impl Driver {
             out
         });
         self.flow.party_wants.store(false, Ordering::SeqCst);
+        out
+    }
+
+    /// The party goes back to computing: if output is still on its way, the helper drives
+    /// until it has gone. (Not after every drive: while the party waits, its drives follow one
+    /// another, and waking the helper between them would cost the handovers this saves.)
+    pub fn hand_off(&self) {
         if self.flow.pending()
             && let Some(h) = &self.helper
         {
@@ -248,7 +263,6 @@ impl Driver {
             lock.lock().unwrap_or_else(|p| p.into_inner()).requested = true;
             cvar.notify_one();
         }
-        out
     }
 
     /// A clonable handle that waits up to a time for `news` while driving (the mailbox's pump).

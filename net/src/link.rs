@@ -52,8 +52,10 @@ const VERSION: u32 = 2;
 /// How long a connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// HTTP/2 flow-control windows: large, so a round's batch is not throttled by acknowledgements.
-const WINDOW: u32 = 16 << 20;
+/// HTTP/2 flow-control windows: the largest HTTP/2 allows, so that what holds a sender back is
+/// tfe's own credit ([`tfe_runtime::net::WINDOW`]), never HTTP/2's: a frame waiting in HTTP/2
+/// for a window update would wait for this party to drive its links again.
+const WINDOW: u32 = (1 << 31) - 1;
 /// The largest HTTP/2 frame either side accepts: a chunk and its framing in one or two frames.
 /// HTTP/2's default, 16 KiB, costs a system call per 16 KiB written and several per frame read:
 /// on loopback, most of a link's CPU time.
@@ -442,7 +444,8 @@ pub fn connect(config: NetConfig) -> Result<GrpcTransport, String> {
 /// Sends a peer a `Credit` frame when this party has taken [`CREDIT_STEP`] more bytes of its
 /// messages. Not before every wait (the mailbox's `now`): parties in lockstep never come near
 /// the window, and a credit frame per peer per round was a third of the frames; a sender that
-/// must wait asks (`CreditWanted`), and the link's reader answers at once ([`read_link`]).
+/// must wait asks (`CreditWanted`), and the link's reader answers as soon as this party drives
+/// its links ([`read_link`]: at its next wait, or at once if it is waiting).
 fn credit_report(out: &[Option<LinkTx>]) -> CreditReport {
     let links: Vec<Option<LinkTx>> = out.to_vec();
     let mut reported = vec![0u64; links.len()];
@@ -746,8 +749,11 @@ async fn read_link(
                     continue;
                 }
                 frame::Kind::Credit(Credit { taken }) => {
-                    credit.theirs.fetch_max(taken, Ordering::SeqCst);
-                    activity.fetch_add(1, Ordering::SeqCst);
+                    // Progress only if it says something new: two parties each waiting for the
+                    // other's credit answer each other's asks, and must still time out.
+                    if credit.theirs.fetch_max(taken, Ordering::SeqCst) < taken {
+                        activity.fetch_add(1, Ordering::SeqCst);
+                    }
                     inbox.news.notify_one();
                     continue;
                 }
@@ -839,7 +845,8 @@ impl GrpcTransport {
         Ok(stats)
     }
 
-    /// Closes the links and stops the network threads, giving queued frames `grace` to leave.
+    /// Closes the links, giving queued frames `grace` to leave. (The runtime and its helper
+    /// thread go with the mailbox's pump, the last handle to them.)
     fn close(&mut self, grace: Duration) {
         for o in &mut self.out {
             *o = None;
@@ -910,9 +917,11 @@ impl Transport for GrpcTransport {
             self.progress.fetch_add(1, Ordering::SeqCst);
             self.activity.fetch_add(1, Ordering::SeqCst);
         }
-        // Out now, on this thread (the helper finishes what the socket cannot take yet).
+        // Out now, on this thread, if it has the runtime (the helper finishes what the socket
+        // cannot take yet).
         if let Some(d) = &self.driver {
             d.drive(async {});
+            d.hand_off();
         }
         Ok(())
     }
@@ -920,24 +929,32 @@ impl Transport for GrpcTransport {
     fn recv(&mut self, from: PartyId, key: MsgKey) -> Result<Payload, NetError> {
         self.flush()?;
         self.outbox.waiting();
-        self.mailbox.recv(from, key)
+        let got = self.mailbox.recv(from, key);
+        // Back to computing: what is still on its way (a credit report queued as messages were
+        // taken) goes with the helper.
+        if let Some(d) = &self.driver {
+            d.hand_off();
+        }
+        got
     }
 
     fn check(&mut self) -> Result<(), NetError> {
         // Moves what arrived meanwhile (nobody reads the links while the party computes).
-        self.mailbox.check_for(Duration::ZERO)
+        let r = self.mailbox.check_for(Duration::ZERO);
+        if let Some(d) = &self.driver {
+            d.hand_off();
+        }
+        r
     }
 
     fn abort(&mut self, reason: &str) {
-        for to in 0..self.out.len() {
-            let _ = self.frame_to(
-                to,
-                Frame {
-                    kind: Some(frame::Kind::Abort(Abort {
-                        reason: reason.to_string(),
-                    })),
-                },
-            );
+        // Straight to the links (not `frame_to`, which would wait on a closed one for news).
+        for link in self.out.iter().flatten() {
+            let _ = link.send(Frame {
+                kind: Some(frame::Kind::Abort(Abort {
+                    reason: reason.to_string(),
+                })),
+            });
         }
         self.close(Duration::from_millis(300));
     }
@@ -963,8 +980,6 @@ mod tests {
         }
     }
 
-    /// Ten chunks handed over at once arrive after one flight and their time on the wire, as
-    /// over a network: not after ten flights.
     fn two_parties() -> (GrpcTransport, GrpcTransport) {
         let ports: Vec<u16> = (0..2)
             .map(|_| {
@@ -1030,6 +1045,8 @@ mod tests {
         );
     }
 
+    /// Ten chunks handed over at once arrive after one flight and their time on the wire, as
+    /// over a network: not after ten flights.
     #[test]
     fn an_emulated_link_delays_a_burst_by_one_flight() {
         let runtime = tokio::runtime::Builder::new_multi_thread()

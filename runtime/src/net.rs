@@ -250,7 +250,8 @@ impl Mailbox {
 
     /// Calls `report(peer, total, false)` whenever messages from `peer` are taken, and
     /// `report(peer, total, true)` for every peer before this party waits (a sender may be
-    /// waiting for exactly that credit).
+    /// waiting for exactly that credit). What to send is the transport's choice: the gRPC one
+    /// reports every [`CREDIT_STEP`] and otherwise waits to be asked.
     pub fn on_taken(&mut self, report: CreditReport) {
         self.on_taken = Some(report);
     }
