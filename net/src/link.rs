@@ -1045,6 +1045,38 @@ mod tests {
         );
     }
 
+    /// A batch far larger than the socket's buffers, sent just before the sender computes for a
+    /// second without a transport call: the helper thread sends the rest meanwhile, so the
+    /// receiver has it long before the sender's next call.
+    #[test]
+    fn a_large_batch_leaves_while_its_sender_computes() {
+        use tfe_runtime::net::Payload;
+        let (mut a, mut b) = two_parties();
+        let key = MsgKey {
+            op: 1,
+            count: 0,
+            step: 0,
+        };
+        let big = Payload::Ring(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[2 << 20]), 7));
+        let expected = big.clone();
+        let sender = std::thread::spawn(move || {
+            a.send(1, key, big).unwrap();
+            a.flush().unwrap();
+            // Computing: no transport call for a second.
+            std::thread::sleep(Duration::from_secs(1));
+            a.finish().unwrap();
+        });
+        let start = Instant::now();
+        assert_eq!(b.recv(0, key).unwrap(), expected);
+        let took = start.elapsed();
+        b.finish().unwrap();
+        sender.join().unwrap();
+        assert!(
+            took < Duration::from_millis(800),
+            "16 MB arrived after {took:?}: it waited for the sender's next call"
+        );
+    }
+
     /// Ten chunks handed over at once arrive after one flight and their time on the wire, as
     /// over a network: not after ten flights.
     #[test]
