@@ -22,23 +22,8 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's number for its `purge_delay` option (`mi_option_purge_delay` in mimalloc.h).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// As tfec's `keep_freed_memory` (tfec/src/main.rs): freed memory stays for reuse, unless
-/// `MIMALLOC_PURGE_DELAY` says otherwise.
-fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        #[allow(unsafe_code, reason = "a call into mimalloc's C API")]
-        // SAFETY: `mi_option_set` stores one integer option; -1 means never purge.
-        unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
-        }
-    }
-}
-
 fn main() {
-    keep_freed_memory();
+    tfe_runtime::memory::keep_freed_memory();
     let filter = std::env::args().nth(1).unwrap_or_default();
     if filter == "--net-party" {
         let args: Vec<String> = std::env::args().skip(2).collect();

@@ -13,6 +13,7 @@ pub mod emulate;
 pub mod fuse;
 pub mod fused;
 mod liveness;
+pub mod memory;
 pub mod net;
 pub mod prg;
 pub mod protocol;
