@@ -265,7 +265,7 @@ impl Driver {
         }
     }
 
-    /// A clonable handle that waits up to a time for `news` while driving (the mailbox's pump).
+    /// The mailbox's pump: waits up to a time for `news` while driving.
     pub fn pump(self: &Arc<Self>, news: Arc<Notify>) -> tfe_runtime::net::Pump {
         let driver = self.clone();
         Box::new(move |max: Duration| {
